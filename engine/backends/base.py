@@ -1,0 +1,132 @@
+"""What the editor needs from a model runtime, and nothing more.
+
+The MEMIT/AlphaEdit math (``engine/editor.py``) is written once against this protocol; the
+torch and mlx backends supply model access. Arrays crossing the boundary are numpy, so
+the solves run in float64 whatever the runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Factors:
+    """A low-rank update per edited layer: delta W_l = R_l @ A_l.T.
+
+    R_l is (d, r): residual-stream directions; A_l is (m, r): down_proj-input directions.
+    The model computes down_proj(x) + (x @ A_l) @ R_l.T, which is exact for any base dtype
+    (including 4-bit bases, where folding the update into the weights would erase it).
+    """
+
+    layers: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    @staticmethod
+    def concat(parts: Sequence[Factors]) -> Factors:
+        """Sum of updates = concatenation of their factors along the rank axis."""
+        merged: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        for part in parts:
+            for layer, pair in part.layers.items():
+                merged.setdefault(layer, []).append(pair)
+        return Factors(
+            {
+                layer: (
+                    np.concatenate([r for r, _ in pairs], axis=1),
+                    np.concatenate([a for _, a in pairs], axis=1),
+                )
+                for layer, pairs in merged.items()
+            }
+        )
+
+    @property
+    def rank(self) -> int:
+        return max((r.shape[1] for r, _ in self.layers.values()), default=0)
+
+    def __bool__(self) -> bool:
+        return any(r.shape[1] for r, _ in self.layers.values())
+
+
+@dataclass(frozen=True)
+class EditPrompt:
+    """One prompt the editor reads keys from and optimises the target value on.
+
+    text: the full model input up to (not including) the answer, template applied.
+    key_index: token index whose down_proj input is the key (negative counts from the end).
+    target: the answer text the model must produce after ``text``.
+    group: which fact (index into the batch) this prompt belongs to.
+    """
+
+    text: str
+    key_index: int
+    target: str
+    group: int
+
+
+class Backend(Protocol):
+    """Model access for the engine. Implementations: torch_backend, mlx_backend."""
+
+    name: str
+    model_id: str
+    n_layers: int
+    hidden_size: int  # d
+    intermediate_size: int  # m
+
+    def chat_text(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        """The chat template applied to messages, as text."""
+
+    def token_count(self, text: str) -> int:
+        """Number of tokens ``text`` encodes to (special tokens included as the model sees them)."""
+
+    def tokens(self, text: str) -> list[str]:
+        """The token strings of ``text``, for locating key positions."""
+
+    def generate(
+        self, text: str, max_new_tokens: int, factors: Factors | None = None
+    ) -> Iterator[str]:
+        """Greedy continuation of ``text``, yielded piece by piece, with ``factors`` active."""
+
+    def second_moments(
+        self, texts: Sequence[str], layers: Sequence[int], batch_size: int = 16
+    ) -> tuple[dict[int, np.ndarray], int]:
+        """Sum of k k^T of down_proj inputs per layer over all tokens, and the token count."""
+
+    def keys(
+        self, prompts: Sequence[EditPrompt], layers: Sequence[int], factors: Factors | None = None
+    ) -> dict[int, np.ndarray]:
+        """down_proj inputs at each prompt's key token, per layer: (n, m), one forward pass."""
+
+    def residuals(
+        self, prompts: Sequence[EditPrompt], layer: int, factors: Factors | None = None
+    ) -> np.ndarray:
+        """Output of decoder layer ``layer`` at each prompt's key token: (n, d)."""
+
+    def optimise_values(
+        self,
+        prompts: Sequence[EditPrompt],
+        layer: int,
+        n_groups: int,
+        settings: VStarSettings,
+        factors: Factors | None = None,
+    ) -> tuple[np.ndarray, list[float]]:
+        """Per group, a delta (n_groups, d) that, added to layer ``layer``'s output at the
+        key token of each of the group's prompts, makes the model produce the targets.
+        Returns the deltas and the final loss per group."""
+
+    def nll(self, texts: Sequence[str], factors: Factors | None = None) -> tuple[float, int]:
+        """Summed negative log-likelihood of texts and the number of predicted tokens."""
+
+
+@dataclass(frozen=True)
+class VStarSettings:
+    """Optimisation settings for target values (see EditorConfig for meanings)."""
+
+    lr: float
+    steps: int
+    loss_stop: float
+    kl_factor: float
+    clamp_factor: float
+    weight_decay: float

@@ -1,0 +1,487 @@
+"""PyTorch backend (CPU or CUDA) for Hugging Face causal LMs with ``model.layers[i].mlp.down_proj``.
+
+Per-user edits never touch the shared weights: a forward hook on each edited down_proj adds
+the active user's low-rank term (x @ A) @ R.T. Which factors are active is a ContextVar, so
+two threads can generate for two users at once on one model without seeing each other's
+memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import inspect
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import BackendUnavailable, ModelError
+from .base import EditPrompt, Factors, VStarSettings
+
+log = logging.getLogger(__name__)
+
+try:
+    import torch
+except ImportError as exc:  # pragma: no cover - exercised only without torch
+    raise BackendUnavailable(
+        "the torch backend needs PyTorch and transformers: pip install 'sleepmem[torch]' "
+        "(on a CPU-only machine install a CPU build of torch first)"
+    ) from exc
+
+
+@dataclass
+class _Probe:
+    """Per-call instrumentation read by the hooks: which keys, residuals or moments to capture."""
+
+    rows: torch.Tensor | None = None  # (n,) batch row of each probed position
+    cols: torch.Tensor | None = None  # (n,) token index of each probed position
+    key_layers: tuple[int, ...] = ()
+    keys: dict[int, torch.Tensor] | None = None
+    residual_layer: int | None = None
+    residuals: torch.Tensor | None = None
+    moments: dict[int, torch.Tensor] | None = None  # layer -> running sum of k k^T
+    moment_mask: torch.Tensor | None = None  # (B, T) bool, tokens that count
+
+
+_active: contextvars.ContextVar[dict[int, tuple[torch.Tensor, torch.Tensor]] | None] = (
+    contextvars.ContextVar("sleepmem_torch_factors", default=None)
+)
+_probe: contextvars.ContextVar[_Probe | None] = contextvars.ContextVar(
+    "sleepmem_torch_probe", default=None
+)
+
+
+def _pick_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError(f"device {device!r} requested but CUDA is not available")
+    return device
+
+
+class TorchBackend:
+    name = "torch"
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        model_id: str,
+        device: str = "cpu",
+    ) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.model_id = model_id
+        self.device = device
+        self.dtype = next(model.parameters()).dtype
+        layers = _decoder_layers(model)
+        self._layers = layers
+        self.n_layers = len(layers)
+        self.hidden_size = int(model.config.hidden_size)
+        self.intermediate_size = int(layers[0].mlp.down_proj.in_features)
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self._stop_ids = _stop_token_ids(tokenizer, model)
+        # transformers 5 renamed past_key_values to cache; accept either generation.
+        params = inspect.signature(model.forward).parameters
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        for i, layer in enumerate(layers):
+            layer.mlp.down_proj.register_forward_hook(self._down_proj_hook(i))
+            layer.register_forward_hook(self._layer_hook(i))
+        for p in model.parameters():
+            p.requires_grad_(False)
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_source(cls, source: Any, device: str = "auto", dtype: str = "float32") -> TorchBackend:
+        """Load a resolved ``models.ModelSource`` (folder, GGUF file or hub id)."""
+        from ..models import load_transformers
+
+        device = _pick_device(device)
+        model, tokenizer = load_transformers(source, dtype=dtype, device=device)
+        if not getattr(tokenizer, "chat_template", None):
+            raise ModelError(f"{source.location} has no chat template; sleepmem needs a chat model")
+        return cls(model, tokenizer, model_id=source.model_id, device=device)
+
+    # ------------------------------------------------------------------ hooks
+    def _down_proj_hook(self, index: int):
+        def hook(_module: Any, inputs: tuple[torch.Tensor, ...], output: torch.Tensor):
+            x = inputs[0]
+            probe = _probe.get()
+            if probe is not None:
+                if index in probe.key_layers:
+                    probe.keys[index] = x[probe.rows, probe.cols].detach()
+                if probe.moments is not None and index in probe.moments:
+                    k = x[probe.moment_mask].to(torch.float32)  # (tokens, m)
+                    probe.moments[index] += (k.T @ k).to(torch.float64)
+            active = _active.get()
+            if active is not None and index in active:
+                r, a = active[index]
+                output = output + (x @ a) @ r.T  # (B,T,m)(m,r)(r,d) -> (B,T,d)
+            return output
+
+        return hook
+
+    def _layer_hook(self, index: int):
+        def hook(_module: Any, _inputs: Any, output: Any):
+            probe = _probe.get()
+            if probe is None:
+                return None
+            hidden = output[0] if isinstance(output, tuple) else output
+            if probe.residual_layer == index:
+                probe.residuals = hidden[probe.rows, probe.cols].detach()
+            return None
+
+        return hook
+
+    @contextlib.contextmanager
+    def _factors(self, factors: Factors | None) -> Iterator[None]:
+        if not factors:
+            token = _active.set(None)
+        else:
+            token = _active.set(
+                {
+                    layer: (self._tensor(r), self._tensor(a))
+                    for layer, (r, a) in factors.layers.items()
+                }
+            )
+        try:
+            yield
+        finally:
+            _active.reset(token)
+
+    @contextlib.contextmanager
+    def _probing(self, probe: _Probe) -> Iterator[_Probe]:
+        token = _probe.set(probe)
+        try:
+            yield probe
+        finally:
+            _probe.reset(token)
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device, self.dtype)
+
+    # ------------------------------------------------------------------ text
+    def chat_text(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        return self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=add_generation_prompt, tokenize=False
+        )
+
+    def encode(self, text: str) -> list[int]:
+        # Texts arrive with the chat template already applied, so no special tokens are added.
+        return self.tokenizer(text, add_special_tokens=False).input_ids
+
+    def token_count(self, text: str) -> int:
+        return len(self.encode(text))
+
+    def tokens(self, text: str) -> list[str]:
+        return self.tokenizer.convert_ids_to_tokens(self.encode(text))
+
+    def _batch(self, sequences: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Right-padded ids and mask. Right padding keeps every real token's causal view intact."""
+        width = max(len(s) for s in sequences)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(sequences), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(sequences), width), dtype=torch.long)
+        for i, seq in enumerate(sequences):
+            ids[i, : len(seq)] = torch.tensor(seq)
+            mask[i, : len(seq)] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    # ------------------------------------------------------------------ generation
+    @torch.inference_mode()
+    def generate(
+        self, text: str, max_new_tokens: int, factors: Factors | None = None
+    ) -> Iterator[str]:
+        ids = torch.tensor([self.encode(text)], device=self.device)
+        with self._factors(factors):
+            past = None
+            produced: list[int] = []
+            emitted = ""
+            step_input = ids
+            for _ in range(max_new_tokens):
+                out = self.model(input_ids=step_input, use_cache=True, **{self._cache_kw: past})
+                past = getattr(out, self._cache_kw)
+                next_id = int(out.logits[0, -1].argmax())
+                if next_id in self._stop_ids:
+                    break
+                produced.append(next_id)
+                decoded = self.tokenizer.decode(produced, skip_special_tokens=True)
+                # Hold back pieces that end in a partial UTF-8 character.
+                if not decoded.endswith("\ufffd") and len(decoded) > len(emitted):
+                    yield decoded[len(emitted) :]
+                    emitted = decoded
+                step_input = torch.tensor([[next_id]], device=self.device)
+
+    # ------------------------------------------------------------------ editor access
+    def _positions(self, prompts: Sequence[EditPrompt]) -> tuple[list[list[int]], _Probe]:
+        seqs = [self.encode(p.text) for p in prompts]
+        cols = [
+            p.key_index if p.key_index >= 0 else len(s) + p.key_index for p, s in zip(prompts, seqs)
+        ]
+        probe = _Probe(
+            rows=torch.arange(len(prompts), device=self.device),
+            cols=torch.tensor(cols, device=self.device),
+        )
+        return seqs, probe
+
+    @torch.inference_mode()
+    def keys(
+        self,
+        prompts: Sequence[EditPrompt],
+        layers: Sequence[int],
+        factors: Factors | None = None,
+        batch_size: int = 64,
+    ) -> dict[int, np.ndarray]:
+        out: dict[int, list[np.ndarray]] = {layer: [] for layer in layers}
+        for start in range(0, len(prompts), batch_size):
+            seqs, probe = self._positions(prompts[start : start + batch_size])
+            probe.key_layers, probe.keys = tuple(layers), {}
+            ids, mask = self._batch(seqs)
+            with self._factors(factors), self._probing(probe):
+                _run_prefix(self.model.model, ids, mask, max(layers))
+            for layer in layers:
+                out[layer].append(probe.keys[layer].to(torch.float64).cpu().numpy())
+        return {layer: np.concatenate(parts) for layer, parts in out.items()}
+
+    @torch.inference_mode()
+    def residuals(
+        self, prompts: Sequence[EditPrompt], layer: int, factors: Factors | None = None
+    ) -> np.ndarray:
+        seqs, probe = self._positions(prompts)
+        probe.residual_layer = layer
+        ids, mask = self._batch(seqs)
+        with self._factors(factors), self._probing(probe):
+            _run_prefix(self.model.model, ids, mask, layer)
+        return probe.residuals.to(torch.float64).cpu().numpy()
+
+    @torch.inference_mode()
+    def second_moments(
+        self, texts: Sequence[str], layers: Sequence[int], batch_size: int = 16
+    ) -> tuple[dict[int, np.ndarray], int]:
+        m = self.intermediate_size
+        moments = {
+            layer: torch.zeros((m, m), dtype=torch.float64, device=self.device) for layer in layers
+        }
+        count = 0
+        last = max(layers)
+        for start in range(0, len(texts), batch_size):
+            seqs = [self.encode(t)[:512] for t in texts[start : start + batch_size]]
+            seqs = [s for s in seqs if s]
+            if not seqs:
+                continue
+            ids, mask = self._batch(seqs)
+            probe = _Probe(moments=moments, moment_mask=mask.bool())
+            with self._factors(None), self._probing(probe):
+                # Layers past the last edited one are not needed: stop early by truncation.
+                _run_prefix(self.model.model, ids, mask, last)
+            count += int(mask.sum())
+        return {layer: mom.cpu().numpy() for layer, mom in moments.items()}, count
+
+    @torch.inference_mode()
+    def _hidden_after(
+        self, ids: torch.Tensor, mask: torch.Tensor, layer: int, factors: Factors | None
+    ) -> torch.Tensor:
+        probe = _Probe(
+            rows=torch.arange(ids.shape[0], device=self.device).repeat_interleave(ids.shape[1]),
+            cols=torch.arange(ids.shape[1], device=self.device).repeat(ids.shape[0]),
+            residual_layer=layer,
+        )
+        with self._factors(factors), self._probing(probe):
+            _run_prefix(self.model.model, ids, mask, layer)
+        return probe.residuals.reshape(ids.shape[0], ids.shape[1], -1).clone()
+
+    def _suffix_runner(
+        self, hidden_at: torch.Tensor, start: int, split: int, factors: Factors | None
+    ) -> Any:
+        """A function running tokens ``split``.. of ``hidden_at`` through layers ``start``..
+        and the final norm, with the keys/values of tokens before ``split`` computed once.
+
+        Right padding means no padding mask is needed: pads only ever follow real tokens.
+        """
+        from transformers import DynamicCache
+
+        base = self.model.model
+        batch, width, _ = hidden_at.shape
+        positions = torch.arange(width, device=self.device).unsqueeze(0)
+        pos_emb = base.rotary_emb(hidden_at, position_ids=positions)
+        cache = DynamicCache(config=self.model.config)
+        layers = base.layers[start:]
+        with torch.no_grad(), self._factors(factors):
+            hidden = hidden_at[:, :split]
+            pre_emb = (pos_emb[0][:, :split], pos_emb[1][:, :split])
+            for layer in layers:
+                out = layer(
+                    hidden,
+                    position_ids=positions[:, :split],
+                    position_embeddings=pre_emb,
+                    cache=cache,
+                    use_cache=True,
+                )
+                hidden = out[0] if isinstance(out, tuple) else out
+        q = width - split
+        # (q, width): query i (absolute split + i) sees keys 0..split + i
+        allowed = torch.arange(width, device=self.device)[None, :] <= (
+            torch.arange(q, device=self.device)[:, None] + split
+        )
+        mask = torch.zeros((1, 1, q, width), dtype=self.dtype, device=self.device)
+        mask.masked_fill_(~allowed, torch.finfo(self.dtype).min)
+        suf_pos = positions[:, split:]
+        suf_emb = (pos_emb[0][:, split:], pos_emb[1][:, split:])
+
+        def run(hidden: torch.Tensor) -> torch.Tensor:
+            try:
+                for layer in layers:
+                    out = layer(
+                        hidden,
+                        attention_mask=mask,
+                        position_ids=suf_pos,
+                        position_embeddings=suf_emb,
+                        cache=cache,
+                        use_cache=True,
+                    )
+                    hidden = out[0] if isinstance(out, tuple) else out
+                return base.norm(hidden)
+            finally:
+                cache.crop(-q)  # drop this step's suffix, keep the prefix
+                _detach_cache(cache)
+
+        return run
+
+    @torch.inference_mode()
+    def nll(self, texts: Sequence[str], factors: Factors | None = None) -> tuple[float, int]:
+        total, count = 0.0, 0
+        with self._factors(factors):
+            for start in range(0, len(texts), 16):
+                seqs = [self.encode(t) for t in texts[start : start + 16]]
+                ids, mask = self._batch(seqs)
+                logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
+                logp = torch.log_softmax(logits[:, :-1], dim=-1)
+                tgt = ids[:, 1:]
+                picked = logp.gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
+                valid = mask[:, 1:].bool()
+                total -= float(picked[valid].sum())
+                count += int(valid.sum())
+        return total, count
+
+    def optimise_values(
+        self,
+        prompts: Sequence[EditPrompt],
+        layer: int,
+        n_groups: int,
+        settings: VStarSettings,
+        factors: Factors | None = None,
+    ) -> tuple[np.ndarray, list[float]]:
+        seqs, probe = self._positions(prompts)
+        full, tgt_rows, tgt_cols, tgt_ids, tgt_group = [], [], [], [], []
+        for row, (p, s) in enumerate(zip(prompts, seqs)):
+            target = self.encode(p.target)
+            full.append(s + target)
+            for j, tok in enumerate(target):
+                tgt_rows.append(row)
+                tgt_cols.append(len(s) + j - 1)  # logits at t predict token t+1
+                tgt_ids.append(tok)
+                tgt_group.append(p.group)
+        ids, mask = self._batch(full)
+        dev = self.device
+        t_rows = torch.tensor(tgt_rows, device=dev)
+        t_cols = torch.tensor(tgt_cols, device=dev)
+        t_ids = torch.tensor(tgt_ids, device=dev)
+        t_group = torch.tensor(tgt_group, device=dev)
+        p_group = torch.tensor([p.group for p in prompts], device=dev)
+        tokens_per_group = torch.bincount(t_group, minlength=n_groups).clamp(min=1).float()
+
+        # Layers up to ``layer`` do not depend on the delta: run them once, then optimise
+        # through the remaining layers only.
+        hidden_at = self._hidden_after(ids, mask, layer, factors)  # (B, T, d)
+        # The original value at the key positions bounds how far the delta may move it.
+        h0 = hidden_at[probe.rows, probe.cols].float()  # (n, d)
+        h0_norm = torch.zeros(n_groups, device=dev).index_add_(0, p_group, h0.norm(dim=-1))
+        h0_norm = h0_norm / torch.bincount(p_group, minlength=n_groups).clamp(min=1)
+
+        delta = torch.zeros((n_groups, self.hidden_size), device=dev, requires_grad=True)
+        opt = torch.optim.Adam([delta], lr=settings.lr)
+        lm_head = self.model.get_output_embeddings()
+        losses = torch.full((n_groups,), float("inf"))
+        # Tokens before the earliest key do not see the delta: their keys and values in the
+        # upper layers are computed once and reused by every optimisation step.
+        split = int(probe.cols.min())
+        run_suffix = self._suffix_runner(hidden_at, layer + 1, split, factors)
+        s_cols = probe.cols - split
+        t_cols = t_cols - split
+        with self._factors(factors):
+            for _ in range(settings.steps):
+                opt.zero_grad()
+                hidden = hidden_at[:, split:].index_put(
+                    (probe.rows, s_cols), delta[p_group].to(self.dtype), accumulate=True
+                )
+                hidden = run_suffix(hidden)
+                logits = lm_head(hidden[t_rows, t_cols]).float()  # (targets, vocab)
+                nll = torch.nn.functional.cross_entropy(logits, t_ids, reduction="none")
+                per_group = torch.zeros(n_groups, device=dev).index_add_(0, t_group, nll)
+                per_group = per_group / tokens_per_group
+                decay = settings.weight_decay * delta.norm(dim=-1) / h0_norm.clamp(min=1e-6) ** 2
+                loss = (per_group + decay).sum()
+                losses = per_group.detach().cpu()
+                if float(losses.max()) < settings.loss_stop:
+                    break
+                loss.backward()
+                opt.step()
+                with torch.no_grad():
+                    limit = settings.clamp_factor * h0_norm
+                    norms = delta.norm(dim=-1).clamp(min=1e-12)
+                    delta.mul_(torch.clamp(limit / norms, max=1.0).unsqueeze(-1))
+        return delta.detach().to(torch.float64).cpu().numpy(), losses.tolist()
+
+
+def _run_prefix(base: Any, ids: torch.Tensor, mask: torch.Tensor, last_layer: int) -> None:
+    """Run the model only through ``last_layer`` by temporarily truncating its layer list."""
+    layers = base.layers
+    saved = base.config.num_hidden_layers
+    try:
+        base.layers = layers[: last_layer + 1]
+        base.config.num_hidden_layers = last_layer + 1
+        base(input_ids=ids, attention_mask=mask)
+    finally:
+        base.layers = layers
+        base.config.num_hidden_layers = saved
+
+
+def _detach_cache(cache: Any) -> None:
+    """Cut the cropped prefix loose from the last step's graph (crop returns views of it)."""
+    if hasattr(cache, "layers"):  # transformers >= 4.56
+        for entry in cache.layers:
+            if getattr(entry, "keys", None) is not None:
+                entry.keys = entry.keys.detach()
+                entry.values = entry.values.detach()
+    else:
+        cache.key_cache = [k.detach() for k in cache.key_cache]
+        cache.value_cache = [v.detach() for v in cache.value_cache]
+
+
+def _decoder_layers(model: Any) -> Any:
+    base = getattr(model, "model", None)
+    layers = getattr(base, "layers", None)
+    if layers is None or not hasattr(getattr(layers[0], "mlp", None), "down_proj"):
+        raise ModelError(
+            f"{type(model).__name__} is not supported by the editor: it needs "
+            "model.layers[i].mlp.down_proj (Llama, Qwen, Mistral, Gemma style)"
+        )
+    return layers
+
+
+def _stop_token_ids(tokenizer: Any, model: Any) -> set[int]:
+    stops = set()
+    for tid in (tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)):
+        if isinstance(tid, int):
+            stops.add(tid)
+        elif isinstance(tid, list):
+            stops.update(tid)
+    for name in ("<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>"):
+        tid = tokenizer.convert_tokens_to_ids(name)
+        if isinstance(tid, int) and tid != tokenizer.unk_token_id:
+            stops.add(tid)
+    return stops

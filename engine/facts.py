@@ -1,0 +1,60 @@
+"""A fact about a user: what was said, in a form the editor can write into weights.
+
+The editor never sees raw chat text. It sees, per fact, the chat questions whose answer is
+the fact (``questions``), declarative prompts that complete to it (``statements``) and the
+short answer the model should give (``answer``). ``slot`` names what the fact is about
+("home", "pet:dog:name"); a newer fact in the same slot supersedes the older one.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+
+ACTIVE = "active"
+SUPERSEDED = "superseded"
+FORGOTTEN = "forgotten"
+PENDING = "pending"  # in the ledger, edit not yet written (crash recovery re-edits these)
+STATUSES = (ACTIVE, SUPERSEDED, FORGOTTEN, PENDING)
+
+
+def new_fact_id() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One fact about one user.
+
+    text: canonical statement in the user's voice, e.g. "My dog is named Biscuit."
+    subject/relation/object: triple form ("my dog", "name", "Biscuit").
+    answer: the short answer the model must produce, usually ``object``.
+    questions: chat questions (second person from the model's view: "What is my dog's name?").
+    statements: declarative prompts that the answer completes ("My dog's name is").
+    slot: what the fact is about; facts sharing a slot supersede each other.
+    """
+
+    text: str
+    subject: str
+    relation: str
+    object: str
+    answer: str
+    questions: tuple[str, ...]
+    statements: tuple[str, ...] = ()
+    slot: str = ""
+    source: str = ""
+    id: str = field(default_factory=new_fact_id)
+    status: str = PENDING
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    extractor: str = ""
+
+    def with_status(self, status: str) -> Fact:
+        if status not in STATUSES:
+            raise ValueError(f"unknown fact status {status!r}")
+        return replace(self, status=status, updated_at=time.time())
+
+    @property
+    def slot_key(self) -> str:
+        return self.slot or f"{self.subject.lower()}|{self.relation.lower()}"

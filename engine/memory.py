@@ -1,0 +1,429 @@
+"""The engine: one base model serving every user, each with their own edits.
+
+wake: every user message is scanned for facts; new facts are written as one edit batch that
+is live for the user's next message. A fact in the slot of an older one supersedes it, and
+the older fact's edit is removed, not left beside the new one.
+sleep: audit every active fact in a fresh chat, re-solve all of them together from the base
+weights, keep the result only if it recalls at least as much and perturbs general text no
+more than the edits it replaces.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import paths, statistics
+from .backends.base import Backend, Factors, VStarSettings
+from .config import EngineConfig
+from .editor import EditSettings, Protection, nullspace_basis, spread, target_values
+from .errors import EditError, InputError, UnknownFact
+from .facts import ACTIVE, FORGOTTEN, SUPERSEDED, Fact
+from .prompts import fact_prompts
+from .store import EditBatch, MemoryStore, UserMemory, validate_user_id
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WakeReport:
+    added: list[Fact] = field(default_factory=list)
+    superseded: list[Fact] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # why facts were not written
+    seconds: float = 0.0
+
+
+@dataclass
+class SleepReport:
+    facts: int = 0
+    audit_before: float = 0.0
+    audit_after: float = 0.0
+    drift_before: float = 0.0
+    drift_after: float = 0.0
+    kept_new: bool = False
+    repaired: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Engine:
+    def __init__(self, config: EngineConfig, backend: Backend, pm: Any | None = None) -> None:
+        self.config = config
+        self.backend = backend
+        self.home = paths.home(config.home)
+        self.store = MemoryStore(paths.users_dir(self.home))
+        self.pm = pm
+        self._stats: statistics.Statistics | None = None
+        self._stats_lock = threading.Lock()
+        self._user_locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._factor_cache: dict[str, Factors] = {}
+        self._values: dict[tuple[str, str], np.ndarray] = {}  # (user, fact) -> v* delta (d,)
+        ed = config.editor
+        bad = [layer for layer in ed.layers if layer >= backend.n_layers]
+        if bad or ed.target_layer >= backend.n_layers:
+            raise InputError(
+                f"editor layers {bad or ed.target_layer} exceed the model's {backend.n_layers}"
+            )
+        self.settings = EditSettings(
+            layers=tuple(sorted(ed.layers)),
+            v_layer=ed.target_layer,
+            vstar=VStarSettings(
+                lr=ed.v_lr,
+                steps=ed.v_steps,
+                loss_stop=ed.v_loss_stop,
+                kl_factor=ed.kl_factor,
+                clamp_factor=ed.clamp_factor,
+                weight_decay=ed.weight_decay,
+            ),
+            mom2_weight=ed.mom2_weight,
+            nullspace=ed.nullspace,
+            l2=ed.l2,
+        )
+
+    # ------------------------------------------------------------------ plumbing
+    @classmethod
+    def open(cls, config: EngineConfig, progress: bool = False) -> Engine:
+        from .backends import load_backend
+
+        return cls(config, load_backend(config, progress=progress))
+
+    def statistics(self) -> statistics.Statistics:
+        with self._stats_lock:
+            if self._stats is None:
+                self._stats = statistics.load_or_compute(
+                    self.backend,
+                    self.settings.layers,
+                    self.config.editor.stats_tokens,
+                    paths.stats_dir(self.home),
+                )
+            return self._stats
+
+    def memory(self, user_id: str) -> UserMemory:
+        return self.store.user(validate_user_id(user_id), self.backend.model_id)
+
+    def _lock(self, user_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._user_locks.setdefault(user_id, threading.Lock())
+
+    def factors(self, user_id: str) -> Factors:
+        """The user's live update: all their batches, concatenated along the rank axis."""
+        user_id = validate_user_id(user_id)
+        cached = self._factor_cache.get(user_id)
+        if cached is None:
+            batches = self.memory(user_id).batches()
+            cached = Factors.concat([Factors(dict(b.layers)) for b in batches])
+            self._factor_cache[user_id] = cached
+        return cached
+
+    def _check_message(self, text: str) -> str:
+        if not isinstance(text, str) or not text.strip():
+            raise InputError("empty message")
+        if len(text) > self.config.max_message_chars:
+            raise InputError(
+                f"message is {len(text)} characters; the limit is {self.config.max_message_chars}"
+            )
+        return text
+
+    # ------------------------------------------------------------------ chat
+    def reply(
+        self, user_id: str, messages: Sequence[dict[str, str]], max_new_tokens: int | None = None
+    ) -> Iterator[str]:
+        """Stream the model's reply to ``messages`` with ``user_id``'s memory live."""
+        if not messages:
+            raise InputError("no messages")
+        for message in messages:
+            self._check_message(message.get("content", ""))
+        factors = self.factors(user_id)
+        text = self.backend.chat_text(list(messages))
+        limit = min(max_new_tokens or self.config.max_new_tokens, self.config.max_new_tokens)
+        return self.backend.generate(text, limit, factors)
+
+    def ask(self, user_id: str, question: str, max_new_tokens: int = 32) -> str:
+        """A fresh chat holding only ``question``: how recall is measured."""
+        return "".join(self.reply(user_id, [{"role": "user", "content": question}], max_new_tokens))
+
+    # ------------------------------------------------------------------ wake
+    def extract(
+        self, user_id: str, message: str, history: Sequence[tuple[str, str]] = ()
+    ) -> list[Fact]:
+        from sleepmem.plugin import manager
+        from sleepmem.plugin.types import ExtractContext
+
+        pm = self._plugins()
+        context = ExtractContext(user_id=user_id, history=tuple(history))
+        facts: list[Fact] = []
+        for extractor in manager.extractors(pm):
+            if extractor.name not in self.config.extractors:
+                continue
+            facts.extend(extractor.extract(message, context))
+        for extra in pm.hook.extract_facts(message=message, context=context):
+            facts.extend(extra or [])
+        return facts
+
+    def observe(
+        self, user_id: str, message: str, history: Sequence[tuple[str, str]] = ()
+    ) -> WakeReport:
+        """Wake: extract facts from one user message and write the new ones."""
+        user_id = validate_user_id(user_id)
+        self._check_message(message)
+        if message.lstrip().startswith("/"):
+            return WakeReport()
+        return self.write(user_id, self.extract(user_id, message, history))
+
+    def remember(self, user_id: str, text: str) -> WakeReport:
+        """Explicit /remember: always yields at least one fact for non-empty text."""
+        from sleepmem.plugin.builtins.rules import parse_statement
+
+        user_id = validate_user_id(user_id)
+        self._check_message(text)
+        facts = parse_statement(text)
+        if not facts:
+            raise InputError(f"could not turn {text!r} into a fact")
+        return self.write(user_id, facts)
+
+    def write(self, user_id: str, facts: Sequence[Fact]) -> WakeReport:
+        """Edit ``facts`` into the user's memory; on any failure nothing is changed."""
+        started = time.perf_counter()
+        report = WakeReport()
+        with self._lock(user_id):
+            mem = self.memory(user_id)
+            active = mem.facts()
+            by_slot = {f.slot_key: f for f in active}
+            fresh: dict[str, Fact] = {}
+            for fact in facts:
+                fact = self._vetted(user_id, fact, report)
+                if fact is None:
+                    continue
+                old = by_slot.get(fact.slot_key)
+                if old is not None and old.answer.casefold() == fact.answer.casefold():
+                    report.skipped.append(f"already known: {old.text}")
+                    continue
+                fresh[fact.slot_key] = fact  # the last statement in a message wins its slot
+            if not fresh:
+                return report
+            new = [f.with_status(ACTIVE) for f in fresh.values()]
+            report.superseded = [by_slot[s] for s in fresh if s in by_slot]
+            self._apply(mem, new, retire={f.id: SUPERSEDED for f in report.superseded})
+            report.added = new
+        report.seconds = time.perf_counter() - started
+        log.info(
+            "wake edit user=%s facts=%d superseded=%d seconds=%.2f",
+            user_id,
+            len(report.added),
+            len(report.superseded),
+            report.seconds,
+        )
+        return report
+
+    def _vetted(self, user_id: str, fact: Fact, report: WakeReport) -> Fact | None:
+        verdict = self._plugins().hook.before_edit(user_id=user_id, fact=fact)
+        if verdict is False:
+            report.skipped.append(f"vetoed by a plugin: {fact.text}")
+            return None
+        return verdict if isinstance(verdict, Fact) else fact
+
+    def _apply(self, mem: UserMemory, new: list[Fact], retire: dict[str, str]) -> None:
+        """Write ``new`` facts and retire others: one joint solve of every remaining fact.
+
+        The solve runs before anything is stored, so a failure leaves memory as it was.
+        """
+        keep = [f for f in mem.facts() if f.id not in retire] + new
+        add = []
+        if keep:
+            factors = self._solve(mem.user_id, keep)
+            add = [EditBatch.new([f.id for f in keep], factors.layers, "wake")]
+        mem.commit(
+            add_facts=new,
+            set_status=retire,
+            add_batches=add,
+            remove_batch_ids=[b.id for b in mem.batches()],
+        )
+        self._factor_cache.pop(mem.user_id, None)
+
+    def _solve(self, user_id: str, facts: Sequence[Fact], fresh: bool = False) -> Factors:
+        """Factors writing all ``facts`` from the base weights.
+
+        Target values (v*, the expensive part) are cached per fact; only facts without one,
+        or all with ``fresh``, are optimised, together in one batched run.
+        """
+        max_q = self.config.editor.max_rank_per_fact
+        todo = [f for f in facts if fresh or (user_id, f.id) not in self._values]
+        try:
+            if todo:
+                prompts = fact_prompts(self.backend, todo, max_q)
+                values, losses = target_values(self.backend, prompts, len(todo), self.settings)
+                for i, fact in enumerate(todo):
+                    self._values[(user_id, fact.id)] = values[i]
+                log.debug("v* for %d facts, losses %s", len(todo), np.round(losses, 3))
+            prompts = fact_prompts(self.backend, facts, max_q)
+            if not prompts:
+                raise EditError("the facts have no questions to write them through")
+            deltas = np.stack([self._values[(user_id, f.id)] for f in facts])
+            return spread(self.backend, prompts, deltas, self.settings, self._protection())
+        except (np.linalg.LinAlgError, RuntimeError, ValueError) as exc:
+            raise EditError(f"edit failed, memory unchanged: {exc}") from exc
+
+    def _protection(self) -> Protection:
+        stats = self.statistics()
+        weight = self.config.editor.question_weight
+        kept = {layer: weight * stats.questions[layer] for layer in self.settings.layers}
+        protection = Protection(cov=stats.cov, kept=kept)
+        if self.settings.nullspace:
+            for layer in self.settings.layers:
+                protection.basis[layer] = nullspace_basis(
+                    stats.cov[layer], self.config.editor.nullspace_energy
+                )
+        return protection
+
+    def _plugins(self) -> Any:
+        from sleepmem.plugin import manager
+
+        if self.pm is None:
+            self.pm = manager.load_plugins()
+        return self.pm
+
+    def command(self, user_id: str, text: str) -> str | None:
+        """Run a chat command ("/sleep", "/forget x"); None when ``text`` is not one."""
+        from sleepmem.plugin import manager
+
+        stripped = text.strip()
+        if not stripped.startswith("/"):
+            return None
+        name, _, arg = stripped[1:].partition(" ")
+        table = manager.commands(self._plugins())
+        if name.lower() == "help" or name.lower() not in table:
+            listing = "\n".join(help for _, help in table.values())
+            prefix = "" if name.lower() == "help" else f"Unknown command /{name}. "
+            return prefix + "Commands:\n" + listing
+        handler, _ = table[name.lower()]
+        return handler(self, validate_user_id(user_id), arg.strip())
+
+    # ------------------------------------------------------------------ forget / list
+    def memories(self, user_id: str) -> list[Fact]:
+        return self.memory(user_id).facts()
+
+    def forget(self, user_id: str, query: str) -> list[Fact]:
+        """Forget facts matching an id or text; their edits are removed from the weights."""
+        user_id = validate_user_id(user_id)
+        with self._lock(user_id):
+            mem = self.memory(user_id)
+            found = (
+                [f for f in mem.find(query.strip()) if f.status == ACTIVE] if query.strip() else []
+            )
+            if not found:
+                raise UnknownFact(f"no memory matches {query!r}; /memories lists them")
+            self._apply(mem, [], retire={f.id: FORGOTTEN for f in found})
+        log.info("forget user=%s facts=%d", user_id, len(found))
+        return found
+
+    def forget_all(self, user_id: str) -> int:
+        user_id = validate_user_id(user_id)
+        with self._lock(user_id):
+            mem = self.memory(user_id)
+            count = len(mem.facts())
+            mem.forget_all()
+            self._factor_cache.pop(user_id, None)
+        return count
+
+    def heal(self, user_id: str) -> int:
+        """Re-edit facts the ledger holds but no edit covers (after a crash or a new model)."""
+        user_id = validate_user_id(user_id)
+        with self._lock(user_id):
+            mem = self.memory(user_id)
+            missing = mem.unwritten_facts()
+            if missing:
+                self._apply(mem, [], retire={})
+        return len(missing)
+
+    # ------------------------------------------------------------------ sleep
+    def audit(self, user_id: str, facts: Sequence[Fact], factors: Factors | None) -> list[bool]:
+        """Does each fact's first question, in a fresh chat, get its answer?"""
+        text = [
+            self.backend.chat_text([{"role": "user", "content": f.questions[0]}]) for f in facts
+        ]
+        return [
+            f.answer.casefold() in "".join(self.backend.generate(t, 24, factors)).casefold()
+            for f, t in zip(facts, text)
+        ]
+
+    def drift(self, factors: Factors | None) -> float:
+        """Relative perplexity change on held-out general text versus the base model."""
+        texts = statistics.validation_texts(self.backend)
+        base_nll, count = self._base_nll(texts)
+        nll, _ = self.backend.nll(texts, factors)
+        return float(np.exp((nll - base_nll) / max(count, 1)) - 1.0)
+
+    def _base_nll(self, texts: Sequence[str]) -> tuple[float, int]:
+        if not hasattr(self, "_base_nll_cache"):
+            self._base_nll_cache = self.backend.nll(texts, None)
+        return self._base_nll_cache
+
+    def sleep(self, user_id: str, max_drift: float = 0.03) -> SleepReport:
+        """Consolidate: re-solve all active facts from the base weights in one batch."""
+        user_id = validate_user_id(user_id)
+        started = time.perf_counter()
+        wall_start = time.time()
+        report = SleepReport()
+        with self._lock(user_id):
+            mem = self.memory(user_id)
+            facts = mem.facts()
+            report.facts = len(facts)
+            if not facts:
+                report.reason = "nothing to consolidate"
+                return report
+            old = self.factors(user_id)
+            before = self.audit(user_id, facts, old)
+            report.audit_before = sum(before) / len(facts)
+            report.drift_before = self.drift(old)
+            context = self._solve(user_id, facts, fresh=True)
+            after = self.audit(user_id, facts, context)
+            report.audit_after = sum(after) / len(facts)
+            report.drift_after = self.drift(context)
+            report.repaired = [f.text for f, b, a in zip(facts, before, after) if a and not b]
+            better_recall = report.audit_after >= report.audit_before
+            drift_ok = report.drift_after <= max(max_drift, report.drift_before)
+            report.kept_new = better_recall and drift_ok
+            if report.kept_new:
+                batch = EditBatch.new([f.id for f in facts], context.layers, "sleep")
+                mem.commit(add_batches=[batch], remove_batch_ids=[b.id for b in mem.batches()])
+                self._factor_cache.pop(user_id, None)
+                report.reason = "consolidated"
+            else:
+                report.reason = "kept the old edits: " + (
+                    "recall dropped" if not better_recall else "general text drifted"
+                )
+            report.seconds = time.perf_counter() - started
+            mem.record_sleep(wall_start, time.time(), report.as_dict())
+        log.info(
+            "sleep user=%s facts=%d recall %.2f->%.2f drift %.3f->%.3f kept_new=%s seconds=%.1f",
+            user_id,
+            report.facts,
+            report.audit_before,
+            report.audit_after,
+            report.drift_before,
+            report.drift_after,
+            report.kept_new,
+            report.seconds,
+        )
+        return report
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def default_engine(home: Path | None = None, **overrides: Any) -> Engine:
+    from .config import load_config
+
+    config = load_config(overrides={**overrides, **({"home": str(home)} if home else {})})
+    return Engine.open(config)

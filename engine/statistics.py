@@ -1,0 +1,175 @@
+"""What edits must not disturb, measured once per model and cached on disk.
+
+Two statistics per edited layer, from text that ships with the package (``engine/data``):
+- C = E[k k^T] over every token of ordinary prose and chat exchanges (MEMIT's second
+  moment; "about 10 x m tokens is enough", FastMEMIT).
+- Q = sum of k k^T over keys at the last token of ordinary chat questions. sleepmem keys
+  facts on question tokens; C alone barely covers those positions (they are a few per
+  thousand tokens), so an edit protected by C only fires on every question. Q names those
+  positions explicitly (see notes/editing.md, "keys at the assistant-header token").
+Questions about the user themself ("What's my name?") are left out of Q: those are
+exactly the inputs an edit is meant to change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .backends.base import Backend, EditPrompt
+from .errors import StoreError
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+_PERSONAL = re.compile(r"\b(my|me|i|i'm|mine|myself)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Statistics:
+    cov: dict[int, np.ndarray]  # layer -> C (m, m), per token, float64
+    questions: dict[int, np.ndarray]  # layer -> Q (m, m), summed over question keys, float64
+    tokens: int
+    n_questions: int
+    seconds: float
+
+
+def corpus_texts() -> list[str]:
+    data = resources.files("sleepmem.engine") / "data"
+    return [
+        line.strip()
+        for line in (data / "corpus.txt").read_text("utf-8").splitlines()
+        if line.strip()
+    ]
+
+
+def chat_pairs() -> list[dict[str, str]]:
+    data = resources.files("sleepmem.engine") / "data"
+    return json.loads((data / "chat_corpus.json").read_text("utf-8"))
+
+
+def question_prompt(
+    backend: Backend, question: str, target: str = "", group: int = 0
+) -> EditPrompt:
+    """A fresh-chat prompt for ``question``, keyed at the question's last token.
+
+    The last content token has attended over the whole question, so it carries what is
+    asked; the template tokens after it are identical for every question.
+    """
+    text = backend.chat_text([{"role": "user", "content": question}])
+    end = text.rfind(question) + len(question)
+    return EditPrompt(text, backend.token_count(text[:end]) - 1, target, group)
+
+
+def general_questions() -> list[str]:
+    return [p["user"] for p in chat_pairs() if not _PERSONAL.search(p["user"])]
+
+
+def _cache_path(directory: Path, model_id: str, layers: tuple[int, ...], max_tokens: int) -> Path:
+    data = resources.files("sleepmem.engine") / "data"
+    digest = hashlib.sha256()
+    for name in ("corpus.txt", "chat_corpus.json"):
+        digest.update((data / name).read_bytes())
+    digest.update(f"{model_id}|{layers}|{max_tokens}|{FORMAT}".encode())
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", model_id)[:60]
+    return directory / f"{safe}-{digest.hexdigest()[:16]}.npz"
+
+
+def compute(backend: Backend, layers: tuple[int, ...], max_tokens: int) -> Statistics:
+    """One pass over the shipped text for C, one batched pass for Q, all layers at once."""
+    started = time.perf_counter()
+    texts = corpus_texts() + [
+        backend.chat_text(
+            [
+                {"role": "user", "content": p["user"]},
+                {"role": "assistant", "content": p["assistant"]},
+            ],
+            add_generation_prompt=False,
+        )
+        for p in chat_pairs()
+    ]
+    # Interleave prose and chat so a token budget smaller than the corpus samples both.
+    prose, chats = texts[: len(corpus_texts())], texts[len(corpus_texts()) :]
+    mixed = (
+        [t for pair in zip(prose, chats) for t in pair] + prose[len(chats) :] + chats[len(prose) :]
+    )
+    chosen, budget = [], 0
+    for text in mixed:
+        if budget >= max_tokens:
+            break
+        chosen.append(text)
+        budget += backend.token_count(text)
+    sums, count = backend.second_moments(chosen, layers)
+    cov = {layer: s / max(count, 1) for layer, s in sums.items()}
+    prompts = [question_prompt(backend, q) for q in general_questions()]
+    keys = backend.keys(prompts, layers)
+    questions = {layer: k.T @ k for layer, k in keys.items()}  # (m, n)(n, m) -> (m, m)
+    seconds = time.perf_counter() - started
+    log.info("statistics: %d tokens, %d questions, %.1f s", count, len(prompts), seconds)
+    return Statistics(cov, questions, count, len(prompts), seconds)
+
+
+def load_or_compute(
+    backend: Backend, layers: tuple[int, ...], max_tokens: int, directory: Path
+) -> Statistics:
+    """Cached statistics for this model and layer set; a damaged cache is recomputed."""
+    path = _cache_path(directory, backend.model_id, tuple(layers), max_tokens)
+    if path.exists():
+        try:
+            return _read(path, layers)
+        except (StoreError, OSError, ValueError, KeyError) as exc:
+            log.warning("statistics cache %s unreadable (%s); recomputing", path, exc)
+    stats = compute(backend, tuple(layers), max_tokens)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    arrays = {f"cov_{k}": v for k, v in stats.cov.items()}
+    arrays.update({f"q_{k}": v for k, v in stats.questions.items()})
+    meta = json.dumps(
+        {
+            "format": FORMAT,
+            "model_id": backend.model_id,
+            "tokens": stats.tokens,
+            "n_questions": stats.n_questions,
+            "seconds": stats.seconds,
+        }
+    )
+    np.savez(tmp, meta=np.array(meta), **arrays)
+    tmp.replace(path)
+    return stats
+
+
+def _read(path: Path, layers: tuple[int, ...]) -> Statistics:
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        if meta.get("format") != FORMAT:
+            raise StoreError(f"{path}: statistics format {meta.get('format')} != {FORMAT}")
+        cov = {layer: data[f"cov_{layer}"] for layer in layers}
+        questions = {layer: data[f"q_{layer}"] for layer in layers}
+    for layer in layers:
+        if not (np.isfinite(cov[layer]).all() and np.isfinite(questions[layer]).all()):
+            raise StoreError(f"{path}: non-finite statistics at layer {layer}")
+    return Statistics(cov, questions, meta["tokens"], meta["n_questions"], meta["seconds"])
+
+
+def validation_texts(backend: Backend, n: int = 48) -> list[str]:
+    """General chat and prose used to measure how much edits perturb the model (sleep)."""
+    pairs = chat_pairs()[-n:]
+    chats = [
+        backend.chat_text(
+            [
+                {"role": "user", "content": p["user"]},
+                {"role": "assistant", "content": p["assistant"]},
+            ],
+            add_generation_prompt=False,
+        )
+        for p in pairs
+    ]
+    return chats + corpus_texts()[-n // 4 :]

@@ -1,0 +1,562 @@
+"""On-disk memory of each user: a SQLite ledger of facts and a safetensors file of edits.
+
+Layout under the root folder::
+
+    <root>/users/<user_dir>/ledger.sqlite               facts, sleeps, meta (raw user id)
+    <root>/users/<user_dir>/deltas/<model_key>.safetensors   edit batches for one model
+
+The ledger is the source of truth for *what* the user told us; the delta file is the source
+of truth for *what is written into the weights* of one model. They cannot be written in one
+atomic step, so ``UserMemory.commit`` always writes the ledger first and the delta file second
+(atomically, via rename). A crash between the two leaves active facts that no batch covers;
+``reconcile``/``unwritten_facts`` report them so the engine re-edits them. The same mechanism
+makes switching models work: a new model's delta file starts empty, so every fact is unwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import save_file
+
+from .errors import EditError, InputError, StoreError, UnknownFact
+from .facts import ACTIVE, FORGOTTEN, STATUSES, SUPERSEDED, Fact
+
+SCHEMA_VERSION = 1
+DELTA_FORMAT = 1
+STORED_STATUSES = (ACTIVE, SUPERSEDED, FORGOTTEN)  # PENDING is legal on a Fact, never stored
+BATCH_KINDS = ("wake", "sleep")
+_FACT_COLS = ("id", "text", "subject", "relation", "object", "answer", "questions", "statements",
+              "slot", "source", "status", "created_at", "updated_at", "extractor")  # fmt: skip
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS facts (
+    id TEXT PRIMARY KEY, text TEXT NOT NULL, subject TEXT NOT NULL, relation TEXT NOT NULL,
+    object TEXT NOT NULL, answer TEXT NOT NULL, questions TEXT NOT NULL, statements TEXT NOT NULL,
+    slot TEXT NOT NULL, source TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN {STORED_STATUSES!r}),
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, extractor TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS facts_status ON facts (status, created_at);
+CREATE TABLE IF NOT EXISTS sleeps (id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at REAL NOT NULL, finished_at REAL NOT NULL, report_json TEXT NOT NULL);
+"""
+Layers = dict[int, tuple[np.ndarray, np.ndarray]]  # layer -> (R (d, r), A (m, r)), float32
+_BATCH_ID = re.compile(r"^[0-9a-f]{1,32}$")
+
+
+def _check_id(value: object, what: str, max_len: int) -> str:
+    if not isinstance(value, str):
+        raise InputError(f"{what} must be a string, got {type(value).__name__}")
+    value = value.strip()
+    if not 1 <= len(value) <= max_len:
+        raise InputError(f"{what} must be 1 to {max_len} characters (after trimming spaces)")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+        raise InputError(f"{what} {value!r} contains control characters")
+    return value
+
+
+def validate_user_id(user_id: object) -> str:
+    """Reject ids a chat adapter should never pass; returns the id with outer spaces trimmed."""
+    return _check_id(user_id, "user id", 256)
+
+
+def _slug_hash(value: str) -> str:
+    # The hash makes names unique and safe; the slug only helps a human browsing the folder.
+    slug = re.sub(r"[^a-z0-9_-]+", "-", value.lower()).strip("-_")[:32].strip("-_")
+    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
+    return f"{slug}-{digest}" if slug else digest
+
+
+def user_dir(user_id: str) -> str:
+    """Folder name for a user: never a path separator, dot-name or reserved device name."""
+    return _slug_hash(user_id)
+
+
+def model_key(model_id: str) -> str:
+    """File stem for a model identity string (repo id, path, gguf name...)."""
+    return _slug_hash(model_id)
+
+
+def new_batch_id() -> str:
+    """Short lowercase hex: it is embedded in tensor names, so it must stay dot-free."""
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing ndarray fields with == is ambiguous
+class EditBatch:
+    """Low-rank edits written together; per layer, delta W of ``mlp.down_proj`` is R @ A.T."""
+
+    id: str
+    fact_ids: tuple[str, ...]
+    layers: Layers  # layer -> (R (d, r), A (m, r)), float32
+    kind: str
+    created_at: float
+
+    @classmethod
+    def new(cls, fact_ids: Iterable[str], layers: Layers, kind: str) -> EditBatch:
+        """A batch with a fresh id and the current time."""
+        return cls(new_batch_id(), tuple(fact_ids), dict(layers), kind, time.time())
+
+
+def _fsync(path: Path, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=np.float32, order="C", copy=True)
+    a.setflags(write=False)  # cached batches are shared; nobody may change them in place
+    return a
+
+
+def _digest(tensors: Mapping[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name]
+        h.update(f"{name}|{t.dtype.str}|{t.shape}|".encode())
+        h.update(np.ascontiguousarray(t).tobytes())
+    return h.hexdigest()
+
+
+def _encode(model_id: str, batches: Sequence[EditBatch]) -> tuple[dict[str, Any], dict[str, str]]:
+    tensors: dict[str, np.ndarray] = {}
+    meta = []
+    for b in batches:
+        for layer, (r, a) in sorted(b.layers.items()):
+            tensors[f"b.{b.id}.{layer}.R"] = np.ascontiguousarray(r)
+            tensors[f"b.{b.id}.{layer}.A"] = np.ascontiguousarray(a)
+        fields = {"id": b.id, "fact_ids": list(b.fact_ids), "kind": b.kind}
+        meta.append({**fields, "created_at": b.created_at, "layers": sorted(b.layers)})
+    header = {"format": str(DELTA_FORMAT), "model_id": model_id, "batches": json.dumps(meta)}
+    return tensors, {**header, "digest": _digest(tensors)}
+
+
+def write_delta_file(path: Path, model_id: str, batches: Sequence[EditBatch]) -> None:
+    """Replace the delta file atomically, so a reader sees the old or the new list, never half."""
+    tensors, metadata = _encode(model_id, batches)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+        _fsync(tmp, os.O_RDWR)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    with contextlib.suppress(OSError):  # make the rename durable (not possible on every OS)
+        _fsync(path.parent, os.O_RDONLY)
+
+
+def read_delta_file(path: Path, model_id: str) -> list[EditBatch]:
+    """Load batches; a missing file means none, anything unreadable raises (never 'empty')."""
+    if not path.exists():
+        return []
+    try:
+        with safe_open(str(path), framework="np") as f:
+            metadata = f.metadata() or {}
+            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
+    except Exception as e:
+        raise StoreError(f"delta file {path} is unreadable ({e}); it was left as it is") from e
+    try:
+        if metadata.get("format") != str(DELTA_FORMAT):
+            raise ValueError(f"unknown format {metadata.get('format')!r}")
+        if (owner := metadata.get("model_id")) != model_id:
+            raise StoreError(f"delta file {path} is for model {owner!r}, not {model_id!r}")
+        if metadata.get("digest") != _digest(tensors):
+            raise ValueError("checksum mismatch")
+        batches, seen = [], set()
+        for m in json.loads(metadata["batches"]):
+            layers = {}
+            for layer in m["layers"]:
+                names = (f"b.{m['id']}.{layer}.R", f"b.{m['id']}.{layer}.A")
+                seen.update(names)
+                layers[int(layer)] = (_frozen(tensors[names[0]]), _frozen(tensors[names[1]]))
+            ids = tuple(map(str, m["fact_ids"]))
+            batches.append(EditBatch(m["id"], ids, layers, m["kind"], float(m["created_at"])))
+        if seen != set(tensors):
+            raise ValueError("tensors and batch list disagree")
+    except StoreError:
+        raise
+    except Exception as e:
+        raise StoreError(f"delta file {path} is corrupt ({e}); it was left as it is") from e
+    return batches
+
+
+def _fact_row(f: Fact) -> tuple[Any, ...]:
+    status = f.status if f.status in (SUPERSEDED, FORGOTTEN) else ACTIVE
+    row = {c: getattr(f, c) for c in _FACT_COLS}
+    row.update(questions=json.dumps(list(f.questions)), statements=json.dumps(list(f.statements)))
+    return (*{**row, "status": status}.values(),)
+
+
+def _row_fact(row: Sequence[Any]) -> Fact:
+    d = dict(zip(_FACT_COLS, row, strict=True))
+    d["questions"] = tuple(json.loads(d["questions"]))
+    d["statements"] = tuple(json.loads(d["statements"]))
+    return Fact(**d)
+
+
+class UserMemory:
+    """One user's facts and one model's edits. All methods are thread-safe (one lock)."""
+
+    def __init__(self, root: Path, user_id: str, model_id: str) -> None:
+        self._user_id = validate_user_id(user_id)
+        self._model_id = _check_id(model_id, "model id", 1024)
+        self._path = Path(root) / "users" / user_dir(self._user_id)
+        self._ledger = self._path / "ledger.sqlite"
+        self._delta = self._path / "deltas" / f"{model_key(self._model_id)}.safetensors"
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._batches: list[EditBatch] | None = None
+        self._reconciled = False
+
+    @property
+    def user_id(self) -> str:
+        """The raw user id (outer spaces trimmed)."""
+        return self._user_id
+
+    @property
+    def model_id(self) -> str:
+        """The model whose delta file this memory reads and writes."""
+        return self._model_id
+
+    @property
+    def path(self) -> Path:
+        """This user's folder; it may not exist yet (nothing is created until a write)."""
+        return self._path
+
+    # ---- ledger -------------------------------------------------------------------------
+    def _db(self, create: bool) -> sqlite3.Connection | None:
+        """The open ledger, or None when it does not exist and ``create`` is False."""
+        if self._conn is not None:
+            return self._conn
+        if not create and not self._ledger.exists():
+            return None
+        self._path.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self._ledger, timeout=30, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            if not tables:  # new (or empty) file: create schema and meta in one transaction
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    conn.execute(statement)
+                meta_rows = [("schema_version", str(SCHEMA_VERSION)), ("user_id", self._user_id)]
+                conn.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", meta_rows)
+                conn.execute("COMMIT")
+                tables = {"meta"}
+            meta = dict(conn.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
+            version = meta.get("schema_version", "")
+            if not version.isdigit() or not 1 <= int(version) <= SCHEMA_VERSION:
+                raise StoreError(
+                    f"ledger {self._ledger} has schema version {version!r}; this "
+                    f"sleepmem reads versions 1..{SCHEMA_VERSION} (newer sleepmem?)"
+                )
+            if meta.get("user_id") != self._user_id:
+                raise StoreError(f"ledger {self._ledger} belongs to user {meta.get('user_id')!r}")
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise StoreError(f"ledger {self._ledger} is unreadable or corrupt: {e}") from e
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                conn = self._db(create=False)
+                return [] if conn is None else conn.execute(sql, args).fetchall()
+            except sqlite3.DatabaseError as e:
+                raise StoreError(f"ledger {self._ledger} is unreadable or corrupt: {e}") from e
+
+    def facts(self, status: str | None = ACTIVE) -> list[Fact]:
+        """Facts with this status (None: all), oldest first. 'pending' is never stored: []."""
+        if status is not None and status not in STATUSES:
+            raise InputError(f"unknown fact status {status!r}")
+        where, args = ("", ()) if status is None else (" WHERE status = ?", (status,))
+        rows = self._query(
+            f"SELECT {', '.join(_FACT_COLS)} FROM facts{where} ORDER BY created_at, rowid", args
+        )
+        return [_row_fact(r) for r in rows]
+
+    def get(self, fact_id: str) -> Fact:
+        """One fact by id, any status; UnknownFact lets /forget report a typo clearly."""
+        rows = self._query(f"SELECT {', '.join(_FACT_COLS)} FROM facts WHERE id = ?", (fact_id,))
+        if not rows:
+            raise UnknownFact(f"no fact with id {fact_id!r}")
+        return _row_fact(rows[0])
+
+    def find(self, text_or_id: str) -> list[Fact]:
+        """Exact id (any status) first, else active facts mentioning the query (any case)."""
+        query = text_or_id.strip()
+        if not query:
+            return []
+        try:
+            return [self.get(query)]
+        except UnknownFact:
+            q = query.casefold()
+            return [f for f in self.facts() if q in f"{f.text}\n{f.object}\n{f.subject}".casefold()]
+
+    # ---- batches ------------------------------------------------------------------------
+    def _load(self) -> list[EditBatch]:
+        if self._batches is None:
+            self._batches = read_delta_file(self._delta, self._model_id)
+        return self._batches
+
+    def _ensure_reconciled(self) -> None:
+        if not self._reconciled:
+            self.reconcile()
+
+    def batches(self) -> list[EditBatch]:
+        """This model's edits, oldest first (a copy of the list; arrays are read-only)."""
+        with self._lock:
+            self._ensure_reconciled()
+            return list(self._load())
+
+    def unwritten_facts(self) -> list[Fact]:
+        """Active facts no batch covers: the engine must (re-)edit these into this model."""
+        with self._lock:
+            self._ensure_reconciled()
+            covered = {fid for b in self._load() for fid in b.fact_ids}
+            return [f for f in self.facts() if f.id not in covered]
+
+    def reconcile(self) -> dict[str, list[str]]:
+        """Drop batches with no active fact left and list active facts no batch covers.
+
+        'stale_batches' lists kept batches that also cover non-active facts (e.g. a sleep
+        batch where one fact was later forgotten): the engine should rewrite those.
+        """
+        with self._lock:
+            batches = self._load()
+            status = dict(self._query("SELECT id, status FROM facts"))
+            dropped = [
+                b.id for b in batches if not any(status.get(f) == ACTIVE for f in b.fact_ids)
+            ]
+            if dropped:
+                self._commit_locked((), {}, (), dropped)
+            self._reconciled = True
+            covered = {fid for b in self._load() for fid in b.fact_ids}
+            return {
+                "unwritten": [f for f, s in status.items() if s == ACTIVE and f not in covered],
+                "dropped_batches": dropped,
+                "stale_batches": [
+                    b.id for b in self._load() if any(status.get(f) != ACTIVE for f in b.fact_ids)
+                ],
+            }
+
+    # ---- the single write path ----------------------------------------------------------
+    def commit(
+        self,
+        *,
+        add_facts: Iterable[Fact] = (),
+        set_status: Mapping[str, str] | None = None,
+        add_batches: Iterable[EditBatch] = (),
+        remove_batch_ids: Iterable[str] = (),
+    ) -> None:
+        """Ledger transaction first, then the delta file; everything is validated up front."""
+        with self._lock:
+            self._ensure_reconciled()
+            self._commit_locked(
+                tuple(add_facts),
+                dict(set_status or {}),
+                tuple(add_batches),
+                tuple(remove_batch_ids),
+            )
+
+    def _commit_locked(
+        self,
+        add_facts: tuple[Fact, ...],
+        set_status: dict[str, str],
+        add_batches: tuple[EditBatch, ...],
+        remove_ids: tuple[str, ...],
+    ) -> None:
+        for f in add_facts:
+            if not isinstance(f, Fact) or f.status not in STATUSES or not f.id:
+                raise InputError(f"not a valid Fact to store: {f!r}")
+        known = {r[0] for r in self._query("SELECT id FROM facts")} | {f.id for f in add_facts}
+        for fid, st in set_status.items():
+            if fid not in known:
+                raise UnknownFact(f"no fact with id {fid!r}")
+            if st not in STORED_STATUSES:
+                raise InputError(f"cannot set fact {fid!r} to status {st!r}")
+        old, removed = self._load(), set(remove_ids)
+        kept = [b for b in old if b.id not in removed]
+        shapes = {k: (r.shape[0], a.shape[0]) for b in kept for k, (r, a) in b.layers.items()}
+        new = kept + [self._checked(b, known, shapes, {b.id for b in kept}) for b in add_batches]
+        if add_facts or set_status:
+            conn = self._db(create=True)
+            assert conn is not None
+            now = time.time()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(
+                    f"INSERT OR REPLACE INTO facts ({', '.join(_FACT_COLS)}) "
+                    f"VALUES ({', '.join('?' * len(_FACT_COLS))})",
+                    [_fact_row(f) for f in add_facts],
+                )
+                conn.executemany(
+                    "UPDATE facts SET status = ?, updated_at = ? WHERE id = ?",
+                    [(st, now, fid) for fid, st in set_status.items()],
+                )
+                conn.execute("COMMIT")
+            except sqlite3.DatabaseError as e:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"could not write ledger {self._ledger}: {e}") from e
+        if len(new) == len(old) and all(a is b for a, b in zip(new, old, strict=True)):
+            return
+        try:
+            write_delta_file(self._delta, self._model_id, new)
+        except Exception as e:
+            raise StoreError(
+                f"facts were saved but the edit file {self._delta} could not be "
+                f"written ({e}); they will be re-edited"
+            ) from e
+        self._batches = new
+
+    @staticmethod
+    def _checked(
+        b: EditBatch, known: set[str], shapes: dict[int, tuple[int, int]], ids: set[str]
+    ) -> EditBatch:
+        """Validate one batch and return a copy whose arrays the caller can no longer mutate."""
+        if not isinstance(b, EditBatch) or not isinstance(b.id, str) or not _BATCH_ID.match(b.id):
+            raise EditError(f"batch id must be short lowercase hex, got {getattr(b, 'id', b)!r}")
+        if b.id in ids:
+            raise EditError(f"batch {b.id} already exists")
+        if b.kind not in BATCH_KINDS:
+            raise EditError(f"batch {b.id}: kind must be one of {BATCH_KINDS}, got {b.kind!r}")
+        missing = [f for f in b.fact_ids if f not in known]
+        if not b.fact_ids or missing:
+            raise UnknownFact(f"batch {b.id} names unknown facts {missing} (or none at all)")
+        if not b.layers:
+            raise EditError(f"batch {b.id} has no layers")
+        layers = {}
+        for layer, pair in b.layers.items():
+            pair = pair if isinstance(pair, tuple) else ()
+            arrays = [x for x in pair if isinstance(x, np.ndarray) and x.ndim == 2]
+            if not (isinstance(layer, int) and layer >= 0 and len(arrays) == len(pair) == 2):
+                raise EditError(f"batch {b.id} layer {layer!r}: need (R (d, r), A (m, r)) arrays")
+            r, a = arrays
+            if r.dtype != np.float32 or a.dtype != np.float32 or not r.shape[1] == a.shape[1] > 0:
+                raise EditError(f"batch {b.id} layer {layer}: R, A must be float32 with same r")
+            if shapes.setdefault(layer, (r.shape[0], a.shape[0])) != (r.shape[0], a.shape[0]):
+                raise EditError(f"batch {b.id} layer {layer}: shape differs from other batches")
+            if not (np.isfinite(r).all() and np.isfinite(a).all()):
+                raise EditError(f"batch {b.id} layer {layer}: non-finite values")
+            layers[layer] = (_frozen(r), _frozen(a))
+        ids.add(b.id)
+        return EditBatch(b.id, tuple(b.fact_ids), layers, b.kind, float(b.created_at))
+
+    def forget_all(self) -> None:
+        """Forget every active or superseded fact and empty this model's delta file."""
+        with self._lock:
+            self._ensure_reconciled()  # so that _load() below sees the batches commit will see
+            ids = [f.id for f in self.facts(None) if f.status in (ACTIVE, SUPERSEDED)]
+            self.commit(
+                set_status=dict.fromkeys(ids, FORGOTTEN),
+                remove_batch_ids=[b.id for b in self._load()],
+            )
+
+    # ---- sleeps & misc ------------------------------------------------------------------
+    def record_sleep(self, started_at: float, finished_at: float, report: dict[str, Any]) -> int:
+        """Log a consolidation run (for /status and scheduling); returns its row id."""
+        try:
+            report_json = json.dumps(report)
+        except (TypeError, ValueError) as e:
+            raise InputError(f"sleep report is not JSON-serialisable: {e}") from e
+        with self._lock:
+            conn = self._db(create=True)
+            assert conn is not None
+            try:
+                cur = conn.execute(
+                    "INSERT INTO sleeps (started_at, finished_at, report_json) VALUES (?, ?, ?)",
+                    (started_at, finished_at, report_json),
+                )
+            except sqlite3.DatabaseError as e:
+                raise StoreError(f"could not write ledger {self._ledger}: {e}") from e
+            return int(cur.lastrowid or 0)
+
+    def last_sleep(self) -> dict[str, Any] | None:
+        """The latest sleep as {id, started_at, finished_at, report}, or None."""
+        rows = self._query(
+            "SELECT id, started_at, finished_at, report_json FROM sleeps ORDER BY id DESC LIMIT 1"
+        )
+        if not rows:
+            return None
+        sleep: dict[str, Any] = dict(
+            zip(("id", "started_at", "finished_at"), rows[0], strict=False)
+        )
+        return {**sleep, "report": json.loads(rows[0][3])}
+
+    def bytes_on_disk(self) -> int:
+        """Size of this model's delta file (what the edits cost on disk)."""
+        return self._delta.stat().st_size if self._delta.exists() else 0
+
+    def close(self) -> None:
+        """Close the ledger connection; the object reopens it lazily if used again."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+class MemoryStore:
+    """All users under one root; hands out one shared UserMemory per (user, model)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._lock = threading.Lock()
+        self._users: dict[tuple[str, str], UserMemory] = {}
+
+    def user(self, user_id: str, model_id: str) -> UserMemory:
+        """The shared UserMemory: one object (one lock) per user and model keeps writes safe."""
+        key = (validate_user_id(user_id), _check_id(model_id, "model id", 1024))
+        with self._lock:
+            if key not in self._users:
+                self._users[key] = UserMemory(self.root, *key)
+            return self._users[key]
+
+    def users(self) -> list[str]:
+        """Raw ids of every user with a ledger (read-only; a broken ledger raises)."""
+        found = []
+        base = self.root / "users"
+        for ledger in sorted(base.glob("*/ledger.sqlite")) if base.is_dir() else []:
+            try:
+                conn = sqlite3.connect(ledger.resolve().as_uri() + "?mode=ro", uri=True)
+                try:
+                    row = conn.execute("SELECT value FROM meta WHERE key = 'user_id'").fetchone()
+                finally:
+                    conn.close()
+            except sqlite3.DatabaseError as e:
+                raise StoreError(f"ledger {ledger} is unreadable or corrupt: {e}") from e
+            if row:
+                found.append(row[0])
+        return sorted(found)
+
+    def close(self) -> None:
+        """Close every UserMemory handed out and forget them."""
+        with self._lock:
+            for memory in self._users.values():
+                memory.close()
+            self._users.clear()

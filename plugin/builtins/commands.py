@@ -1,0 +1,59 @@
+"""The built-in chat commands: /remember, /forget, /memories, /sleep, /help.
+
+Registered through ``register_commands`` exactly like a third-party plugin's commands. A
+handler gets the engine, the user id and the text after the command, and returns the
+assistant's reply; errors a user can act on are raised as SleepmemError.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sleepmem.engine.errors import InputError
+from sleepmem.plugin.hookspecs import hookimpl
+
+
+def remember(engine: Any, user_id: str, arg: str) -> str:
+    if not arg.strip():
+        raise InputError("usage: /remember <something about you>")
+    report = engine.remember(user_id, arg)
+    if not report.added:
+        return "I already knew that."
+    lines = [f"Remembered: {f.text} [{f.id}]" for f in report.added]
+    lines += [f"(replaces: {f.text})" for f in report.superseded]
+    return "\n".join(lines)
+
+
+def forget(engine: Any, user_id: str, arg: str) -> str:
+    if not arg.strip():
+        raise InputError("usage: /forget <fact id or words from it>; /memories lists them")
+    if arg.strip() == "all":
+        return f"Forgot everything ({engine.forget_all(user_id)} facts)."
+    gone = engine.forget(user_id, arg)
+    return "\n".join(f"Forgot: {f.text} [{f.id}]" for f in gone)
+
+
+def memories(engine: Any, user_id: str, arg: str) -> str:
+    facts = engine.memories(user_id)
+    if not facts:
+        return "I don't remember anything about you yet."
+    return "\n".join(f"[{f.id}] {f.text}" for f in facts)
+
+
+def sleep(engine: Any, user_id: str, arg: str) -> str:
+    r = engine.sleep(user_id)
+    if not r.facts:
+        return "Nothing to consolidate yet."
+    return (
+        f"Slept on {r.facts} facts in {r.seconds:.0f} s: recall {r.audit_before:.0%} -> "
+        f"{r.audit_after:.0%}, drift {r.drift_before:+.1%} -> {r.drift_after:+.1%}; "
+        + ("new memory kept." if r.kept_new else r.reason + ".")
+    )
+
+
+@hookimpl
+def register_commands(register) -> None:  # type: ignore[no-untyped-def]
+    register("remember", remember, "/remember <fact>: write a fact about you into memory")
+    register("forget", forget, "/forget <id or words> | all: remove a fact and its edit")
+    register("memories", memories, "/memories: list what I remember about you")
+    register("sleep", sleep, "/sleep: consolidate memory now (re-solve all facts, verify)")
