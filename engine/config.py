@@ -149,6 +149,13 @@ class EditorConfig(_Section):
         "keyed on question tokens fire on every question.",
         ge=0,
     )
+    key_source: str = _opt(
+        "questions",
+        "Prompts an edit is keyed on: 'questions' (fresh-chat questions, keyed at the "
+        "question's last token: reaches the chat), 'statements' (declarative prompts, "
+        "MEMIT's classic raw-completion keys; kept for the ablation) or 'both'.",
+        choices=("questions", "statements", "both"),
+    )
     l2: float = _opt(
         1.0,
         "Ridge term added to the normal equations of the update (AlphaEdit's identity "

@@ -119,14 +119,19 @@ def spread(
     (measured: 10% recall after ten sequential wake edits, 90% jointly).
     """
     groups = np.array([p.group for p in prompts])
-    h_start = backend.residuals(prompts, settings.v_layer)  # (n, d)
-    targets = h_start + deltas[groups]  # (n, d)
-    new_layers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     layers = sorted(settings.layers)
+    keys, h_start = backend.activations(prompts, [layers[0]], settings.v_layer)
+    targets = h_start + deltas[groups]  # (n, d)
+    h_now = h_start
+    new_layers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for i, layer in enumerate(layers):
-        current = Factors(dict(new_layers))
-        keys = backend.keys(prompts, [layer], factors=current)[layer]  # (n, m)
-        h_now = h_start if i == 0 else backend.residuals(prompts, settings.v_layer, current)
         resid = (targets - h_now) / (len(layers) - i)  # (n, d)
-        new_layers[layer] = solve_layer(keys, resid, layer, protection, settings)
+        new_layers[layer] = solve_layer(keys[layer], resid, layer, protection, settings)
+        if i + 1 < len(layers):
+            # the next layer's keys and the residual it must still close, with the
+            # updates so far applied: one forward pass
+            nxt = layers[i + 1]
+            keys, h_now = backend.activations(
+                prompts, [nxt], settings.v_layer, Factors(dict(new_layers))
+            )
     return Factors(new_layers)

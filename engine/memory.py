@@ -68,6 +68,7 @@ class Engine:
         self._user_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._factor_cache: dict[str, Factors] = {}
+        self._base_nll: dict[tuple[str, ...], tuple[float, int]] = {}
         self._values: dict[tuple[str, str], np.ndarray] = {}  # (user, fact) -> v* delta (d,)
         ed = config.editor
         bad = [layer for layer in ed.layers if layer >= backend.n_layers]
@@ -149,6 +150,11 @@ class Engine:
         limit = min(max_new_tokens or self.config.max_new_tokens, self.config.max_new_tokens)
         return self.backend.generate(text, limit, factors)
 
+    def _base_chat(self, messages: list[dict[str, str]]) -> str:
+        """The model without anyone's memory, for the model-based extractor."""
+        text = self.backend.chat_text(messages)
+        return "".join(self.backend.generate(text, 200, None))
+
     def ask(self, user_id: str, question: str, max_new_tokens: int = 32) -> str:
         """A fresh chat holding only ``question``: how recall is measured."""
         return "".join(self.reply(user_id, [{"role": "user", "content": question}], max_new_tokens))
@@ -161,7 +167,7 @@ class Engine:
         from sleepmem.plugin.types import ExtractContext
 
         pm = self._plugins()
-        context = ExtractContext(user_id=user_id, history=tuple(history))
+        context = ExtractContext(user_id=user_id, history=tuple(history), chat=self._base_chat)
         facts: list[Fact] = []
         for extractor in manager.extractors(pm):
             if extractor.name not in self.config.extractors:
@@ -261,12 +267,12 @@ class Engine:
         todo = [f for f in facts if fresh or (user_id, f.id) not in self._values]
         try:
             if todo:
-                prompts = fact_prompts(self.backend, todo, max_q)
+                prompts = fact_prompts(self.backend, todo, max_q, self.config.editor.key_source)
                 values, losses = target_values(self.backend, prompts, len(todo), self.settings)
                 for i, fact in enumerate(todo):
                     self._values[(user_id, fact.id)] = values[i]
                 log.debug("v* for %d facts, losses %s", len(todo), np.round(losses, 3))
-            prompts = fact_prompts(self.backend, facts, max_q)
+            prompts = fact_prompts(self.backend, facts, max_q, self.config.editor.key_source)
             if not prompts:
                 raise EditError("the facts have no questions to write them through")
             deltas = np.stack([self._values[(user_id, f.id)] for f in facts])
@@ -357,17 +363,14 @@ class Engine:
             for f, t in zip(facts, text)
         ]
 
-    def drift(self, factors: Factors | None) -> float:
-        """Relative perplexity change on held-out general text versus the base model."""
-        texts = statistics.validation_texts(self.backend)
-        base_nll, count = self._base_nll(texts)
+    def drift(self, factors: Factors | None, texts: Sequence[str] | None = None) -> float:
+        """Relative perplexity change on general text versus the base model."""
+        texts = tuple(texts or statistics.validation_texts(self.backend))
+        if texts not in self._base_nll:
+            self._base_nll[texts] = self.backend.nll(texts, None)
+        base_nll, count = self._base_nll[texts]
         nll, _ = self.backend.nll(texts, factors)
         return float(np.exp((nll - base_nll) / max(count, 1)) - 1.0)
-
-    def _base_nll(self, texts: Sequence[str]) -> tuple[float, int]:
-        if not hasattr(self, "_base_nll_cache"):
-            self._base_nll_cache = self.backend.nll(texts, None)
-        return self._base_nll_cache
 
     def sleep(self, user_id: str, max_drift: float = 0.03) -> SleepReport:
         """Consolidate: re-solve all active facts from the base weights in one batch."""

@@ -34,16 +34,23 @@ def reply_target(backend: Backend, question: str, answer: str) -> str:
 
 
 def fact_prompts(
-    backend: Backend, facts: Sequence[Fact], max_questions: int | None = None
+    backend: Backend,
+    facts: Sequence[Fact],
+    max_questions: int | None = None,
+    source: str = "questions",
 ) -> list[EditPrompt]:
     """EditPrompts for ``facts``; prompt.group is the fact's index in ``facts``."""
     prompts: list[EditPrompt] = []
     for group, fact in enumerate(facts):
-        questions = list(dict.fromkeys(q.strip() for q in fact.questions if q.strip()))
-        if max_questions:
-            questions = questions[:max_questions]
         answer = answer_text(fact)
-        for question in questions:
-            target = reply_target(backend, question, answer)
-            prompts.append(question_prompt(backend, question, target, group))
+        if source in ("questions", "both"):
+            questions = list(dict.fromkeys(q.strip() for q in fact.questions if q.strip()))
+            for question in questions[:max_questions]:
+                target = reply_target(backend, question, answer)
+                prompts.append(question_prompt(backend, question, target, group))
+        if source in ("statements", "both"):
+            # raw text, keyed at its last token, continued by " <answer>"
+            for statement in fact.statements[:max_questions]:
+                text = statement.strip()
+                prompts.append(EditPrompt(text, backend.token_count(text) - 1, " " + answer, group))
     return prompts

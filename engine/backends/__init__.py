@@ -16,12 +16,13 @@ BACKENDS = ("torch", "mlx")
 def load_backend(config: EngineConfig, progress: bool = False) -> Backend:
     """Resolve the configured model (pulling the default once if needed) and load it."""
     from ..models import resolve
+    from ..paths import home
 
     if config.backend not in BACKENDS:
         raise ConfigError(
             f"unknown backend {config.backend!r}; choose one of {', '.join(BACKENDS)}"
         )
-    source = resolve(config.model, auto_pull=True, progress=progress)
+    source = resolve(config.model, auto_pull=True, progress=progress, base=home(config.home))
     if config.backend == "torch":
         try:
             from .torch_backend import TorchBackend

@@ -94,15 +94,21 @@ class Backend(Protocol):
     ) -> tuple[dict[int, np.ndarray], int]:
         """Sum of k k^T of down_proj inputs per layer over all tokens, and the token count."""
 
+    def activations(
+        self,
+        prompts: Sequence[EditPrompt],
+        key_layers: Sequence[int],
+        residual_layer: int | None = None,
+        factors: Factors | None = None,
+    ) -> tuple[dict[int, np.ndarray], np.ndarray | None]:
+        """One forward pass: down_proj inputs at the key token per layer in ``key_layers``
+        ((n, m) each) and, if asked, the output of decoder layer ``residual_layer`` there
+        ((n, d))."""
+
     def keys(
         self, prompts: Sequence[EditPrompt], layers: Sequence[int], factors: Factors | None = None
     ) -> dict[int, np.ndarray]:
-        """down_proj inputs at each prompt's key token, per layer: (n, m), one forward pass."""
-
-    def residuals(
-        self, prompts: Sequence[EditPrompt], layer: int, factors: Factors | None = None
-    ) -> np.ndarray:
-        """Output of decoder layer ``layer`` at each prompt's key token: (n, d)."""
+        """``activations`` without the residual."""
 
     def optimise_values(
         self,

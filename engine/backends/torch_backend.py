@@ -229,34 +229,39 @@ class TorchBackend:
         return seqs, probe
 
     @torch.inference_mode()
-    def keys(
+    def activations(
         self,
         prompts: Sequence[EditPrompt],
-        layers: Sequence[int],
+        key_layers: Sequence[int],
+        residual_layer: int | None = None,
         factors: Factors | None = None,
         batch_size: int = 64,
-    ) -> dict[int, np.ndarray]:
-        out: dict[int, list[np.ndarray]] = {layer: [] for layer in layers}
+    ) -> tuple[dict[int, np.ndarray], np.ndarray | None]:
+        """Keys at ``key_layers`` and the residual after ``residual_layer`` at each prompt's
+        key token, from one forward pass per batch that stops at the deepest layer needed."""
+        keys: dict[int, list[np.ndarray]] = {layer: [] for layer in key_layers}
+        resid: list[np.ndarray] = []
+        last = max([*key_layers, -1 if residual_layer is None else residual_layer])
         for start in range(0, len(prompts), batch_size):
             seqs, probe = self._positions(prompts[start : start + batch_size])
-            probe.key_layers, probe.keys = tuple(layers), {}
+            probe.key_layers, probe.keys = tuple(key_layers), {}
+            probe.residual_layer = residual_layer
             ids, mask = self._batch(seqs)
             with self._factors(factors), self._probing(probe):
-                _run_prefix(self.model.model, ids, mask, max(layers))
-            for layer in layers:
-                out[layer].append(probe.keys[layer].to(torch.float64).cpu().numpy())
-        return {layer: np.concatenate(parts) for layer, parts in out.items()}
+                _run_prefix(self.model.model, ids, mask, last)
+            for layer in key_layers:
+                keys[layer].append(probe.keys[layer].to(torch.float64).cpu().numpy())
+            if residual_layer is not None:
+                resid.append(probe.residuals.to(torch.float64).cpu().numpy())
+        return (
+            {layer: np.concatenate(parts) for layer, parts in keys.items()},
+            np.concatenate(resid) if resid else None,
+        )
 
-    @torch.inference_mode()
-    def residuals(
-        self, prompts: Sequence[EditPrompt], layer: int, factors: Factors | None = None
-    ) -> np.ndarray:
-        seqs, probe = self._positions(prompts)
-        probe.residual_layer = layer
-        ids, mask = self._batch(seqs)
-        with self._factors(factors), self._probing(probe):
-            _run_prefix(self.model.model, ids, mask, layer)
-        return probe.residuals.to(torch.float64).cpu().numpy()
+    def keys(
+        self, prompts: Sequence[EditPrompt], layers: Sequence[int], factors: Factors | None = None
+    ) -> dict[int, np.ndarray]:
+        return self.activations(prompts, layers, None, factors)[0]
 
     @torch.inference_mode()
     def second_moments(
@@ -305,7 +310,7 @@ class TorchBackend:
         from transformers import DynamicCache
 
         base = self.model.model
-        batch, width, _ = hidden_at.shape
+        width = hidden_at.shape[1]
         positions = torch.arange(width, device=self.device).unsqueeze(0)
         pos_emb = base.rotary_emb(hidden_at, position_ids=positions)
         cache = DynamicCache(config=self.model.config)

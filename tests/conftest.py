@@ -1,0 +1,75 @@
+"""Shared fixtures: the real default model, loaded once per test session.
+
+The model is pulled (once per machine) into the normal sleepmem home, then each session
+works in a temporary home that links to it, so tests never touch a user's real memories.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    from sleepmem.engine.models import pull_default
+
+    return pull_default(progress=False)
+
+
+@pytest.fixture(scope="session")
+def backend(model_dir: Path):
+    torch = pytest.importorskip("torch")
+    from sleepmem.engine.backends.torch_backend import TorchBackend
+    from sleepmem.engine.models import resolve
+
+    if os.environ.get("SLEEPMEM_THREADS"):
+        torch.set_num_threads(int(os.environ["SLEEPMEM_THREADS"]))
+    return TorchBackend.from_source(resolve(str(model_dir)), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def shared_home(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Path:
+    return link_models(tmp_path_factory.mktemp("sleepmem-home"), model_dir)
+
+
+@pytest.fixture(scope="session")
+def engine_factory(backend, shared_home: Path):
+    """Build engines on the one loaded model; a new engine on the same home = a restart."""
+    from sleepmem.engine.config import load_config
+    from sleepmem.engine.memory import Engine
+
+    made = []
+    stats = {}
+
+    def make(home: Path | None = None, **overrides):
+        cfg = load_config(
+            overrides={"home": str(home or shared_home), **overrides}, discover=False, env={}
+        )
+        engine = Engine(cfg, backend)
+        # Statistics depend on the model only; compute them once per session.
+        if "value" in stats:
+            engine._stats = stats["value"]
+        else:
+            stats["value"] = engine.statistics()
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        engine.close()
+
+
+def link_models(home: Path, model_dir: Path) -> Path:
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "models").exists():
+        (home / "models").symlink_to(model_dir.parent, target_is_directory=True)
+    return home
+
+
+@pytest.fixture
+def engine(engine_factory, tmp_path: Path, model_dir: Path):
+    """A fresh engine with an empty memory store (its own home)."""
+    return engine_factory(link_models(tmp_path / "home", model_dir))

@@ -1,0 +1,134 @@
+"""The engine end to end on the real default model: edit, recall, forget, isolation,
+persistence, crash recovery, corrections, bad input. No part of the editor is mocked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sleepmem.engine import store as store_mod
+from sleepmem.engine.errors import EditError, InputError, StoreError, UnknownFact
+from sleepmem.engine.facts import FORGOTTEN, SUPERSEDED
+
+
+def _knows(engine, user: str, question: str, answer: str) -> bool:
+    return answer.casefold() in engine.ask(user, question).casefold()
+
+
+def test_told_fact_is_answered_in_a_fresh_chat_and_only_for_that_user(engine):
+    assert not _knows(engine, "ana", "Where do I live?", "Porto")
+    report = engine.observe("ana", "I live in Porto, in the north of Portugal.")
+    assert [f.answer for f in report.added] == ["Porto"]
+    assert _knows(engine, "ana", "Where do I live?", "Porto")
+    # another user, same model: no trace of ana's memory, nothing stored for them
+    assert not _knows(engine, "bo", "Where do I live?", "Porto")
+    assert engine.memories("bo") == []
+    assert not engine.factors("bo")
+
+
+def test_forget_removes_the_edit(engine):
+    engine.observe("ana", "My dog is called Biscuit.")
+    assert _knows(engine, "ana", "What is my dog's name?", "Biscuit")
+    gone = engine.forget("ana", "Biscuit")
+    assert [f.answer for f in gone] == ["Biscuit"]
+    assert not _knows(engine, "ana", "What is my dog's name?", "Biscuit")
+    mem = engine.memory("ana")
+    assert mem.facts() == [] and mem.batches() == []
+    assert mem.get(gone[0].id).status == FORGOTTEN
+
+
+def test_correction_supersedes_and_removes_old_edit(engine):
+    engine.observe("ana", "I live in Porto.")
+    report = engine.observe("ana", "I moved to Lisbon last month.")
+    assert [f.answer for f in report.added] == ["Lisbon"]
+    assert [f.answer for f in report.superseded] == ["Porto"]
+    reply = engine.ask("ana", "Where do I live?")
+    assert "Lisbon" in reply and "Porto" not in reply
+    mem = engine.memory("ana")
+    old = report.superseded[0]
+    assert mem.get(old.id).status == SUPERSEDED
+    assert all(old.id not in b.fact_ids for b in mem.batches())
+
+
+def test_memory_persists_across_restart(engine_factory, engine):
+    engine.observe("chidi", "I have a parrot named Mango.")
+    restarted = engine_factory(engine.home)  # new store, caches and engine on the same home
+    assert [f.answer for f in restarted.memories("chidi")] == ["Mango"]
+    assert _knows(restarted, "chidi", "What is my parrot's name?", "Mango")
+
+
+def test_crash_between_ledger_and_delta_write_recovers(engine_factory, engine, monkeypatch):
+    def crash(*args, **kwargs):
+        raise OSError("simulated power cut")
+
+    monkeypatch.setattr(store_mod, "write_delta_file", crash)
+    with pytest.raises(StoreError):
+        engine.observe("bo", "My cat is called Pixel.")
+    monkeypatch.undo()
+    restarted = engine_factory(engine.home)
+    mem = restarted.memory("bo")
+    assert [f.answer for f in mem.unwritten_facts()] == ["Pixel"]
+    assert restarted.heal("bo") == 1
+    assert mem.unwritten_facts() == []
+    assert _knows(restarted, "bo", "What is my cat's name?", "Pixel")
+
+
+def test_failed_edit_leaves_memory_exactly_as_before(engine, monkeypatch):
+    engine.observe("ana", "I live in Porto.")
+    mem = engine.memory("ana")
+    facts_before = mem.facts()
+    batches_before = mem.batches()
+
+    def broken(*args, **kwargs):
+        raise np.linalg.LinAlgError("singular matrix")
+
+    monkeypatch.setattr("sleepmem.engine.memory.spread", broken)
+    with pytest.raises(EditError):
+        engine.observe("ana", "I work as a nurse.")
+    assert mem.facts() == facts_before
+    assert [b.id for b in mem.batches()] == [b.id for b in batches_before]
+    monkeypatch.undo()
+    assert _knows(engine, "ana", "Where do I live?", "Porto")
+
+
+def test_chat_commands(engine):
+    out = engine.command("ana", "/remember I am allergic to peanuts")
+    assert "peanuts" in out
+    assert "peanuts" in engine.command("ana", "/memories")
+    with pytest.raises(UnknownFact):
+        engine.command("ana", "/forget unicorns")
+    with pytest.raises(InputError):
+        engine.command("ana", "/remember")
+    assert "Commands" in engine.command("ana", "/help")
+    assert engine.command("ana", "no command here") is None
+    assert "peanut" in engine.ask("ana", "What am I allergic to?").casefold()
+
+
+def test_sleep_keeps_recall_and_reports(engine):
+    for turn in ("I live in Tampere, Finland.", "My favourite colour is orange."):
+        engine.observe("bo", turn)
+    report = engine.sleep("bo")
+    assert report.facts == 2
+    assert report.audit_after >= report.audit_before
+    assert engine.memory("bo").last_sleep() is not None
+    assert _knows(engine, "bo", "Where do I live?", "Tampere")
+    assert _knows(engine, "bo", "What is my favourite colour?", "orange")
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["", "   ", "x" * 50_000],
+)
+def test_bad_messages_are_rejected_without_changes(engine, message):
+    with pytest.raises(InputError):
+        engine.observe("ana", message)
+    assert engine.memories("ana") == []
+
+
+def test_odd_text_and_unknown_users_are_harmless(engine):
+    for text in ("Привет, меня зовут Аня.", "私は東京に住んでいます。", "🙂🙂🙂", "What is 2+2?"):
+        assert engine.observe("zoe", text).added == []
+    assert engine.memories("nobody-yet") == []
+    with pytest.raises(InputError):
+        engine.memories("")
+    with pytest.raises(UnknownFact):
+        engine.forget("nobody-yet", "anything")
