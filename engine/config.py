@@ -107,12 +107,6 @@ class EditorConfig(_Section):
     v_loss_stop: float = _opt(
         0.05, "Stop optimising v early once the answer's mean NLL falls below this.", ge=0
     )
-    kl_factor: float = _opt(
-        0.0625,
-        "Weight of the KL term that keeps the model's next-token distribution on the "
-        "subject's neutral prompts unchanged while v is optimised (limits collateral drift).",
-        ge=0,
-    )
     clamp_factor: float = _opt(
         4.0,
         "Caps ||delta|| of the target vector at clamp_factor times the norm of the original "

@@ -83,7 +83,6 @@ class Engine:
                 lr=ed.v_lr,
                 steps=ed.v_steps,
                 loss_stop=ed.v_loss_stop,
-                kl_factor=ed.kl_factor,
                 clamp_factor=ed.clamp_factor,
                 weight_decay=ed.weight_decay,
             ),
@@ -358,8 +357,12 @@ class Engine:
         text = [
             self.backend.chat_text([{"role": "user", "content": f.questions[0]}]) for f in facts
         ]
+        # The edit trains the answer to come first, so a few tokens past it suffice.
         return [
-            f.answer.casefold() in "".join(self.backend.generate(t, 24, factors)).casefold()
+            f.answer.casefold()
+            in "".join(
+                self.backend.generate(t, self.backend.token_count(f.answer) + 6, factors)
+            ).casefold()
             for f, t in zip(facts, text)
         ]
 

@@ -32,7 +32,7 @@ def test_defaults() -> None:
     assert cfg == EngineConfig()
     assert cfg.model == "default"
     assert cfg.editor.layers == (4, 5, 6, 7, 8)
-    assert cfg.editor.target_layer == 7
+    assert cfg.editor.target_layer == 8
     assert cfg.extractors == ("rules",)
 
 

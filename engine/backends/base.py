@@ -133,6 +133,5 @@ class VStarSettings:
     lr: float
     steps: int
     loss_stop: float
-    kl_factor: float
     clamp_factor: float
     weight_decay: float
