@@ -52,7 +52,7 @@ def test_correction_supersedes_and_removes_old_edit(engine):
 def test_memory_persists_across_restart(engine_factory, engine):
     engine.observe("chidi", "I have a parrot named Mango.")
     restarted = engine_factory(engine.home)  # new store, caches and engine on the same home
-    assert [f.answer for f in restarted.memories("chidi")] == ["Mango"]
+    assert "Mango" in [f.answer for f in restarted.memories("chidi")]
     assert _knows(restarted, "chidi", "What is my parrot's name?", "Mango")
 
 
