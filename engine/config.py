@@ -104,6 +104,12 @@ class EditorConfig(_Section):
     )
     v_lr: float = _opt(0.5, "Adam learning rate when optimising the target vector v.", gt=0)
     v_steps: int = _opt(25, "Maximum optimisation steps per target vector.", ge=1)
+    v_prompts: int = _opt(
+        3,
+        "Questions per fact that v* is optimised on (the most expensive part of an edit, "
+        "linear in this number); the layer solve still uses max_rank_per_fact questions.",
+        ge=1,
+    )
     v_loss_stop: float = _opt(
         0.05, "Stop optimising v early once the answer's mean NLL falls below this.", ge=0
     )

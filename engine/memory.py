@@ -266,7 +266,8 @@ class Engine:
         todo = [f for f in facts if fresh or (user_id, f.id) not in self._values]
         try:
             if todo:
-                prompts = fact_prompts(self.backend, todo, max_q, self.config.editor.key_source)
+                v_max = min(self.config.editor.v_prompts, max_q or self.config.editor.v_prompts)
+                prompts = fact_prompts(self.backend, todo, v_max, self.config.editor.key_source)
                 values, losses = target_values(self.backend, prompts, len(todo), self.settings)
                 for i, fact in enumerate(todo):
                     self._values[(user_id, fact.id)] = values[i]
