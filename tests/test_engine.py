@@ -132,3 +132,19 @@ def test_odd_text_and_unknown_users_are_harmless(engine):
         engine.memories("")
     with pytest.raises(UnknownFact):
         engine.forget("nobody-yet", "anything")
+
+
+def test_terminal_chat_remembers_across_a_new_conversation(engine):
+    import io
+
+    from sleepmem.adapters.terminal import run_chat
+
+    lines = iter(["My favourite food is ramen.", "/new", "What is my favourite food?", "/quit"])
+    out = io.StringIO()
+    assert run_chat(engine, "ana", input_fn=lambda _prompt: next(lines), out=out) == 0
+    text = out.getvalue()
+    assert "(remembered: My favourite food is ramen.)" in text
+    replies = [line for line in text.splitlines() if line.startswith("bot> ")]
+    # the last reply comes from a fresh conversation holding only the question
+    assert "ramen" in replies[-1].casefold()
+    assert [f.answer for f in engine.memories("ana")] == ["ramen"]

@@ -1,0 +1,554 @@
+"""Rules about what the user likes and does, and the generic "My <thing> is <value>." rule.
+
+Covered here: tastes and favourites, allergies, vehicles and commute, music and sport,
+learning, languages, reading, study, diet, nationality, counts and hobbies. Each ``_r_*``
+function takes a ``_Clause``, matches its patterns and adds facts to it; the pipeline in
+``rules`` runs them in a fixed order and tries ``_r_generic`` only when no other rule found
+anything. Split from ``rules_identity`` by topic only; the two do not import each other.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sleepmem.plugin.builtins.lexicon import (
+    ANIMALS,
+    DEMONYMS,
+    FAMILY,
+    LANGUAGES_LOWER,
+    PROGRAMMING_LANGUAGES,
+    PROGRAMMING_LOWER,
+    SPORTS,
+    VEHICLE_TYPES,
+    _head,
+    instrument_in,
+    singular,
+)
+from sleepmem.plugin.builtins.rule_parse import (
+    _ADV,
+    _CUT_NP,
+    _CUT_VALUE,
+    _I,
+    _IAM,
+    _NUM,
+    _PUNCT,
+    _YEAR,
+    I_,
+    _capital_span,
+    _Clause,
+    _clean,
+    _cut,
+    _drop_fillers,
+    _gerund,
+    _parse_name,
+    _rx,
+    _strip_det,
+    _value,
+)
+
+# --- tastes ----------------------------------------------------------------------------
+
+_FAV = _rx(
+    r"\bmy\s+(?:(?:all[-\s]time|absolute|very|current|personal|top|number\s+one|most)\s+)?"
+    r"(?P<fav>favou?rite|fave|fav)\s+(?P<thing>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){0,3}?)\s+"
+    r"(?:is|are|'s|has\s+(?:always\s+)?been|have\s+(?:always\s+)?been)\s+(?P<tail>.+)"
+)
+_FAV_REV = _rx(
+    r"^(?P<tail>.+?)\s+(?:is|are)\s+(?:definitely\s+|probably\s+)?my\s+(?:(?:all[-\s]time|"
+    r"absolute)\s+)?(?P<fav>favou?rite|fave)\s+(?P<thing>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){0,2})$"
+)
+_KIND_OF = re.compile(r"^(?:kind|type|sort|genre|style)s?\s+of\s+", I_)
+
+
+def _r_favourite(c: _Clause) -> None:
+    m = _FAV.search(c.text) or _FAV_REV.search(c.text)
+    if not m:
+        return
+    thing = " ".join(m["thing"].lower().split())
+    key = singular(_KIND_OF.sub("", thing))
+    key = "colour" if key in ("colour", "color") else key
+    _, value = _value(m["tail"], max_words=6)
+    if not value:
+        return
+    fav = "favorite" if m["fav"].lower() == "favorite" else "favourite"
+    c.add("favourite", value, thing=thing, thing_key=key, fav=fav)
+
+
+_LIKE = _rx(
+    rf"{_I}{_ADV}\s+(?:love|adore|like|enjoy|am\s+into|'m\s+into|are\s+into|"
+    r"(?:am|'m)\s+(?:a\s+)?(?:big\s+|huge\s+)?fan\s+of|(?:am|'m)\s+passionate\s+about|"
+    r"(?:am|'m)\s+obsessed\s+with|(?:am|'m)\s+crazy\s+about)\s+(?P<tail>.+)"
+)
+_DISLIKE = _rx(rf"{_I}{_ADV}\s+(?:hate|dislike|detest|loathe|despise)\s+(?P<tail>.+)")
+_BAD_OBJECT = re.compile(
+    r"^(?:you|it|that|this|them|him|her|me|us|everyone|everything|everybody|when|how|what|"
+    r"where|the\s+fact|the\s+idea|my|your|his|their|our|being|it's|its|to\s+be|to\s+think|"
+    r"to\s+say|to\s+know|that's|talking|chatting|this\s+conversation)\b",
+    I_,
+)
+
+
+def _taste_value(tail: str) -> tuple[str, str]:
+    """(answer, object) for what follows "I love": "to swim" -> "swimming"."""
+    tail = tail.strip()
+    if _BAD_OBJECT.match(tail):
+        return "", ""
+    inf = re.match(r"^to\s+(?P<v>[a-z]+)(?P<rest>.*)$", tail, I_)
+    if inf:
+        _, rest = _value(inf["rest"], max_words=5) if inf["rest"].strip() else ("", "")
+        gerund = _gerund(inf["v"])
+        obj = f"{gerund} {rest}".strip()
+        return obj, obj
+    _, value = _value(tail, max_words=6)
+    return value, value
+
+
+def _r_likes(c: _Clause) -> None:
+    if any(f.slot.startswith("favourite:") for f in c.facts):
+        return
+    m = _DISLIKE.search(c.text)
+    if m:
+        answer, obj = _taste_value(m["tail"])
+        if answer:
+            c.add("dislike", answer, obj=obj, thing_key=answer)
+        return
+    m = _LIKE.search(c.text)
+    if m:
+        answer, obj = _taste_value(m["tail"])
+        if answer:
+            c.add("like", answer, obj=obj, thing_key=answer)
+
+
+_ALLERGY = [
+    _rx(rf"{_IAM}\s+(?:(?:very|really|quite|severely|highly|super|extremely|a\s+bit|slightly|"
+        r"mildly|deathly)\s+)?allergic\s+to\s+(?P<tail>.+)"),
+    _rx(rf"{_I}{_ADV}\s+(?:have|'ve\s+got|have\s+got|suffer\s+from)\s+(?:a|an)?\s*"
+        r"(?:severe\s+|mild\s+|serious\s+|bad\s+)?allergy\s+to\s+(?P<tail>.+)"),
+    _rx(r"\bmy\s+allergy\s+is\s+(?:to\s+)?(?P<tail>.+)"),
+    _rx(rf"{_I}{_ADV}\s+(?:have|'ve\s+got|have\s+got|suffer\s+from)\s+(?:a|an)?\s*"
+        r"(?:severe\s+|mild\s+|serious\s+|bad\s+)?(?P<tail>[\w-]+(?:\s+[\w-]+)?)\s+allerg(?:y|ies)\b"),
+]  # fmt: skip
+
+
+def _r_allergy(c: _Clause) -> None:
+    for pat in _ALLERGY:
+        m = pat.search(c.text)
+        if m:
+            _, value = _value(m["tail"], max_words=6)
+            if value:
+                c.add("allergy", value)
+            return
+
+
+# --- vehicles and commute --------------------------------------------------------------
+
+_COMMUTE = _rx(
+    rf"{_I}{_ADV}\s+(?P<verb>ride|take|drive|catch|use|cycle|bike|walk|run|jog|skate|scoot)"
+    r"(?:\s+(?P<art>a|an|the|my|our))?(?P<v>(?:\s+[\w'-]+){0,3}?)\s+(?:to|into)\s+"
+    r"(?:work|the\s+office|my\s+office|my\s+job|school|university|uni|college|campus)\b"
+)
+_COMMUTE_BY = _rx(
+    rf"{_I}{_ADV}\s+(?:commute|go\s+to\s+work|get\s+to\s+work|travel\s+to\s+work|"
+    r"go\s+to\s+the\s+office|get\s+to\s+the\s+office)\s+(?P<prep>by|on)\s+(?P<tail>.+)"
+)
+_VEHICLE = [
+    _rx(rf"{_I}{_ADV}\s+(?P<verb>drive|ride)\s+(?P<art>a|an|the|my)\s+(?P<tail>.+)"),
+    _rx(r"\bmy\s+(?P<verb>car)\s+is\s+(?P<art>a|an)\s+(?P<tail>.+)"),
+]
+
+
+def _add_vehicle(c: _Clause, verb: str, art: str, np: str) -> None:
+    head = _head(np)
+    brand = "" if c.loose else _capital_span(np)
+    vtype = head if head in VEHICLE_TYPES else ("car" if verb == "drive" else "vehicle")
+    if not brand and head not in VEHICLE_TYPES:
+        return  # "I drive a hard bargain"
+    answer = brand or _drop_fillers(np)
+    if answer:
+        c.add("vehicle", answer, obj=np, verb=verb, vtype=vtype)
+
+
+def _r_transport(c: _Clause) -> None:
+    m = _COMMUTE.search(c.text)
+    if m:
+        verb = m["verb"].lower()
+        np = _clean(m["v"] or "")
+        special = {
+            "cycle": "bicycle",
+            "bike": "bike",
+            "walk": "walking",
+            "run": "running",
+            "jog": "running",
+            "skate": "skateboard",
+            "scoot": "scooter",
+        }
+        if not np and verb in special:
+            answer = special[verb]
+            c.add("commute", answer, text=f"I {verb} to work.")
+            return
+        if not np and verb == "drive":
+            c.add("commute", "car", text="I drive to work.")
+            return
+        if np:
+            answer = _head(np)
+            art = f"{m['art']} " if m["art"] else ""
+            c.add("commute", answer, obj=np, text=f"I {verb} {art}{np} to work.")
+            if verb == "drive":
+                _add_vehicle(c, verb, m["art"] or "", np)
+        return
+    m = _COMMUTE_BY.search(c.text)
+    if m:
+        _, np = _value(m["tail"], _CUT_NP, max_words=3)
+        if np:
+            answer = "walking" if np.lower() == "foot" else _head(np)
+            c.add("commute", answer, obj=np)
+        return
+    for pat in _VEHICLE:
+        m = pat.search(c.text)
+        if m:
+            _, np = _value(m["tail"], _CUT_NP, max_words=5)
+            if np and not _BAD_OBJECT.match(np):
+                verb = "drive" if m["verb"].lower() == "car" else m["verb"].lower()
+                _add_vehicle(c, verb, m["art"], np)
+            return
+
+
+# --- music, sport, learning, languages, reading ------------------------------------------
+
+_PLAY = _rx(rf"{_I}{_ADV}\s+play{_ADV}\s+(?P<the>the\s+)?(?P<tail>.+)")
+_LEARN_PLAY = _rx(
+    rf"{_IAM}\s+(?:learning|trying\s+to\s+learn|teaching\s+myself)\s+(?:how\s+)?to\s+play\s+"
+    r"(?:the\s+)?(?P<tail>.+)"
+)
+_LESSONS = _rx(
+    rf"{_I}{_ADV}\s+(?:take|have|am\s+taking|'m\s+taking|started)\s+(?P<tail>[\w-]+(?:\s+[\w-]+)?)"
+    r"\s+lessons\b"
+)
+_LEARN = _rx(
+    rf"{_IAM}\s+(?:learning|trying\s+to\s+learn|teaching\s+myself|studying)\s+(?P<tail>.+)"
+)
+_LEARN_JUNK = re.compile(
+    r"^(?:a\s+lot|so\s+much|lots|more|things|stuff|new\s+things|how|about|from|that|it|"
+    r"for|a\s+bit|something|everything)\b",
+    I_,
+)
+
+
+def _r_music_sport(c: _Clause) -> None:
+    m = _LEARN_PLAY.search(c.text)
+    if m:
+        _, np = _value(m["tail"], _CUT_NP, max_words=3)
+        inst = instrument_in(np) if np else ""
+        if inst:
+            c.add("learning_instrument", inst)
+        elif np:
+            c.add("learning", np, thing=np)
+        return
+    m = _LESSONS.search(c.text)
+    if m:
+        inst = instrument_in(m["tail"])
+        if inst:
+            c.add("learning_instrument", inst)
+        return
+    m = _PLAY.search(c.text)
+    if m:
+        _, np = _value(m["tail"], _CUT_NP, max_words=3)
+        if not np:
+            return
+        inst = instrument_in(np)
+        low = np.lower()
+        if inst:
+            more = re.match(
+                r"^(?:the\s+)?[\w-]+(?:\s+[\w-]+)?\s+and\s+(?:the\s+)?(?P<b>[\w-]+(?:\s+[\w-]+)?)",
+                m["tail"].strip(),
+                I_,
+            )
+            second = instrument_in(_value(more["b"], _CUT_NP, 2)[1]) if more else ""
+            if second and second != inst:
+                inst = f"{inst} and {second}"
+            c.add("instrument", inst, obj=np)
+        elif low in SPORTS or _head(np) in SPORTS:
+            c.add("sport", low, thing_key=low)
+        elif not c.loose and not m["the"] and np[:1].isupper():
+            c.add("sport", np, thing_key=np)
+        return
+    m = _LEARN.search(c.text)
+    if m and not _LEARN_JUNK.match(m["tail"].strip()):
+        tail = m["tail"].strip()
+        langs = _languages(tail)
+        if langs:
+            c.add("learning_language", langs)
+            return
+        first = tail.split()[0].lower() if tail.split() else ""
+        if first in PROGRAMMING_LOWER:
+            c.add("learning", _clean(tail.split()[0]), thing="programming")
+            return
+        if "studying" in c.text.lower():
+            return  # "I'm studying medicine" is handled by the studies rule
+        answer, obj = _taste_value(tail)
+        if answer and len(answer.split()) <= 4:
+            c.add("learning", answer, obj=obj, thing=answer)
+
+
+_LANG_FILLER = {"fluent", "native", "some", "a", "little", "basic", "good", "perfect",
+                "decent", "bit", "of", "conversational", "broken", "mostly", "only", "both",
+                "fluently", "mainly", "pretty", "very", "well", "also", "bad",
+                "rusty", "okay", "ok", "limited", "passable", "elementary", "intermediate",
+                "advanced", "beginner", "beginner's"}  # fmt: skip
+
+
+def _languages(tail: str) -> str:
+    """ "fluent Swedish and some English at home" -> "Swedish and English"."""
+    found: list[str] = []
+    for raw in re.split(r"[\s,]+", _cut(tail, _CUT_VALUE)):
+        tok = raw.strip(".!?;:'\"").lower()
+        if not tok or tok in _LANG_FILLER or tok in ("and", "&", "plus"):
+            continue
+        if tok in LANGUAGES_LOWER:
+            found.append(tok.capitalize())
+            continue
+        break
+    if not found:
+        return ""
+    return found[0] if len(found) == 1 else ", ".join(found[:-1]) + " and " + found[-1]
+
+
+_SPEAK = _rx(rf"{_I}{_ADV}\s+(?:can\s+)?speak{_ADV}\s+(?P<tail>.+)")
+_NATIVE = _rx(
+    r"\bmy\s+(?:native\s+language|mother\s+tongue|first\s+language|mother\s+language)"
+    r"\s+is\s+(?P<tail>.+)"
+)
+_CODE = _rx(
+    rf"{_I}{_ADV}\s+(?:write|code\s+in|program\s+in|develop\s+in|work\s+in|work\s+with|use|"
+    r"write\s+code\s+in|do\s+(?:most\s+of\s+my\s+)?(?:coding|programming)\s+in)"
+    rf"{_ADV}\s+(?P<tail>.+)"
+)
+
+
+def _r_language(c: _Clause) -> None:
+    m = _SPEAK.search(c.text)
+    if m:
+        langs = _languages(m["tail"])
+        if langs:
+            at_home = bool(re.search(r"\bat\s+home\b", c.text, I_))
+            extra_q = (
+                ("What language do I speak at home?", "Which language do we speak at home?")
+                if at_home
+                else ()
+            )
+            extra_s = ("At home I speak",) if at_home else ()
+            text = f"I speak {langs} at home." if at_home else None
+            c.add("language", langs, extra_questions=extra_q, extra_statements=extra_s,
+                  text=text)  # fmt: skip
+        return
+    m = _NATIVE.search(c.text)
+    if m:
+        langs = _languages(m["tail"])
+        if langs:
+            c.add("native_language", langs)
+        return
+    m = _CODE.search(c.text)
+    if m:
+        toks = re.split(r"\s+|,", m["tail"].strip())
+        found = []
+        for tok in toks:
+            t = tok.strip(".!?;:'\"")
+            if t.lower() in PROGRAMMING_LOWER:
+                canon = next(p for p in PROGRAMMING_LANGUAGES if p.lower() == t.lower())
+                found.append(canon)
+            elif t.lower() in ("and", "&", "or", "mostly", "mainly"):
+                continue
+            else:
+                break
+        if found:
+            c.add("programming_language", " and ".join(found))
+
+
+_READING = _rx(
+    rf"(?:{_IAM}|\bI've\s+been|\bI\s+have\s+been)\s+(?:reading|re-reading|rereading)\s+"
+    r"(?P<tail>.+)"
+)
+_BOOK_ABOUT = _rx(
+    r"^(?:a|an|the|this|one)?\s*(?:[\w-]+\s+){0,2}?(?:book|novel|biography|memoir|story|"
+    r"article|series|comic|manga|textbook|paper)s?\s+(?:about|on)\s+(?P<topic>.+)"
+)
+_BOOK_TITLE = _rx(
+    r"^(?:a|an|the|this)?\s*(?:[\w-]+\s+)?(?:book|novel|series)\s+(?:called|titled|named)\s+"
+    r"(?P<title>.+)"
+)
+
+
+def _r_reading(c: _Clause) -> None:
+    m = _READING.search(c.text)
+    if not m:
+        return
+    tail = m["tail"].strip()
+    about = _BOOK_ABOUT.match(tail)
+    if about:
+        _, topic = _value(about["topic"], max_words=6)
+        if topic:
+            c.add("reading_topic", topic)
+        return
+    titled = _BOOK_TITLE.match(tail)
+    title = ""
+    if titled:
+        title = _clean(_cut(titled["title"], re.compile(rf"{_PUNCT}|\sby\s", I_)))
+    elif tail.startswith('"'):
+        title = tail[1:].split('"', 1)[0]
+    elif not c.loose and tail[:1].isupper():
+        title = _capital_span(_cut(tail, re.compile(rf"{_PUNCT}|\sby\s", I_)))
+    if title and len(title.split()) <= 8:
+        c.add("reading_title", title)
+
+
+# --- study, diet, nationality, counts, hobbies -------------------------------------------
+
+_STUDY = _rx(
+    rf"{_I}{_ADV}\s+(?P<verb>studied|study|majored\s+in|major\s+in|(?:am|'m)\s+studying|"
+    r"did\s+(?:a|my)\s+(?:degree|phd|masters?|master's|bachelor's)\s+in|"
+    r"(?:have|hold|got)\s+(?:a|my)\s+(?:degree|phd|masters?|master's|bachelor's)\s+in)"
+    r"\s+(?P<tail>.+)"
+)
+_GRADUATED = _rx(rf"{_I}{_ADV}\s+graduated(?P<tail>.*)")
+_UNI_AT = _rx(r"\b(?:at|from)\s+(?P<tail>.+)")
+_GRAD_YEAR = _rx(rf"\bin\s+(?P<y>{_YEAR})\b")
+
+
+def _university(c: _Clause, tail: str) -> None:
+    text = _clean(_cut(tail, _CUT_VALUE))
+    art, rest = _strip_det(text)
+    span = _capital_span(rest) if not c.loose else _value(rest, _CUT_NP, 4)[1]
+    if span:
+        c.add("university", span, art=art)
+
+
+_PAST_STUDY = ("studied", "majored", "did", "have", "hold", "got")
+
+
+def _r_study(c: _Clause) -> None:
+    m = _STUDY.search(c.text)
+    if m:
+        tail = m["tail"].strip()
+        at = _UNI_AT.match(tail)
+        if at:
+            _university(c, at["tail"])
+            return
+        _, subject = _value(tail, _CUT_NP, max_words=4)
+        if subject and not re.match(r"^(?:for|hard|a\s+lot|late|every)\b", subject, I_):
+            past = m["verb"].lower().startswith(_PAST_STUDY)
+            c.add("studies" if past else "studying", subject)
+        rest = tail[len(subject) :] if subject else ""
+        at = re.search(r"\b(?:at|in)\s+(?P<tail>(?-i:[A-Z]).+)", rest)
+        if at and not c.loose:
+            _university(c, at["tail"])
+        return
+    m = _GRADUATED.search(c.text)
+    if m:
+        tail = m["tail"]
+        frm = re.search(r"\bfrom\s+(?P<tail>.+)", tail, I_)
+        if frm:
+            _university(c, frm["tail"])
+        year = _GRAD_YEAR.search(tail)
+        if year:
+            c.add("graduation_year", year["y"])
+
+
+_DIET = _rx(
+    rf"{_IAM}\s+(?:a\s+|an\s+)?(?:(?:strict|lifelong|mostly|full-time|committed)\s+)?"
+    r"(?P<d>vegetarian|vegan|pescatarian|pescetarian|flexitarian|carnivore|keto|kosher|"
+    r"halal|gluten-free|lactose[\s-]intolerant|celiac|coeliac|teetotal|teetotaler)\b"
+)
+_NATIONALITY = _rx(
+    rf"^{_IAM}\s+(?:(?:half|proudly|originally|a\s+proud)\s+)?(?P<n>[A-Z][\w-]+"
+    r"(?:\s+and\s+[A-Z][\w-]+)?)$"
+)
+_COUNT = _rx(
+    rf"{_I}{_ADV}\s+(?:have|'ve\s+got|have\s+got)\s+(?P<n>{_NUM})\s+(?P<thing>kids|children|"
+    r"sons|daughters|brothers|sisters|siblings|cats|dogs|pets|grandchildren|grandkids|"
+    r"cars|jobs)\b"
+)
+_HOBBY = [
+    _rx(r"\bmy\s+(?:main\s+|favou?rite\s+)?(?:hobby|hobbies|pastime|passion)\s+(?:is|are|"
+        r"include)\s+(?P<tail>.+)"),
+    _rx(r"^in\s+my\s+(?:free|spare)\s+time,?\s+I\s+(?:like\s+to\s+|love\s+to\s+|enjoy\s+|"
+        r"usually\s+|often\s+|mostly\s+)?(?P<tail>.+)"),
+]  # fmt: skip
+
+
+def _r_misc(c: _Clause) -> None:
+    m = _DIET.search(c.text)
+    if m and not any(f.relation == "diet" for f in c.facts):
+        c.add("diet", m["d"].lower())
+    m = _NATIONALITY.search(c.text)
+    if m and not c.loose:
+        parts = [p for p in re.split(r"\s+and\s+", m["n"]) if p]
+        if parts and all(p in DEMONYMS for p in parts):
+            c.add("nationality", m["n"])
+    m = _COUNT.search(c.text)
+    if m:
+        c.add("count", m["n"].lower(), thing=m["thing"].lower())
+    for pat in _HOBBY:
+        m = pat.search(c.text)
+        if m and not c.facts:
+            tail = re.sub(r"^go\s+", "", m["tail"].strip(), flags=I_)
+            answer, obj = _taste_value(tail)
+            if answer:
+                c.add("hobby", answer, obj=obj)
+            return
+
+
+# --- generic fallback ------------------------------------------------------------------
+
+_GENERIC_NAME = _rx(
+    r"^my\s+(?P<np>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){0,3}?)\s+is\s+(?:called|named)\s+"
+    r"(?P<tail>.+)$"
+)
+_GENERIC = _rx(
+    r"^my\s+(?P<np>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){0,3}?)\s+(?P<verb>is|are|'s)\s+"
+    r"(?P<tail>.+)$"
+)
+_GENERIC_STOP_NP = {
+    "point", "question", "problem", "guess", "bad", "pleasure", "day", "week", "weekend",
+    "life", "head", "back", "stomach", "mind", "heart", "answer", "reply", "issue",
+    "concern", "fault", "turn", "plan", "idea", "goal", "dream", "wish", "hope", "bet",
+    "advice", "opinion", "feeling", "understanding", "impression", "request", "task",
+    "message", "name", "age", "job", "mood", "apologies", "excuse", "reason",
+    "favourite", "favorite", "fave", "hobby", "hobbies", "birthday", "allergy", "home",
+    "city", "hometown", "profession", "occupation", "work", "car", "phone", "computer",
+    "internet", "wifi", "laptop", "battery", "english", "memory", "time", "schedule",
+}  # fmt: skip
+_GENERIC_BAD_VALUE = re.compile(
+    r"^(?:so|very|too|really|not|kind|sort|pretty|quite|a\s+bit|getting|going|being|still|"
+    r"always|also|just|gone|broken|dead|sick|ill|fine|ok|okay|great|good|bad|awful|"
+    r"terrible|better|worse|tired|sore|killing|hurting|over|here|there|that|to|like|"
+    r"about|in|on|at|with|from|for|by|done|busy|full|empty|off|out|up|down|late|early|"
+    r"amazing|nice|lovely|weird|strange|crazy|funny|sad|happy|the\s+best|the\s+worst)\b",
+    I_,
+)
+
+
+def _r_generic(c: _Clause) -> None:
+    m = _GENERIC_NAME.match(c.text)
+    if m:
+        np = m["np"].lower()
+        name, _ = _parse_name(m["tail"], c.loose)
+        if name and np not in _GENERIC_STOP_NP and _head(np) not in FAMILY:
+            c.add("generic_name", name, np=np)
+        return
+    m = _GENERIC.match(c.text)
+    if not m:
+        return
+    np = " ".join(m["np"].lower().split())
+    head = _head(np)
+    if np in _GENERIC_STOP_NP or head in _GENERIC_STOP_NP or head in FAMILY or head in ANIMALS:
+        return
+    if np.startswith(("favou", "fav")):
+        return
+    tail = m["tail"].strip()
+    if _GENERIC_BAD_VALUE.match(tail) or re.match(r"^\w+ing\b", tail):
+        return
+    _, value = _value(tail, max_words=8)
+    if not value:
+        return
+    plural = "1" if m["verb"].lower() == "are" else ""
+    c.add("generic", value, np=np, plural=plural)

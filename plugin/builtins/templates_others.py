@@ -1,0 +1,227 @@
+"""Question and prompt templates for relatives, pets and the catch-all kinds of fact.
+
+The second half of the template table (see ``templates`` for the first): facts about
+the user's family and friends, their pets, and the generic kinds used when no specific
+template fits ("My <thing> is <value>.", a stated fact, a /remember note).
+"""
+
+from __future__ import annotations
+
+from sleepmem.plugin.builtins.templates import Template, _t
+
+OTHER_TEMPLATES: dict[str, Template] = {
+    # --- family and people ----------------------------------------------------------------
+    "family_name": _t(
+        "name",
+        "family:{rel_slug}:name",
+        "My {rel_poss} name is {object}.",
+        [
+            "What is my {rel_poss} name?",
+            "What is my {rel} called?",
+            "What's the name of my {rel}?",
+            "Who is my {rel}?",
+            "What's my {rel_poss} name?",
+            "Do you know my {rel_poss} name?",
+        ],
+        ["My {rel_poss} name is", "My {rel} is called", "I have {a_rel} {rel} named"],
+    ),
+    "family_job": _t(
+        "works as",
+        "family:{rel_slug}:job",
+        "My {who} work{s} as {a_obj} {object}.",
+        [
+            "What {does} my {rel} do?",
+            "What is my {rel_poss} job?",
+            "What {does} my {rel} work as?",
+            "What is my {rel_poss} occupation?",
+            "What job {does} my {rel} have?",
+            "What does {name} do?",
+            "What does {name} work as?",
+        ],
+        ["My {rel} work{s} as {a}", "My {rel_poss} job is", "My {rel} {is} {a}"],
+    ),
+    "family_workplace": _t(
+        "works at",
+        "family:{rel_slug}:workplace",
+        "My {who} work{s} at {art_}{object}.",
+        [
+            "Where {does} my {rel} work?",
+            "Who {does} my {rel} work for?",
+            "What is my {rel_poss} workplace?",
+            "Which company {does} my {rel} work for?",
+            "Where does {name} work?",
+        ],
+        ["My {rel} work{s} at {art_}", "My {rel_poss} workplace is {art_}"],
+    ),
+    "family_age": _t(
+        "is aged",
+        "family:{rel_slug}:age",
+        "My {who} {is} {object} years old.",
+        [
+            "What is my {rel_poss} age?",
+            "What age {is} my {rel}?",
+            "How many years old {is} my {rel}?",
+            "How old is {name}?",
+            "Tell me my {rel_poss} age.",
+            "What age is {name}?",
+        ],
+        ["My {rel} {is}", "My {rel_poss} age is"],
+    ),
+    "family_home": _t(
+        "lives in",
+        "family:{rel_slug}:home",
+        "My {who} live{s} in {object}.",
+        [
+            "Where {does} my {rel} live?",
+            "Which city {does} my {rel} live in?",
+            "Where is my {rel_poss} home?",
+            "What city {does} my {rel} live in?",
+            "Where does {name} live?",
+        ],
+        ["My {rel} live{s} in", "My {rel_poss} home is in"],
+    ),
+    "family_instrument": _t(
+        "plays",
+        "family:{rel_slug}:instrument",
+        "My {who} play{s} the {object}.",
+        [
+            "What instrument {does} my {rel} play?",
+            "Which instrument {does} my {rel} play?",
+            "What {does} my {rel} play?",
+            "What musical instrument {does} my {rel} play?",
+            "What instrument does {name} play?",
+        ],
+        ["My {rel} play{s} the", "My {rel_poss} instrument is the"],
+    ),
+    "family_sport": _t(
+        "plays",
+        "family:{rel_slug}:sport",
+        "My {who} play{s} {object}.",
+        [
+            "What sport {does} my {rel} play?",
+            "Which sport {does} my {rel} play?",
+            "What {does} my {rel} play?",
+            "What game {does} my {rel} play?",
+            "What sport does {name} play?",
+        ],
+        ["My {rel} play{s}", "My {rel_poss} sport is"],
+    ),
+    # --- pets -----------------------------------------------------------------------------
+    "pet": _t(
+        "has pet",
+        "pet:{species}",
+        "I have {a_obj} {object}.",
+        [
+            "What pet do I have?",
+            "What kind of pet do I have?",
+            "What animal do I have?",
+            "Do I have any pets?",
+            "What animal do I keep as a pet?",
+        ],
+        ["I have a pet", "My pet is {a}"],
+    ),
+    "pet_name": _t(
+        "name",
+        "pet:{species}:name",
+        "My {animal_poss} name is {object}.",
+        [
+            "What is my {animal_poss} name?",
+            "What is my {animal} called?",
+            "What's the name of my {animal}?",
+            "What do I call my {animal}?",
+            "What is my pet's name?",
+            "What's my {animal_poss} name?",
+            "What is my {category_poss} name?",
+        ],
+        ["My {animal_poss} name is", "My {animal} is called", "I have {a_animal} {animal} named"],
+    ),
+    "pet_names": _t(
+        "names",
+        "pet:{species}:name",
+        "My {animal} are called {object}.",
+        [
+            "What are my {animal} called?",
+            "What are the names of my {animal}?",
+            "What are my pets' names?",
+            "What do I call my {animal}?",
+            "What names do my {animal} have?",
+        ],
+        ["My {animal} are called", "I have {animal} named"],
+    ),
+    "pet_breed": _t(
+        "breed",
+        "pet:{species}:breed",
+        "My {animal} is {a_obj} {object}.",
+        [
+            "What breed is my {animal}?",
+            "What kind of {animal} do I have?",
+            "What type of {animal} is my pet?",
+            "What breed of {animal} do I have?",
+            "What breed is {name}?",
+        ],
+        ["My {animal} is {a}", "My {animal_poss} breed is"],
+    ),
+    "pet_age": _t(
+        "is aged",
+        "pet:{species}:age",
+        "My {animal} is {object} years old.",
+        [
+            "How old is my {animal}?",
+            "What is my {animal_poss} age?",
+            "What age is my {animal}?",
+            "How many years old is my {animal}?",
+            "How old is {name}?",
+        ],
+        ["My {animal} is", "My {animal_poss} age is"],
+    ),
+    # --- generic fallbacks ----------------------------------------------------------------
+    "generic": _t(
+        "is",
+        "my:{np_slug}",
+        "My {np} {is} {object}.",
+        [
+            "What {is} my {np}?",
+            "Do you remember my {np}?",
+            "Tell me my {np}.",
+            "What did I say my {np} {is}?",
+            "Can you tell me my {np}?",
+        ],
+        ["My {np} {is}", "I told you that my {np} {is}"],
+    ),
+    "generic_name": _t(
+        "is called",
+        "my:{np_slug}:name",
+        "My {np} is called {object}.",
+        [
+            "What is my {np} called?",
+            "What is my {np_poss} name?",
+            "What's the name of my {np}?",
+            "What do I call my {np}?",
+        ],
+        ["My {np} is called", "My {np_poss} name is"],
+    ),
+    "stated": _t(
+        "stated",
+        "stated:{thing_slug}",
+        "{object}",
+        [
+            "What do you know about me?",
+            "What do you remember about me?",
+            "Tell me something about me.",
+            "What have I told you about myself?",
+        ],
+        [],
+    ),
+    "note": _t(
+        "said",
+        "note:{thing_slug}",
+        "{object}",
+        [
+            "What do you remember about me?",
+            "What did I ask you to remember?",
+            "What do you know about me?",
+            "Tell me something you remember about me.",
+        ],
+        [],
+    ),
+}
