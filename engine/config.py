@@ -105,9 +105,11 @@ class EditorConfig(_Section):
     v_lr: float = _opt(0.5, "Adam learning rate when optimising the target vector v.", gt=0)
     v_steps: int = _opt(25, "Maximum optimisation steps per target vector.", ge=1)
     v_prompts: int = _opt(
-        3,
+        6,
         "Questions per fact that v* is optimised on (the most expensive part of an edit, "
-        "linear in this number); the layer solve still uses max_rank_per_fact questions.",
+        "linear in this number); the layer solve uses max_rank_per_fact questions. "
+        "Measured on the public benchmark: 3 instead of 6 cuts edit time by a third but "
+        "raises perplexity drift from 0.8% to 3.0% and lowers chat recall 90% -> 87%.",
         ge=1,
     )
     v_loss_stop: float = _opt(
