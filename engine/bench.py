@@ -390,7 +390,9 @@ def run_ablation(
     user, gk = data["users"][0], data["general_knowledge"]
     rows = {}
     for i, name in enumerate(names or list(ABLATIONS)):
-        overrides = {**config_to_dict(engine.config), **_nested(ABLATIONS[name])}
+        overrides = config_to_dict(engine.config)
+        for section, values in _nested(ABLATIONS[name]).items():
+            overrides[section] = {**overrides.get(section, {}), **values}
         cfg = load_config(overrides=overrides, discover=False, env={})
         variant = Engine(cfg, engine.backend, pm=engine.pm)
         variant._stats = (

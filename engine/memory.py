@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -427,10 +426,3 @@ class Engine:
 
     def close(self) -> None:
         self.store.close()
-
-
-def default_engine(home: Path | None = None, **overrides: Any) -> Engine:
-    from .config import load_config
-
-    config = load_config(overrides={**overrides, **({"home": str(home)} if home else {})})
-    return Engine.open(config)

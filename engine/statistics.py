@@ -86,21 +86,10 @@ def _cache_path(directory: Path, model_id: str, layers: tuple[int, ...], max_tok
 def compute(backend: Backend, layers: tuple[int, ...], max_tokens: int) -> Statistics:
     """One pass over the shipped text for C, one batched pass for Q, all layers at once."""
     started = time.perf_counter()
-    texts = corpus_texts() + [
-        backend.chat_text(
-            [
-                {"role": "user", "content": p["user"]},
-                {"role": "assistant", "content": p["assistant"]},
-            ],
-            add_generation_prompt=False,
-        )
-        for p in chat_pairs()
-    ]
+    prose, chats = corpus_texts(), chat_texts(backend, chat_pairs())
     # Interleave prose and chat so a token budget smaller than the corpus samples both.
-    prose, chats = texts[: len(corpus_texts())], texts[len(corpus_texts()) :]
-    mixed = (
-        [t for pair in zip(prose, chats) for t in pair] + prose[len(chats) :] + chats[len(prose) :]
-    )
+    mixed = [t for pair in zip(prose, chats) for t in pair]
+    mixed += prose[len(chats) :] + chats[len(prose) :]
     chosen, budget = [], 0
     for text in mixed:
         if budget >= max_tokens:
@@ -159,10 +148,9 @@ def _read(path: Path, layers: tuple[int, ...]) -> Statistics:
     return Statistics(cov, questions, meta["tokens"], meta["n_questions"], meta["seconds"])
 
 
-def validation_texts(backend: Backend, n: int = 48) -> list[str]:
-    """General chat and prose used to measure how much edits perturb the model (sleep)."""
-    pairs = chat_pairs()[-n:]
-    chats = [
+def chat_texts(backend: Backend, pairs: list[dict[str, str]]) -> list[str]:
+    """Chat exchanges rendered through the model's own template."""
+    return [
         backend.chat_text(
             [
                 {"role": "user", "content": p["user"]},
@@ -172,4 +160,8 @@ def validation_texts(backend: Backend, n: int = 48) -> list[str]:
         )
         for p in pairs
     ]
-    return chats + corpus_texts()[-n // 4 :]
+
+
+def validation_texts(backend: Backend, n: int = 48) -> list[str]:
+    """General chat and prose used to measure how much edits perturb the model (sleep)."""
+    return chat_texts(backend, chat_pairs()[-n:]) + corpus_texts()[-n // 4 :]

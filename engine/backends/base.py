@@ -42,10 +42,6 @@ class Factors:
             }
         )
 
-    @property
-    def rank(self) -> int:
-        return max((r.shape[1] for r, _ in self.layers.values()), default=0)
-
     def __bool__(self) -> bool:
         return any(r.shape[1] for r, _ in self.layers.values())
 
@@ -80,9 +76,6 @@ class Backend(Protocol):
 
     def token_count(self, text: str) -> int:
         """Number of tokens ``text`` encodes to (special tokens included as the model sees them)."""
-
-    def tokens(self, text: str) -> list[str]:
-        """The token strings of ``text``, for locating key positions."""
 
     def generate(
         self, text: str, max_new_tokens: int, factors: Factors | None = None

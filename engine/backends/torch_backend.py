@@ -177,9 +177,6 @@ class TorchBackend:
     def token_count(self, text: str) -> int:
         return len(self.encode(text))
 
-    def tokens(self, text: str) -> list[str]:
-        return self.tokenizer.convert_ids_to_tokens(self.encode(text))
-
     def _batch(self, sequences: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Right-padded ids and mask. Right padding keeps every real token's causal view intact."""
         width = max(len(s) for s in sequences)
