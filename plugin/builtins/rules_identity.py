@@ -231,12 +231,16 @@ def _workplace(c: _Clause, tail: str) -> None:
         c.add("workplace", np, art=art)
 
 
-def _add_job(c: _Clause, job: str) -> None:
-    """A job, plus the instrument a "cellist" plays (asked as "Which instrument do I play?")."""
+def _add_job(c: _Clause, job: str, rest: str = "") -> None:
+    """A job, plus the instrument a "cellist" plays (asked as "Which instrument do I play?")
+    and the workplace when ``rest`` goes on with "at <place>"."""
     c.add("job", job)
     instrument = PLAYERS.get(_head(job))
     if instrument:
         c.add("instrument", instrument)
+    at = _AT_PLACE.match(rest)
+    if at:
+        _workplace(c, at["tail"])
 
 
 def _r_job(c: _Clause) -> None:
@@ -244,10 +248,7 @@ def _r_job(c: _Clause) -> None:
     if m:
         job, rest = _job_np(m["tail"])
         if job:
-            _add_job(c, job)
-            at = _AT_PLACE.match(rest)
-            if at:
-                _workplace(c, at["tail"])
+            _add_job(c, job, rest)
         return
     m = _STATUS_JOB.search(c.text)
     if m:
@@ -259,10 +260,7 @@ def _r_job(c: _Clause) -> None:
         if job and _head(job) in DIETS:
             c.add("diet", job)
         elif job and looks_like_job(job):
-            _add_job(c, job)
-            at = _AT_PLACE.match(rest)
-            if at:
-                _workplace(c, at["tail"])
+            _add_job(c, job, rest)
         return
     m = _MY_JOB.search(c.text)
     if m:
