@@ -191,6 +191,86 @@ class EditorConfig(_Section):
 
 
 @dataclass(frozen=True)
+class ServerConfig(_Section):
+    """`sleepmem serve`: the OpenAI-compatible HTTP server and its REST memory API."""
+
+    host: str = _opt(
+        "127.0.0.1",
+        "Address to bind. Anything but loopback is refused unless api_keys is set, because "
+        "every user's memory would otherwise be open to the network.",
+    )
+    port: int = _opt(8430, "TCP port to listen on (0 = any free port).", ge=0, le=65535)
+    model_name: str = _opt(
+        "sleepmem", "Model name the server lists at /v1/models and accepts in requests."
+    )
+    api_keys: dict[str, str] = field(
+        default_factory=dict,
+        metadata={
+            "help": "Bearer API keys mapped to the user they act as: {key: user_id}. "
+            "A key mapped to '*' is a trusted front end (it may name the user in the "
+            "request's `user` field or Open WebUI's X-OpenWebUI-User-Id header). "
+            "Empty = no authentication (loopback only)."
+        },
+    )
+    admin_keys: tuple[str, ...] = _opt(
+        (), "Bearer keys with admin scope: the memory API for every user, /v1/admin/*."
+    )
+    trust_user_headers: bool = _opt(
+        True,
+        "Take the user from Open WebUI's forwarded headers (X-OpenWebUI-User-Id, -Name, "
+        "-Email) when present.",
+    )
+    default_user: str | None = _opt(
+        None,
+        "User for requests that name none (no `user` field, header or per-user key); "
+        "none = such requests are refused with a 400, so a shared bot never mixes users.",
+    )
+    max_body_bytes: int = _opt(
+        4 * 1024 * 1024, "Larger request bodies are refused with 413 before being read.", ge=1
+    )
+    wake: bool = _opt(
+        True, "Extract facts from each user message and edit them in after the reply is sent."
+    )
+    chat_workers: int = _opt(
+        4, "Threads generating replies concurrently (edits and sleep run on their own).", ge=1
+    )
+
+
+@dataclass(frozen=True)
+class ScheduleConfig(_Section):
+    """When `sleepmem serve` (or the Discord bot) puts a user's memory to sleep by itself.
+    Any trigger that fires starts a sleep; /sleep and the REST API always can."""
+
+    cron: str | None = _opt(
+        None,
+        "Five-field cron expression (minute hour day month weekday, local time) at which "
+        "every user with facts sleeps, e.g. '0 3 * * *'; none = off.",
+    )
+    idle_minutes: float | None = _opt(
+        30.0,
+        "Sleep a user after this many minutes without a message, if they have new edits "
+        "since their last sleep; none = off.",
+        gt=0,
+    )
+    pressure: float | None = _opt(
+        8.0,
+        "Sleep a user when their sleep pressure reaches this: edits since the last sleep "
+        "plus 2 per fact whose last audit failed; none = off.",
+        gt=0,
+    )
+    min_interval_minutes: float = _opt(
+        10.0, "Never sleep the same user more often than this by schedule.", ge=0
+    )
+    check_seconds: float = _opt(30.0, "How often the scheduler looks at users.", gt=0)
+    max_drift: float = _opt(
+        0.03,
+        "Sleep keeps its re-solved edits only if perplexity drift on general text stays "
+        "below max(this, the old edits' drift) and recall does not drop.",
+        ge=0,
+    )
+
+
+@dataclass(frozen=True)
 class EngineConfig(_Section):
     """Everything the sleepmem engine needs to run; sections are nested dataclasses."""
 
@@ -218,8 +298,19 @@ class EngineConfig(_Section):
         ("rules",),
         "Fact extractors to run on user messages, in order (plugins may add more).",
     )
+    plugins: tuple[str, ...] | None = _opt(
+        None,
+        "Plugins to load (built-in short names such as 'rules', 'commands', 'schedules', or "
+        "entry-point names); none = all installed. $SLEEPMEM_LOAD_PLUGINS overrides it.",
+    )
     editor: EditorConfig = field(
         default_factory=EditorConfig, metadata={"help": "How facts are written into the weights."}
+    )
+    server: ServerConfig = field(
+        default_factory=ServerConfig, metadata={"help": "The OpenAI-compatible HTTP server."}
+    )
+    schedule: ScheduleConfig = field(
+        default_factory=ScheduleConfig, metadata={"help": "When memory sleeps by itself."}
     )
 
 
@@ -243,6 +334,9 @@ def _type_name(tp: Any) -> str:
     if origin is tuple:
         args = typing.get_args(tp)
         return f"list[{_type_name(args[0])}]" if args else "list"
+    if origin is dict:
+        k, v = typing.get_args(tp) or (str, str)
+        return f"map[{_type_name(k)}, {_type_name(v)}]"
     if tp is type(None):
         return "none"
     return getattr(tp, "__name__", str(tp))
@@ -306,6 +400,24 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
         raise _bad(key, tp, value)
+    if origin is dict:
+        if isinstance(value, str):
+            text = value.strip()
+            try:  # the environment gives a YAML/JSON mapping or "k=v,k2=v2"
+                value = (
+                    yaml.safe_load(text)
+                    if text.startswith("{")
+                    else dict(part.split("=", 1) for part in text.split(",") if part.strip())
+                )
+            except (yaml.YAMLError, ValueError):
+                raise _bad(key, tp, value) from None
+        if not isinstance(value, Mapping):
+            raise _bad(key, tp, value)
+        k_tp, v_tp = typing.get_args(tp) or (str, str)
+        return {
+            _coerce(f"{key} key", k, k_tp): _coerce(f"{key}[{k}]", v, v_tp)
+            for k, v in value.items()
+        }
     if origin is tuple:
         args = typing.get_args(tp)
         elem = args[0] if args else str

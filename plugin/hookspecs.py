@@ -61,3 +61,86 @@ def before_edit(user_id: str, fact: Fact) -> Fact | Literal[False] | None:
     (e.g. rewritten questions), or ``False`` to veto the edit. The first plugin that
     returns something other than ``None`` decides; the rest are not called.
     """
+
+
+# --------------------------------------------------------------------------- conversation events
+# Notification hooks: their return values are ignored. They run in a worker thread, never on
+# the server's event loop (see "Async work" in plugin/README.md), so blocking is allowed but
+# delays that user's next wake step.
+
+
+@hookspec
+def user_message(user_id: str, message: str, history: list[dict[str, str]]) -> None:
+    """Fires when a user message arrives, before the reply is generated.
+
+    ``history`` is the conversation before ``message`` as OpenAI-style dicts. Commands
+    ("/sleep") fire ``command_invoked`` instead. Returns nothing.
+    """
+
+
+@hookspec
+def assistant_reply(user_id: str, messages: list[dict[str, str]], reply: str) -> None:
+    """Fires when an assistant reply has been generated in full and sent.
+
+    ``messages`` is the conversation the reply answers (its last item is the user message).
+    Wake (extraction and editing) starts right after this hook. Returns nothing.
+    """
+
+
+@hookspec
+def after_edit(user_id: str, added: list[Fact], superseded: list[Fact]) -> None:
+    """Fires after facts were written into the user's weights and stored.
+
+    ``superseded`` are the older facts the new ones replaced. Returns nothing.
+    """
+
+
+@hookspec
+def before_sleep(user_id: str, reason: str) -> None:
+    """Fires before a user's memory is consolidated.
+
+    ``reason`` says who asked: "command", "api", "cron", "idle", "pressure" or a plugin
+    schedule's name. Returns nothing.
+    """
+
+
+@hookspec
+def after_sleep(user_id: str, report: dict[str, Any]) -> None:
+    """Fires after a sleep finished, kept or rolled back.
+
+    ``report`` is ``SleepReport.as_dict()``: facts, audit_before/after, drift_before/after,
+    kept_new, repaired, seconds, reason. Returns nothing.
+    """
+
+
+@hookspec
+def command_invoked(user_id: str, name: str, arg: str) -> None:
+    """Fires when a chat command (``/name arg``) is about to run for ``user_id``.
+
+    To add a command, use ``register_commands``; this hook is for observing (audit logs,
+    metrics). Returns nothing.
+    """
+
+
+# --------------------------------------------------------------------------- extension points
+
+
+@hookspec
+def register_backends(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Fires when the engine picks its model backend (``config.backend``).
+
+    Call ``register(name, factory)`` where ``factory(source, config)`` returns an object
+    implementing ``sleepmem.engine.backends.base.Backend`` for a resolved model ``source``.
+    The built-in "torch" and "mlx" backends register here too. Returns nothing.
+    """
+
+
+@hookspec
+def register_schedules(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Fires when the scheduler starts (``sleepmem serve``, ``sleepmem discord``).
+
+    Call ``register(name, trigger)`` where ``trigger(state, config)`` gets a
+    ``sleepmem.engine.schedule.UserState`` and the ``ScheduleConfig`` and returns True when
+    that user should sleep now. ``name`` is passed to ``before_sleep`` as the reason. The
+    built-in "cron", "idle" and "pressure" triggers register here. Returns nothing.
+    """
