@@ -234,6 +234,16 @@ class ServerConfig(_Section):
     chat_workers: int = _opt(
         4, "Threads generating replies concurrently (edits and sleep run on their own).", ge=1
     )
+    characters_dir: str | None = _opt(
+        None,
+        "Folder of Character Card V2 files (.json or .png); each card is served as its own "
+        "model '<model_name>/<card name>'. none = <home>/characters.",
+    )
+    per_character_memory: bool = _opt(
+        True,
+        "Keep a separate memory per user per character (True) or one memory per user "
+        "shared by every character (False).",
+    )
 
 
 @dataclass(frozen=True)
@@ -267,6 +277,26 @@ class ScheduleConfig(_Section):
         "Sleep keeps its re-solved edits only if perplexity drift on general text stays "
         "below max(this, the old edits' drift) and recall does not drop.",
         ge=0,
+    )
+
+
+@dataclass(frozen=True)
+class DiscordConfig(_Section):
+    """`sleepmem discord`: the Discord bot."""
+
+    token: str | None = _opt(
+        None, "Bot token; none = $DISCORD_TOKEN. Keep it out of files others can read."
+    )
+    channels: tuple[int, ...] = _opt(
+        (),
+        "Channel ids where the bot answers every message; elsewhere only DMs and mentions. "
+        "Server admins can change this with /sleepmem-channel.",
+    )
+    per_guild_memory: bool = _opt(
+        False, "Keep a separate memory per user per Discord server (guild)."
+    )
+    character: str | None = _opt(
+        None, "Character card (file, or name in the characters folder) the bot speaks as."
     )
 
 
@@ -311,6 +341,9 @@ class EngineConfig(_Section):
     )
     schedule: ScheduleConfig = field(
         default_factory=ScheduleConfig, metadata={"help": "When memory sleeps by itself."}
+    )
+    discord: DiscordConfig = field(
+        default_factory=DiscordConfig, metadata={"help": "The Discord bot."}
     )
 
 
