@@ -44,6 +44,11 @@ class _Probe:
     residuals: torch.Tensor | None = None
     moments: dict[int, torch.Tensor] | None = None  # layer -> running sum of k k^T
     moment_mask: torch.Tensor | None = None  # (B, T) bool, tokens that count
+    stop_after: int | None = None  # end the forward pass once this layer has run
+
+
+class _StopForward(Exception):
+    """Raised by a layer hook to end a forward pass early (see ``_Probe.stop_after``)."""
 
 
 _active: contextvars.ContextVar[dict[int, tuple[torch.Tensor, torch.Tensor]] | None] = (
@@ -133,6 +138,8 @@ class TorchBackend:
             hidden = output[0] if isinstance(output, tuple) else output
             if probe.residual_layer == index:
                 probe.residuals = hidden[probe.rows, probe.cols].detach()
+            if probe.stop_after == index:
+                raise _StopForward
             return None
 
         return hook
@@ -160,6 +167,18 @@ class TorchBackend:
             yield probe
         finally:
             _probe.reset(token)
+
+    def _run_through(
+        self, ids: torch.Tensor, mask: torch.Tensor, last_layer: int, probe: _Probe
+    ) -> None:
+        """Run the decoder through ``last_layer`` only, feeding ``probe``.
+
+        The pass is ended by a hook, not by truncating the layer list: the model is shared by
+        threads serving other users, so its modules must never change during a call.
+        """
+        probe.stop_after = last_layer
+        with self._probing(probe), contextlib.suppress(_StopForward):
+            self.model.model(input_ids=ids, attention_mask=mask)
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(array)).to(self.device, self.dtype)
@@ -244,8 +263,8 @@ class TorchBackend:
             probe.key_layers, probe.keys = tuple(key_layers), {}
             probe.residual_layer = residual_layer
             ids, mask = self._batch(seqs)
-            with self._factors(factors), self._probing(probe):
-                _run_prefix(self.model.model, ids, mask, last)
+            with self._factors(factors):
+                self._run_through(ids, mask, last, probe)
             for layer in key_layers:
                 keys[layer].append(probe.keys[layer].to(torch.float64).cpu().numpy())
             if residual_layer is not None:
@@ -277,9 +296,8 @@ class TorchBackend:
                 continue
             ids, mask = self._batch(seqs)
             probe = _Probe(moments=moments, moment_mask=mask.bool())
-            with self._factors(None), self._probing(probe):
-                # Layers past the last edited one are not needed: stop early by truncation.
-                _run_prefix(self.model.model, ids, mask, last)
+            with self._factors(None):
+                self._run_through(ids, mask, last, probe)
             count += int(mask.sum())
         return {layer: mom.cpu().numpy() for layer, mom in moments.items()}, count
 
@@ -292,8 +310,8 @@ class TorchBackend:
             cols=torch.arange(ids.shape[1], device=self.device).repeat(ids.shape[0]),
             residual_layer=layer,
         )
-        with self._factors(factors), self._probing(probe):
-            _run_prefix(self.model.model, ids, mask, layer)
+        with self._factors(factors):
+            self._run_through(ids, mask, layer, probe)
         return probe.residuals.reshape(ids.shape[0], ids.shape[1], -1).clone()
 
     def _suffix_runner(
@@ -437,19 +455,6 @@ class TorchBackend:
                     norms = delta.norm(dim=-1).clamp(min=1e-12)
                     delta.mul_(torch.clamp(limit / norms, max=1.0).unsqueeze(-1))
         return delta.detach().to(torch.float64).cpu().numpy(), losses.tolist()
-
-
-def _run_prefix(base: Any, ids: torch.Tensor, mask: torch.Tensor, last_layer: int) -> None:
-    """Run the model only through ``last_layer`` by temporarily truncating its layer list."""
-    layers = base.layers
-    saved = base.config.num_hidden_layers
-    try:
-        base.layers = layers[: last_layer + 1]
-        base.config.num_hidden_layers = last_layer + 1
-        base(input_ids=ids, attention_mask=mask)
-    finally:
-        base.layers = layers
-        base.config.num_hidden_layers = saved
 
 
 def _detach_cache(cache: Any) -> None:
