@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +61,11 @@ class Engine:
         self.backend = backend
         self.home = paths.home(config.home)
         self.store = MemoryStore(paths.users_dir(self.home))
+        if pm is None:
+            from sleepmem.plugin import manager
+
+            # Loaded now, not on the first message, so a broken plugin fails at startup.
+            pm = manager.load_plugins(allowed=config.plugins)
         self.pm = pm
         self._stats: statistics.Statistics | None = None
         self._stats_lock = threading.Lock()
@@ -97,7 +102,7 @@ class Engine:
 
         return cls(config, load_backend(config, progress=progress))
 
-    def statistics(self) -> statistics.Statistics:
+    def statistics(self, progress: bool = False) -> statistics.Statistics:
         with self._stats_lock:
             if self._stats is None:
                 self._stats = statistics.load_or_compute(
@@ -105,6 +110,7 @@ class Engine:
                     self.settings.layers,
                     self.config.editor.stats_tokens,
                     paths.stats_dir(self.home),
+                    progress=progress,
                 )
             return self._stats
 
@@ -164,7 +170,7 @@ class Engine:
         from sleepmem.plugin import manager
         from sleepmem.plugin.types import ExtractContext
 
-        pm = self._plugins()
+        pm = self.plugins
         context = ExtractContext(user_id=user_id, history=tuple(history), chat=self._base_chat)
         facts: list[Fact] = []
         for extractor in manager.extractors(pm):
@@ -221,6 +227,9 @@ class Engine:
             self._apply(mem, new, retire={f.id: SUPERSEDED for f in report.superseded})
             report.added = new
         report.seconds = time.perf_counter() - started
+        self._notify(
+            "after_edit", user_id=user_id, added=list(report.added), superseded=report.superseded
+        )
         log.info(
             "wake edit user=%s facts=%d superseded=%d seconds=%.2f",
             user_id,
@@ -231,7 +240,7 @@ class Engine:
         return report
 
     def _vetted(self, user_id: str, fact: Fact, report: WakeReport) -> Fact | None:
-        verdict = self._plugins().hook.before_edit(user_id=user_id, fact=fact)
+        verdict = self.plugins.hook.before_edit(user_id=user_id, fact=fact)
         if verdict is False:
             report.skipped.append(f"vetoed by a plugin: {fact.text}")
             return None
@@ -291,12 +300,15 @@ class Engine:
                 )
         return protection
 
-    def _plugins(self) -> Any:
+    @property
+    def plugins(self) -> Any:
+        """The plugin manager this engine fires its hooks on (loaded with ``config.plugins``)."""
+        return self.pm
+
+    def _notify(self, hook: str, **kwargs: Any) -> None:
         from sleepmem.plugin import manager
 
-        if self.pm is None:
-            self.pm = manager.load_plugins()
-        return self.pm
+        manager.notify(self.pm, hook, **kwargs)
 
     def command(self, user_id: str, text: str) -> str | None:
         """Run a chat command ("/sleep", "/forget x"); None when ``text`` is not one."""
@@ -306,13 +318,15 @@ class Engine:
         if not stripped.startswith("/"):
             return None
         name, _, arg = stripped[1:].partition(" ")
-        table = manager.commands(self._plugins())
+        table = manager.commands(self.plugins)
         if name.lower() == "help" or name.lower() not in table:
             listing = "\n".join(help for _, help in table.values())
             prefix = "" if name.lower() == "help" else f"Unknown command /{name}. "
             return prefix + "Commands:\n" + listing
         handler, _ = table[name.lower()]
-        return handler(self, validate_user_id(user_id), arg.strip())
+        user_id = validate_user_id(user_id)
+        self._notify("command_invoked", user_id=user_id, name=name.lower(), arg=arg.strip())
+        return handler(self, user_id, arg.strip())
 
     # ------------------------------------------------------------------ forget / list
     def memories(self, user_id: str) -> list[Fact]:
@@ -375,9 +389,30 @@ class Engine:
         nll, _ = self.backend.nll(texts, factors)
         return float(np.exp((nll - base_nll) / max(count, 1)) - 1.0)
 
-    def sleep(self, user_id: str, max_drift: float = 0.03) -> SleepReport:
-        """Consolidate: re-solve all active facts from the base weights in one batch."""
+    SLEEP_STEPS = 5  # calls of ``sleep``'s ``progress`` when there are facts
+
+    def sleep(
+        self,
+        user_id: str,
+        max_drift: float = 0.03,
+        reason: str = "command",
+        progress: Callable[[str], None] | None = None,
+    ) -> SleepReport:
+        """Consolidate: re-solve all active facts from the base weights in one batch.
+
+        ``reason`` says who asked ("command", "api", "cron", "idle", "pressure" or a plugin
+        schedule's name); it is passed to the ``before_sleep`` and ``after_sleep`` hooks.
+        ``progress(step)`` is called as each of the ``SLEEP_STEPS`` steps finishes.
+        """
         user_id = validate_user_id(user_id)
+        self._notify("before_sleep", user_id=user_id, reason=reason)
+        report = self._consolidate(user_id, max_drift, progress or (lambda _step: None))
+        self._notify("after_sleep", user_id=user_id, report=dict(report.as_dict(), trigger=reason))
+        return report
+
+    def _consolidate(
+        self, user_id: str, max_drift: float, done: Callable[[str], None]
+    ) -> SleepReport:
         started = time.perf_counter()
         wall_start = time.time()
         report = SleepReport()
@@ -391,11 +426,16 @@ class Engine:
             old = self.factors(user_id)
             before = self.audit(user_id, facts, old)
             report.audit_before = sum(before) / len(facts)
+            done("audit")
             report.drift_before = self.drift(old)
+            done("drift")
             context = self._solve(user_id, facts, fresh=True)
+            done("re-solve")
             after = self.audit(user_id, facts, context)
             report.audit_after = sum(after) / len(facts)
+            done("audit new")
             report.drift_after = self.drift(context)
+            done("drift new")
             report.repaired = [f.text for f, b, a in zip(facts, before, after) if a and not b]
             better_recall = report.audit_after >= report.audit_before
             drift_ok = report.drift_after <= max(max_drift, report.drift_before)

@@ -1,34 +1,42 @@
-"""Model runtimes. Each backend module imports its framework lazily, behind an install hint."""
+"""Model runtimes. Backends are plugins (``register_backends``); the built-in "torch" and "mlx"
+ones live in ``sleepmem.plugin.builtins.backends`` and import their framework lazily."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..errors import BackendUnavailable, ConfigError
+from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from ..config import EngineConfig
     from .base import Backend
 
-BACKENDS = ("torch", "mlx")
 
+def load_backend(config: EngineConfig, progress: bool = False, pm: Any | None = None) -> Backend:
+    """Resolve the configured model (pulling the default once if needed) and load it with
+    the backend named ``config.backend``.
 
-def load_backend(config: EngineConfig, progress: bool = False) -> Backend:
-    """Resolve the configured model (pulling the default once if needed) and load it."""
+    ``pm``: the plugin manager whose backends are eligible; by default the process-wide one,
+    loaded with ``config.plugins``. The name is checked before the model is resolved, so a
+    typo costs no download.
+    """
+    from sleepmem.plugin import manager
+
     from ..models import resolve
     from ..paths import home
 
-    if config.backend not in BACKENDS:
-        raise ConfigError(
-            f"unknown backend {config.backend!r}; choose one of {', '.join(BACKENDS)}"
+    if pm is None:
+        pm = manager.load_plugins(allowed=config.plugins)
+    factories = manager.backends(pm)
+    factory = factories.get(config.backend.strip().lower())
+    if factory is None:
+        known = ", ".join(sorted(factories)) or "none"
+        hint = (
+            ""
+            if factories
+            else " (is the 'backends' plugin left out by the config key `plugins` or "
+            f"${manager.ENV_LOAD}?)"
         )
+        raise ConfigError(f"unknown backend {config.backend!r}; registered backends: {known}{hint}")
     source = resolve(config.model, auto_pull=True, progress=progress, base=home(config.home))
-    if config.backend == "torch":
-        try:
-            from .torch_backend import TorchBackend
-        except ImportError as exc:
-            raise BackendUnavailable(
-                "the torch backend needs: pip install 'sleepmem[torch]'"
-            ) from exc
-        return TorchBackend.from_source(source, device=config.device, dtype=config.dtype)
-    raise BackendUnavailable("the mlx backend is not available yet in this version")
+    return factory(source, config)

@@ -18,7 +18,10 @@ def remember(engine: Any, user_id: str, arg: str) -> str:
         raise InputError("usage: /remember <something about you>")
     report = engine.remember(user_id, arg)
     if not report.added:
-        return "I already knew that."
+        # Nothing new was written: either it is known already or a plugin refused it.
+        return (
+            "Not stored: " + "; ".join(report.skipped) if report.skipped else "I already knew that."
+        )
     lines = [f"Remembered: {f.text} [{f.id}]" for f in report.added]
     lines += [f"(replaces: {f.text})" for f in report.superseded]
     return "\n".join(lines)
@@ -41,7 +44,11 @@ def memories(engine: Any, user_id: str, arg: str) -> str:
 
 
 def sleep(engine: Any, user_id: str, arg: str) -> str:
-    r = engine.sleep(user_id)
+    return describe_sleep(engine.sleep(user_id, reason="command"))
+
+
+def describe_sleep(r: Any) -> str:
+    """The chat answer to /sleep for a ``SleepReport``."""
     if not r.facts:
         return "Nothing to consolidate yet."
     return (
