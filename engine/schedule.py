@@ -1,0 +1,597 @@
+"""When a user's memory sleeps by itself: at cron times, after idleness, under sleep pressure.
+
+Three parts, each usable on its own:
+
+- ``CronExpr``: a five-field cron expression (minute hour day-of-month month day-of-week) in
+  local wall-clock time, with classic cron semantics (see ``CronExpr.parse``). Written here
+  rather than taken from a dependency because the grammar is small and its edge cases (the
+  day-of-month/day-of-week OR rule, Sunday as 0 or 7, impossible dates) are what a scheduler
+  must get right.
+- Triggers: plain functions ``trigger(state, config, now=...) -> bool`` over a ``UserState``
+  and the ``ScheduleConfig``. The built-in "cron", "idle" and "pressure" triggers are
+  registered through the ``register_schedules`` hook like any plugin's.
+- ``Scheduler``: an asyncio loop that every ``check_seconds`` asks for the users' states,
+  picks the first trigger that fires for each user and starts that user's sleep as its own
+  task. It only decides *when*; serialising work per user and bounding heavy work across
+  users is the caller's (``MemoryService``'s) job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import contextlib
+import inspect
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from .config import ScheduleConfig
+from .errors import ConfigError, SleepmemError
+
+if TYPE_CHECKING:  # the store pulls in numpy/safetensors; a cron parser should not need them
+    from .facts import Fact
+    from .store import UserMemory
+
+log = logging.getLogger("sleepmem.schedule")
+
+# --------------------------------------------------------------------------- cron
+
+_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day-of-month", 1, 31, {}),
+    ("month", 1, 12, {name: i for i, name in enumerate(_MONTH_NAMES, start=1)}),
+    # 7 is accepted as a second Sunday (as in Vixie cron) and folded onto 0 after parsing.
+    ("day-of-week", 0, 7, {name: i for i, name in enumerate(_DAY_NAMES)}),
+)
+_ALIASES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+_SEARCH_YEARS = 400
+"""The Gregorian calendar repeats every 400 years, so a date that exists at all (Feb 29 on
+a Monday, say) exists within any 400-year span: searching further cannot find anything."""
+
+
+def _field_values(spec: str, lo: int, hi: int, names: dict[str, int]) -> set[int]:
+    """The values one cron field allows; raises ValueError with the problem in words."""
+
+    def number(token: str) -> int:
+        token = token.strip().lower()
+        if token in names:
+            return names[token]
+        if not token.isdigit():
+            hint = f"a number {lo}-{hi}" + (" or a name like " + next(iter(names)) if names else "")
+            raise ValueError(f"{token!r} is not {hint}")
+        value = int(token)
+        if not lo <= value <= hi:
+            raise ValueError(f"{value} is out of range {lo}-{hi}")
+        return value
+
+    values: set[int] = set()
+    for part in spec.split(","):
+        if not part:
+            raise ValueError("empty item in a list (stray comma?)")
+        base, slash, step_text = part.partition("/")
+        step = 1
+        if slash:
+            if not step_text.isdigit() or int(step_text) == 0:
+                raise ValueError(f"step {step_text!r} must be a whole number >= 1")
+            step = int(step_text)
+        if base == "*":
+            start, end = lo, hi
+        elif "-" in base:
+            first, _, last = base.partition("-")
+            start, end = number(first), number(last)
+            if start > end:
+                raise ValueError(f"range {base!r} runs backwards")
+        else:
+            start = number(base)
+            end = hi if slash else start  # "5/15" means 5-max/15, as in Vixie cron
+        values.update(range(start, end + 1, step))
+    return values
+
+
+@dataclass(frozen=True)
+class CronExpr:
+    """A parsed cron expression; all sets hold the allowed values of their field."""
+
+    text: str
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    days: frozenset[int]
+    months: frozenset[int]
+    weekdays: frozenset[int]  # 0 = Sunday ... 6 = Saturday
+    day_or: bool
+    """Both day fields are restricted: a day matches if either field matches (classic cron)."""
+
+    @classmethod
+    def parse(cls, text: str) -> CronExpr:
+        """Parse ``minute hour day-of-month month day-of-week`` (or an ``@daily``-style alias).
+
+        Each field takes ``*``, a number, a range ``a-b``, a step ``*/n``, ``a-b/n`` or
+        ``a/n`` (= ``a-max/n``), and comma lists of these. Months and weekdays also take
+        English three-letter names (``jan``, ``mon``; any case); weekday 0 and 7 are Sunday.
+        As in classic (Vixie) cron, when both day fields are restricted -- neither starts
+        with ``*`` -- a day matches if *either* matches ("0 0 13 * fri" runs on every 13th
+        and every Friday); otherwise both must match. Raises ConfigError naming the field
+        for anything wrong, including dates that never occur ("0 0 31 2 *").
+        """
+        if not isinstance(text, str):
+            raise ConfigError(f"cron expression must be a string, not {text!r}")
+        source = text.strip()
+        expanded = _ALIASES.get(source.lower(), source)
+        parts = expanded.split()
+        if len(parts) != len(_FIELDS):
+            if source.startswith("@"):
+                known = ", ".join(_ALIASES)
+                raise ConfigError(f"unknown cron alias {source!r}; known: {known}")
+            raise ConfigError(
+                f"cron expression {source!r} has {len(parts)} fields; expected 5: "
+                "minute hour day-of-month month day-of-week (e.g. '0 3 * * *')"
+            )
+        sets: list[frozenset[int]] = []
+        for spec, (name, lo, hi, names) in zip(parts, _FIELDS):
+            try:
+                sets.append(frozenset(_field_values(spec, lo, hi, names)))
+            except ValueError as e:
+                problem = f"cron expression {source!r}: {name} field {spec!r}: {e}"
+                raise ConfigError(problem) from None
+        minutes, hours, days, months, weekdays = sets
+        weekdays = frozenset(d % 7 for d in weekdays)
+        day_or = not parts[2].startswith("*") and not parts[4].startswith("*")
+        expr = cls(source, minutes, hours, days, months, weekdays, day_or)
+        # AND rule: some allowed day must exist in some allowed month of a leap year (2000).
+        if not day_or and not any(
+            d <= calendar.monthrange(2000, m)[1] for m in months for d in days
+        ):
+            wanted = ", ".join(_MONTH_NAMES[m - 1] for m in sorted(months))
+            raise ConfigError(
+                f"cron expression {source!r} never runs: day-of-month "
+                f"{parts[2]!r} does not occur in {wanted}"
+            )
+        return expr
+
+    def __str__(self) -> str:
+        return self.text
+
+    def day_matches(self, day: date) -> bool:
+        """Whether the day fields (day-of-month, month, weekday) allow ``day``."""
+        if day.month not in self.months:
+            return False
+        dom = day.day in self.days
+        dow = (day.weekday() + 1) % 7 in self.weekdays  # Python's Monday=0 -> cron's Sunday=0
+        return (dom or dow) if self.day_or else (dom and dow)
+
+    def matches(self, when: datetime) -> bool:
+        """Whether the minute containing ``when`` is one of this expression's times."""
+        return when.minute in self.minutes and when.hour in self.hours and self.day_matches(when)
+
+    def next_after(self, when: datetime) -> datetime:
+        """The first time strictly after ``when`` that matches (seconds zero).
+
+        Works on wall-clock fields, so give it naive local times (``datetime.fromtimestamp``);
+        an aware ``when`` keeps its tzinfo and is treated as a fixed offset. Skips whole
+        months, days and hours that cannot match, so a yearly expression costs a few dozen
+        steps, not half a million minutes.
+        """
+        hours, minutes = sorted(self.hours), sorted(self.minutes)
+        months = sorted(self.months)
+        t = when.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        limit = t.year + _SEARCH_YEARS
+        try:
+            while t.year <= limit:
+                if t.month not in self.months:
+                    later = [m for m in months if m > t.month]
+                    if later:
+                        t = t.replace(month=later[0], day=1, hour=0, minute=0)
+                    else:
+                        t = t.replace(year=t.year + 1, month=months[0], day=1, hour=0, minute=0)
+                    continue
+                if not self.day_matches(t):
+                    t = t.replace(hour=0, minute=0) + timedelta(days=1)
+                    continue
+                if t.hour not in self.hours:
+                    later = [h for h in hours if h > t.hour]
+                    if later:
+                        t = t.replace(hour=later[0], minute=0)
+                    else:
+                        t = t.replace(hour=0, minute=0) + timedelta(days=1)
+                    continue
+                if t.minute not in self.minutes:
+                    later = [m for m in minutes if m > t.minute]
+                    if later:
+                        return t.replace(minute=later[0])
+                    t = t.replace(minute=0) + timedelta(hours=1)
+                    continue
+                return t
+        except OverflowError:  # past year 9999
+            pass
+        raise ConfigError(f"cron expression {self.text!r} has no time after {when.isoformat()}")
+
+    def latest_in(self, start: float, end: float) -> float | None:
+        """The last cron time ``t`` (epoch seconds, local time) with ``start < t <= end``."""
+        latest = None
+        t = self.next_after(datetime.fromtimestamp(start))
+        while (ts := t.timestamp()) <= end:
+            latest = ts
+            t = self.next_after(t)
+        return latest
+
+
+@lru_cache(maxsize=32)
+def _cron(text: str) -> CronExpr:
+    return CronExpr.parse(text)
+
+
+# --------------------------------------------------------------------------- user state
+
+
+@dataclass(frozen=True)
+class UserState:
+    """What the triggers see of one user at one check."""
+
+    user_id: str
+    facts: int
+    """Active facts."""
+    last_message_at: float | None
+    """Epoch seconds of the user's last chat message in this process; None = none seen."""
+    last_sleep_at: float | None
+    """When the user's last sleep finished (epoch seconds); None = never slept."""
+    pressure: float
+    """``sleep_pressure``: edits since the last sleep + 2 per fact whose last audit failed."""
+    sleeping: bool = False
+    pending: int = 0
+    """Memory jobs (wake, /remember, sleep...) queued or running for this user."""
+    edits: int | None = None
+    """Edits since the last sleep; None = not known (then "something changed since the last
+    sleep" means: a message after the last sleep and pressure > 0)."""
+
+    @property
+    def changed_since_sleep(self) -> bool:
+        """Whether a sleep now could consolidate something the last one did not see.
+
+        Failed audits alone do not count: re-solving the very same facts gives the same
+        result, and counting them would put a user with a stubborn fact to sleep again at
+        every check.
+        """
+        if self.edits is not None:
+            return self.edits > 0
+        if self.last_sleep_at is None:
+            return self.pressure > 0
+        return (
+            self.pressure > 0
+            and self.last_message_at is not None
+            and self.last_message_at > self.last_sleep_at
+        )
+
+
+PRESSURE_PER_FAILED_AUDIT = 2.0
+
+
+def _failed_audits(report: Mapping[str, Any]) -> int:
+    """Facts whose audit failed in a stored sleep report.
+
+    Reports may list them (``failed``: texts or a count); the engine's ``SleepReport`` only
+    stores recall fractions, so otherwise the count is derived from the recall of the edits
+    that sleep left in place (the new ones if kept, else the old ones) times the facts.
+    """
+    failed = report.get("failed")
+    if isinstance(failed, (list, tuple)):
+        return len(failed)
+    if isinstance(failed, int) and not isinstance(failed, bool):
+        return max(0, failed)
+    n = report.get("facts")
+    recall = report.get("audit_after" if report.get("kept_new") else "audit_before")
+    if not isinstance(n, (int, float)) or not isinstance(recall, (int, float)):
+        return 0
+    if not math.isfinite(recall) or n <= 0:
+        return 0
+    return max(0, min(int(n), round((1.0 - recall) * n)))
+
+
+def pressure_parts(facts: Iterable[Fact], last_sleep: Mapping[str, Any] | None) -> tuple[int, int]:
+    """``(edits since the last sleep, failed audits still relevant)`` for these active facts.
+
+    An edit is an active fact created or updated after the last sleep finished (every
+    active fact if the user never slept). Failed audits are capped by the active facts that
+    the sleep saw and that are still active: a forgotten fact no longer fails.
+    """
+    facts = list(facts)
+    if last_sleep is None:
+        return len(facts), 0
+    cutoff = float(last_sleep.get("finished_at") or 0.0)
+    edits = sum(1 for f in facts if max(f.created_at, f.updated_at) > cutoff)
+    report = last_sleep.get("report")
+    failed = _failed_audits(report) if isinstance(report, Mapping) else 0
+    return edits, min(failed, len(facts) - edits)
+
+
+def sleep_pressure(mem: UserMemory) -> float:
+    """How much a user's memory needs sleep: edits since the last sleep + 2 per fact whose
+    last audit failed (see ``pressure_parts``)."""
+    edits, failed = pressure_parts(mem.facts(), mem.last_sleep())
+    return edits + PRESSURE_PER_FAILED_AUDIT * failed
+
+
+def user_state(
+    mem: UserMemory,
+    *,
+    last_message_at: float | None = None,
+    sleeping: bool = False,
+    pending: int = 0,
+) -> UserState:
+    """A user's ``UserState`` from their memory (one read of facts and the last sleep)."""
+    facts = mem.facts()
+    last = mem.last_sleep()
+    edits, failed = pressure_parts(facts, last)
+    return UserState(
+        user_id=mem.user_id,
+        facts=len(facts),
+        last_message_at=last_message_at,
+        last_sleep_at=float(last["finished_at"]) if last else None,
+        pressure=edits + PRESSURE_PER_FAILED_AUDIT * failed,
+        sleeping=sleeping,
+        pending=pending,
+        edits=edits,
+    )
+
+
+# --------------------------------------------------------------------------- triggers
+
+Trigger = Callable[..., bool]
+"""``trigger(state, config, now=...) -> bool``; ``now`` may be left out of the signature."""
+
+
+def _now(now: float | None) -> float:
+    return time.time() if now is None else now
+
+
+def cron_window(config: ScheduleConfig) -> float:
+    """How far back (seconds) the cron trigger looks for a cron time it has not acted on.
+
+    Two check intervals, at least a minute: a check that runs late (a busy event loop)
+    still sees the cron time; sleeping since that time is what stops a second firing.
+    """
+    return max(2.0 * config.check_seconds, 60.0)
+
+
+def cron_trigger(state: UserState, config: ScheduleConfig, now: float | None = None) -> bool:
+    """A cron time passed recently, the user has not slept since, and has something to
+    consolidate (facts and pressure > 0)."""
+    if config.cron is None or state.facts <= 0 or state.pressure <= 0:
+        return False
+    now = _now(now)
+    fired = _cron(config.cron).latest_in(now - cron_window(config), now)
+    if fired is None:
+        return False
+    return state.last_sleep_at is None or state.last_sleep_at < fired
+
+
+def idle_trigger(state: UserState, config: ScheduleConfig, now: float | None = None) -> bool:
+    """No message for ``idle_minutes`` and edits since the last sleep."""
+    if config.idle_minutes is None or state.last_message_at is None or state.facts <= 0:
+        return False
+    idle = _now(now) - state.last_message_at >= config.idle_minutes * 60.0
+    return idle and state.changed_since_sleep
+
+
+def pressure_trigger(state: UserState, config: ScheduleConfig, now: float | None = None) -> bool:
+    """Sleep pressure reached ``config.pressure`` and something changed since the last sleep
+    (failed audits alone would re-run the same sleep at every check)."""
+    if config.pressure is None or state.facts <= 0:
+        return False
+    return state.pressure >= config.pressure and state.changed_since_sleep
+
+
+BUILTIN_TRIGGERS: dict[str, Trigger] = {
+    "cron": cron_trigger,
+    "idle": idle_trigger,
+    "pressure": pressure_trigger,
+}
+
+
+def check_schedule(config: ScheduleConfig) -> None:
+    """Raise ConfigError now for a bad ``cron`` rather than at every check."""
+    if config.cron is not None:
+        try:
+            _cron(config.cron)
+        except ConfigError as e:
+            raise ConfigError(f"schedule.cron: {e}") from None
+
+
+# --------------------------------------------------------------------------- scheduler
+
+
+def _accepts_now(fn: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.kind is p.VAR_KEYWORD
+        or (p.name == "now" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+        for p in params
+    )
+
+
+class Scheduler:
+    """Starts users' sleeps when a trigger fires; one loop, one task per started sleep.
+
+    ``states`` returns the current ``UserState`` of every user; it runs in a worker thread
+    (it reads every user's ledger), so it must be thread-safe; pass
+    ``states_in_thread=False`` to call it on the event loop. ``sleep(user_id, reason)`` is
+    awaited in a task of its own per user, so one user's long sleep never delays the
+    decisions for, or the sleeps of, others.
+    """
+
+    def __init__(
+        self,
+        triggers: Mapping[str, Trigger],
+        config: ScheduleConfig,
+        states: Callable[[], Iterable[UserState]],
+        sleep: Callable[[str, str], Awaitable[Any]],
+        clock: Callable[[], float] = time.time,
+        *,
+        states_in_thread: bool = True,
+    ) -> None:
+        check_schedule(config)
+        self.config = config
+        self._triggers = [(name, fn, _accepts_now(fn)) for name, fn in triggers.items()]
+        self._states = states
+        self._sleep = sleep
+        self._clock = clock
+        self._states_in_thread = states_in_thread
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._last_started: dict[str, float] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+
+    @property
+    def triggers(self) -> list[str]:
+        """Trigger names in the order they are tried."""
+        return [name for name, _, _ in self._triggers]
+
+    @property
+    def running(self) -> set[str]:
+        """Users whose scheduled sleep is in flight."""
+        return set(self._running)
+
+    @property
+    def started(self) -> bool:
+        """Whether the check loop is running."""
+        return self._loop_task is not None and not self._loop_task.done()
+
+    # ---- decisions ----------------------------------------------------------------------
+    def _decide(self, state: UserState, now: float) -> str | None:
+        """The first trigger that fires for this user, or None (also when it must wait)."""
+        uid = state.user_id
+        if state.sleeping or uid in self._running:
+            return None
+        times = [t for t in (state.last_sleep_at, self._last_started.get(uid)) if t is not None]
+        if times and now - max(times) < self.config.min_interval_minutes * 60.0:
+            return None
+        for name, fn, accepts_now in self._triggers:
+            try:
+                fired = fn(state, self.config, now=now) if accepts_now else fn(state, self.config)
+            except Exception:
+                log.exception("schedule trigger %s failed for user=%s", name, uid)
+                continue
+            if fired:
+                return name
+        return None
+
+    async def _read_states(self) -> list[UserState]:
+        if self._states_in_thread:
+            return list(await asyncio.to_thread(lambda: list(self._states())))
+        return list(self._states())
+
+    async def tick(self, now: float | None = None) -> list[tuple[str, str]]:
+        """Check every user once; start the sleeps that are due. Never raises.
+
+        Returns ``(user_id, reason)`` for each sleep started (the sleeps themselves run on
+        in their own tasks).
+        """
+        now = self._clock() if now is None else now
+        try:
+            states = await self._read_states()
+        except Exception:
+            log.exception("schedule: could not read the users' states")
+            return []
+        started: list[tuple[str, str]] = []
+        for state in states:
+            try:
+                reason = self._decide(state, now)
+                if reason is not None:
+                    self._start(state, reason, now)
+                    started.append((state.user_id, reason))
+            except Exception:
+                log.exception("schedule: checking user=%s failed", state.user_id)
+        return started
+
+    def _start(self, state: UserState, reason: str, now: float) -> None:
+        uid = state.user_id
+        log.info(
+            "schedule sleep user=%s reason=%s pressure=%.1f facts=%d pending=%d",
+            uid,
+            reason,
+            state.pressure,
+            state.facts,
+            state.pending,
+        )
+        self._last_started[uid] = now
+        self._running[uid] = asyncio.get_running_loop().create_task(
+            self._run(uid, reason), name=f"sleepmem-sleep:{uid}"
+        )
+
+    async def _run(self, user_id: str, reason: str) -> None:
+        started = time.monotonic()
+        try:
+            await self._sleep(user_id, reason)
+        except SleepmemError as e:
+            log.warning("schedule sleep failed user=%s reason=%s: %s", user_id, reason, e)
+        except Exception:
+            log.exception("schedule sleep failed user=%s reason=%s", user_id, reason)
+        else:
+            seconds = time.monotonic() - started
+            log.info("schedule sleep done user=%s reason=%s seconds=%.1f", user_id, reason, seconds)
+        finally:
+            if self._running.get(user_id) is asyncio.current_task():
+                del self._running[user_id]
+
+    # ---- loop ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start checking every ``check_seconds`` (the first check after one interval, so a
+        restart does not put every user to sleep at once). Starting twice is a no-op."""
+        if self.started:
+            return
+        self._loop_task = asyncio.get_running_loop().create_task(
+            self._loop(), name="sleepmem-schedule"
+        )
+        log.info(
+            "schedule started triggers=%s check_seconds=%g min_interval_minutes=%g",
+            ",".join(self.triggers) or "-",
+            self.config.check_seconds,
+            self.config.min_interval_minutes,
+        )
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.check_seconds)
+            try:
+                await self.tick()
+            except Exception:  # tick catches everything; this keeps the loop alive regardless
+                log.exception("schedule check failed")
+
+    async def stop(self, *, wait: bool = True) -> None:
+        """Stop checking. ``wait``: let the sleeps in flight finish; else cancel them (the
+        work they already handed to a thread still finishes there)."""
+        task, self._loop_task = self._loop_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        running = list(self._running.values())
+        if not wait:
+            for t in running:
+                t.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+        log.info("schedule stopped")
+
+    async def wait_idle(self) -> None:
+        """Wait until no scheduled sleep is in flight."""
+        while self._running:
+            await asyncio.gather(*list(self._running.values()), return_exceptions=True)
