@@ -1,0 +1,758 @@
+"""MLX backend (Apple silicon, or mlx's CPU build elsewhere) for mlx-lm causal LMs with
+``model.layers[i].mlp.down_proj``.
+
+MLX has no forward hooks, so the backend owns the model's forward pass:
+- each edited layer's ``down_proj`` is wrapped once at load by ``_EditedDownProj``, which
+  adds the calling user's low-rank term ``(x @ A) @ R.T`` and records its input (the key)
+  when a probe asks. The base module inside stays what mlx-lm loaded: a dense Linear or a
+  4-bit QuantizedLinear, never touched, so an edit can never be quantised away;
+- which factors and probe a forward sees is a ContextVar set around each synchronous
+  forward call (never across a ``yield``), so concurrent calls from several threads, and
+  interleaved generators in one thread, each see only their own factors;
+- keys, residuals, second moments and v* run a layer loop written here, with the causal
+  mask built by mlx-lm's own ``create_attention_mask``. A check at load compares that loop
+  with the model's own forward, so an architecture whose forward is not a plain layer loop
+  is refused with a clear error instead of being edited wrongly.
+
+Arrays crossing into the editor are numpy float64, so the solves run in float64 on any
+device. Model identity (``model_id``) comes from ``models.resolve``, exactly as for the
+torch backend, so one user's memory file serves both backends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import ctypes
+import ctypes.util
+import importlib.util
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import BackendUnavailable, ModelError
+from .base import EditPrompt, Factors, VStarSettings
+
+log = logging.getLogger(__name__)
+
+BLAS_ENV = "SLEEPMEM_MLX_BLAS"
+"""Path of a shared library exporting BLAS (``cblas_sgemm`` or ``sgemm_``) for mlx's CPU
+matmuls on Linux, or ``none`` to keep the reference BLAS bundled with the ``mlx[cpu]`` wheel."""
+
+_BLAS_OFF = {"0", "none", "off", "no", "reference"}
+
+
+def _blas_candidates() -> list[str]:
+    """Optimised BLAS libraries this machine may already have, best first.
+
+    A system OpenBLAS (Debian: ``apt-get install libopenblas0-pthread``), else the MKL that
+    PyTorch's CPU wheel links into ``libtorch_cpu.so`` (it exports the Fortran BLAS names,
+    ``sgemm_``). Found without importing torch.
+    """
+    found: list[str] = []
+    system = ctypes.util.find_library("openblas")
+    if system:
+        found.append(system)
+    spec = importlib.util.find_spec("torch")
+    if spec is not None and spec.origin:
+        torch_cpu = Path(spec.origin).parent / "lib" / "libtorch_cpu.so"
+        if torch_cpu.is_file():
+            found.append(str(torch_cpu))
+    return found
+
+
+def _preload_blas() -> str | None:
+    """Make mlx's CPU matmuls use an optimised BLAS on Linux; returns the library used.
+
+    The ``mlx[cpu]`` Linux wheel links the netlib *reference* BLAS: a float32 GEMM there
+    runs at ~3 GFLOP/s, 30-100x slower than OpenBLAS or MKL on the same cores (measured:
+    1024^3 matmul 0.40 s vs 0.012 s), which makes edits take minutes. The dynamic linker
+    resolves libmlx's ``cblas_sgemm`` (and the bundled CBLAS wrapper's Fortran ``sgemm_``)
+    in the process's global scope before libmlx's own dependencies, so a BLAS loaded
+    RTLD_GLOBAL *before* ``mlx.core`` is imported serves every mlx matmul. Only float
+    rounding differs. macOS uses Accelerate: nothing to do there.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    choice = os.environ.get(BLAS_ENV, "").strip()
+    if choice.lower() in _BLAS_OFF:
+        return None
+    if "mlx.core" in sys.modules:
+        log.warning(
+            "mlx was imported before sleepmem's mlx backend; its CPU matmuls keep whatever "
+            "BLAS they were linked with (set %s before importing mlx)",
+            BLAS_ENV,
+        )
+        return None
+    for path in [choice] if choice else _blas_candidates():
+        try:
+            lib = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+        except OSError as exc:
+            if choice:
+                raise BackendUnavailable(
+                    f"{BLAS_ENV}={choice!r} could not be loaded: {exc}"
+                ) from exc
+            continue
+        if hasattr(lib, "cblas_sgemm") or hasattr(lib, "sgemm_"):
+            log.info("mlx CPU matmuls use %s", path)
+            return path
+        if choice:
+            raise BackendUnavailable(
+                f"{BLAS_ENV}={choice!r} exports neither cblas_sgemm nor sgemm_"
+            )
+    log.warning(
+        "no optimised BLAS found for mlx on Linux; matmuls use the slow reference BLAS. "
+        "Install one (Debian: apt-get install libopenblas0-pthread) or set %s",
+        BLAS_ENV,
+    )
+    return None
+
+
+BLAS = _preload_blas()
+
+try:
+    import mlx.core as mx
+    import mlx.nn as nn
+    import mlx.optimizers as optim
+    from mlx_lm.models.base import create_attention_mask
+    from mlx_lm.models.cache import KVCache, make_prompt_cache
+except ImportError as exc:  # pragma: no cover - exercised only without mlx
+    hint = "pip install 'sleepmem[mlx]'" + ("" if sys.platform == "darwin" else " 'mlx[cpu]'")
+    raise BackendUnavailable(f"the mlx backend needs mlx and mlx-lm ({exc}): {hint}") from exc
+
+
+_DTYPES = {"float32": mx.float32, "float16": mx.float16, "bfloat16": mx.bfloat16}
+
+# Model conventions for "end of turn" besides the configured eos ids.
+_END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>")
+
+
+@dataclass
+class _Call:
+    """What one synchronous forward pass sees: the user's factors and what to record.
+
+    factors: layer -> (A (m, r), R^T (r, d)) as model-dtype mx arrays.
+    rows/cols: the probed position of each batch row (keys are read there).
+    moment_mask: (B, T, 1) 1.0 for tokens that count towards second moments.
+    """
+
+    factors: dict[int, tuple[mx.array, mx.array]] = field(default_factory=dict)
+    rows: mx.array | None = None
+    cols: mx.array | None = None
+    key_layers: frozenset[int] = frozenset()
+    keys: dict[int, mx.array] = field(default_factory=dict)
+    moment_mask: mx.array | None = None
+    moment_layers: frozenset[int] = frozenset()
+    moments: dict[int, mx.array] = field(default_factory=dict)
+
+
+_call: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
+    "sleepmem_mlx_call", default=None
+)
+
+
+class _EditedDownProj(nn.Module):
+    """``down_proj`` plus the calling user's exact low-rank term; the base is untouched."""
+
+    def __init__(self, base: nn.Module, index: int) -> None:
+        super().__init__()
+        self.base = base
+        self.index = index
+
+    def __call__(self, x: mx.array) -> mx.array:
+        y = self.base(x)
+        call = _call.get()
+        if call is None:
+            return y
+        i = self.index
+        if i in call.key_layers:
+            call.keys[i] = x[call.rows, call.cols]  # (n, m)
+        if i in call.moment_layers:
+            k = (x * call.moment_mask).reshape(-1, x.shape[-1]).astype(mx.float32)
+            call.moments[i] = k.T @ k  # (m, m); padding rows are zero
+        pair = call.factors.get(i)
+        if pair is not None:
+            a, rt = pair
+            y = y + (x @ a) @ rt  # (B,T,m)(m,r)(r,d) -> (B,T,d)
+        return y
+
+
+_DEQUANT_ROWS = 8
+"""From this many input rows on, a quantised matmul on the CPU dequantises its weight for the
+call and runs a dense GEMM instead (see ``_CpuQuantized``)."""
+
+
+def _dequantized(module: Any) -> mx.array:
+    return mx.dequantize(
+        module["weight"],
+        module["scales"],
+        module.get("biases"),
+        group_size=module.group_size,
+        bits=module.bits,
+        mode=module.mode,
+    )
+
+
+class _CpuQuantizedLinear(nn.Module):
+    """A QuantizedLinear that stays quantised in memory but multiplies big batches densely.
+
+    mlx's CPU quantised matmul is a plain loop: measured 0.55 ms per input row for a
+    576x1536 layer, 35x slower than dequantising the weight (3.4 ms) and one BLAS GEMM for
+    1280 rows. The result is the same product of x with the same dequantised weights; only
+    the summation order differs. Decoding (a row at a time) keeps the quantised kernel.
+    Used on the CPU only: Metal's quantised kernels are fast.
+    """
+
+    def __init__(self, inner: nn.QuantizedLinear) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def __call__(self, x: mx.array) -> mx.array:
+        if x.size < _DEQUANT_ROWS * x.shape[-1]:
+            return self.inner(x)
+        y = x @ _dequantized(self.inner).T
+        return y + self.inner["bias"] if "bias" in self.inner else y
+
+
+class _CpuQuantizedEmbedding(nn.Module):
+    """A QuantizedEmbedding whose tied output head (``as_linear``) multiplies big batches
+    densely, as ``_CpuQuantizedLinear`` does; lookups stay quantised."""
+
+    def __init__(self, inner: nn.QuantizedEmbedding) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def __call__(self, ids: mx.array) -> mx.array:
+        return self.inner(ids)
+
+    def as_linear(self, x: mx.array) -> mx.array:
+        if x.size < _DEQUANT_ROWS * x.shape[-1]:
+            return self.inner.as_linear(x)
+        return x @ _dequantized(self.inner).T
+
+
+def _batch_dense_on_cpu(model: nn.Module) -> int:
+    """Wrap every quantised module of ``model`` for fast batched CPU matmuls; returns how
+    many were wrapped. Packed weights are shared, never copied or re-quantised."""
+    wrapped = []
+
+    def replacement(item: Any) -> nn.Module | None:
+        if isinstance(item, nn.QuantizedLinear):
+            return _CpuQuantizedLinear(item)
+        if isinstance(item, nn.QuantizedEmbedding):
+            return _CpuQuantizedEmbedding(item)
+        return None
+
+    def visit(parent: nn.Module) -> None:
+        # A Module is a dict of its children; lists (model.layers) are changed in place.
+        for name, child in list(parent.items()):
+            slots = list(enumerate(child)) if isinstance(child, list) else [(None, child)]
+            for index, item in slots:
+                if not isinstance(item, nn.Module):
+                    continue
+                new = replacement(item)
+                if new is None:
+                    visit(item)
+                    continue
+                if index is None:
+                    setattr(parent, name, new)
+                else:
+                    child[index] = new
+                wrapped.append(new)
+
+    visit(model)
+    return len(wrapped)
+
+
+def _unwrapped(module: Any) -> Any:
+    while isinstance(module, (_EditedDownProj, _CpuQuantizedLinear, _CpuQuantizedEmbedding)):
+        module = module.base if isinstance(module, _EditedDownProj) else module.inner
+    return module
+
+
+class _FrozenPrefix(KVCache):
+    """A KV cache holding a fixed prefix: each call attends over prefix + its own tokens and
+    stores nothing, so one prefix computation serves every v* step. Offset, rope position
+    and mask come from mlx-lm's KVCache, as in generation with a prompt cache."""
+
+    def __init__(self, keys: mx.array, values: mx.array) -> None:
+        super().__init__()
+        self._prefix = (keys, values)
+        self.offset = keys.shape[2]
+
+    def update_and_fetch(self, keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
+        pk, pv = self._prefix
+        return mx.concatenate([pk, keys], axis=2), mx.concatenate([pv, values], axis=2)
+
+
+def _pick_device(device: str) -> Any:
+    name = (device or "auto").strip().lower()
+    if name == "auto":
+        return mx.default_device()
+    if name == "cpu":
+        return mx.Device(mx.cpu)
+    if name in {"gpu", "mps", "metal"} or name.startswith("cuda"):
+        if not mx.is_available(mx.gpu):
+            raise ModelError(
+                f"device {device!r} requested but this mlx build has no GPU; use 'cpu' or 'auto'"
+            )
+        return mx.Device(mx.gpu)
+    raise ModelError(f"unknown device {device!r} for the mlx backend; use auto, cpu or gpu")
+
+
+class MlxBackend:
+    name = "mlx"
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        model_id: str,
+        device: Any = None,
+        generation_eos: Sequence[int] = (),
+    ) -> None:
+        inner = getattr(model, "model", None)
+        layers = getattr(inner, "layers", None)
+        if (
+            not layers
+            or not hasattr(inner, "embed_tokens")
+            or not hasattr(inner, "norm")
+            or not all(hasattr(getattr(layer, "mlp", None), "down_proj") for layer in layers)
+        ):
+            raise ModelError(
+                f"{type(model).__module__} is not supported by the editor: it needs "
+                "model.model.layers[i].mlp.down_proj (Llama, Qwen, Mistral style)"
+            )
+        self.model = model
+        self.tokenizer = tokenizer
+        self.model_id = model_id
+        self.device = device if device is not None else mx.default_device()
+        if self.device.type == mx.cpu:
+            _batch_dense_on_cpu(model)
+        self._inner = inner
+        self._layers = list(layers)
+        self.n_layers = len(layers)
+        # The final norm's weight is (d,) and never quantised, unlike the embedding.
+        self.hidden_size = int(inner.norm.weight.shape[-1])
+        for i, layer in enumerate(self._layers):
+            if not isinstance(layer.mlp.down_proj, _EditedDownProj):
+                layer.mlp.down_proj = _EditedDownProj(layer.mlp.down_proj, i)
+        self.intermediate_size = _input_dims(_unwrapped(self._layers[0].mlp.down_proj))
+        self.dtype = self._inner.norm.weight.dtype
+        self._window = getattr(inner, "sliding_window", None)
+        self._pad = tokenizer.pad_token_id
+        if self._pad is None:
+            self._pad = tokenizer.eos_token_id
+        self._stop_ids = self._stop_tokens(generation_eos)
+        model.eval()
+        self._check_layer_loop()
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_source(cls, source: Any, device: str = "auto", dtype: str = "float32") -> MlxBackend:
+        """Load a resolved ``models.ModelSource`` (a Hugging Face or mlx-lm folder, or a hub
+        id mlx-lm can fetch) with mlx-lm."""
+        from mlx_lm import load
+
+        if dtype not in _DTYPES:
+            raise ModelError(f"unsupported dtype {dtype!r}; use one of {', '.join(_DTYPES)}")
+        if source.kind == "gguf":
+            raise ModelError(
+                f"the mlx backend loads model folders, not .gguf files ({source.gguf_file}); "
+                "use the torch backend for it, or a Hugging Face / mlx-lm folder"
+            )
+        mx_device = _pick_device(device)
+        try:
+            with mx.stream(mx_device):
+                model, tokenizer = load(source.location)
+        except Exception as exc:  # mlx-lm raises ValueError, FileNotFoundError, hub errors...
+            if source.kind == "hub":
+                from ..models import _hub_error
+
+                raise _hub_error(source.location, f"{type(exc).__name__}: {exc}") from exc
+            raise ModelError(
+                f"mlx-lm could not load {source.location}: {type(exc).__name__}: {exc}"
+            ) from exc
+        if not getattr(tokenizer, "chat_template", None):
+            raise ModelError(f"{source.location} has no chat template; sleepmem needs a chat model")
+        want = _DTYPES[dtype]
+        # Only float parameters change; packed 4-bit weights keep their integer dtype.
+        model.set_dtype(want)
+        return cls(
+            model,
+            tokenizer,
+            model_id=source.model_id,
+            device=mx_device,
+            generation_eos=_generation_eos(source.path),
+        )
+
+    def _stop_tokens(self, generation_eos: Sequence[int]) -> set[int]:
+        stops = set(getattr(self.tokenizer, "eos_token_ids", ()) or ()) | set(generation_eos)
+        if isinstance(self.tokenizer.eos_token_id, int):
+            stops.add(self.tokenizer.eos_token_id)
+        vocab = self.tokenizer.get_vocab()
+        stops.update(vocab[name] for name in _END_OF_TURN if name in vocab)
+        return stops
+
+    def _check_layer_loop(self) -> None:
+        """The editor runs its own layer loop; it must reproduce the model's forward."""
+        ids = mx.array([self.encode("The capital of France is Paris. It lies on the Seine.")])
+        with self._on_device():
+            expected = self.model(ids)
+            hidden = self._embed(ids)
+            for i in range(self.n_layers):
+                hidden = self._layer(i, hidden)
+            got = self._logits(self._inner.norm(hidden))
+            mx.eval(expected, got)
+        scale = float(mx.abs(expected).max()) or 1.0
+        diff = float(mx.abs(expected - got).max()) / scale
+        if not np.isfinite(diff) or diff > 1e-3:
+            raise ModelError(
+                f"{type(self.model).__module__} is not supported by the editor: its forward "
+                f"pass is not a plain embed -> layers -> norm loop (relative difference {diff:.2e})"
+            )
+
+    # ------------------------------------------------------------------ plumbing
+    def _on_device(self) -> Any:
+        return mx.stream(self.device)
+
+    @contextlib.contextmanager
+    def _live(self, call: _Call) -> Iterator[_Call]:
+        """Scope ``call`` to one synchronous forward; never held across a yield."""
+        token = _call.set(call)
+        try:
+            yield call
+        finally:
+            _call.reset(token)
+
+    def _factors(self, factors: Factors | None) -> dict[int, tuple[mx.array, mx.array]]:
+        if not factors:
+            return {}
+        return {
+            layer: (
+                mx.array(np.ascontiguousarray(a), dtype=self.dtype),  # (m, r)
+                mx.array(np.ascontiguousarray(r.T), dtype=self.dtype),  # (r, d)
+            )
+            for layer, (r, a) in factors.layers.items()
+            if r.shape[1]
+        }
+
+    def _embed(self, ids: mx.array) -> mx.array:
+        return self._inner.embed_tokens(ids)
+
+    def _layer(self, index: int, hidden: mx.array, cache: Any = None) -> mx.array:
+        layer = self._layers[index]
+        window = self._window if getattr(layer, "use_sliding", False) else None
+        mask = create_attention_mask(hidden, cache, window_size=window)
+        return layer(hidden, mask, cache)
+
+    def _logits(self, normed: mx.array) -> mx.array:
+        head = getattr(self.model, "lm_head", None)
+        if head is not None:
+            return head(normed)
+        return self._inner.embed_tokens.as_linear(normed)
+
+    def _batch(self, sequences: Sequence[list[int]]) -> tuple[mx.array, np.ndarray]:
+        """Right-padded ids and lengths. Right padding keeps every real token's causal view
+        intact, so the plain causal mask is exact for all real tokens."""
+        lengths = np.array([len(s) for s in sequences])
+        ids = np.full((len(sequences), int(lengths.max())), self._pad, dtype=np.int32)
+        for i, seq in enumerate(sequences):
+            ids[i, : len(seq)] = seq
+        return mx.array(ids), lengths
+
+    def _positions(self, prompts: Sequence[EditPrompt]) -> tuple[list[list[int]], np.ndarray]:
+        seqs = [self.encode(p.text) for p in prompts]
+        cols = np.array(
+            [
+                p.key_index if p.key_index >= 0 else len(s) + p.key_index
+                for p, s in zip(prompts, seqs)
+            ]
+        )
+        if any(not 0 <= c < len(s) for c, s in zip(cols, seqs)):
+            raise ValueError("an edit prompt's key index lies outside its text")
+        return seqs, cols
+
+    # ------------------------------------------------------------------ text
+    def chat_text(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        return self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=add_generation_prompt, tokenize=False
+        )
+
+    def encode(self, text: str) -> list[int]:
+        # Texts arrive with the chat template already applied: no special tokens are added.
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def token_count(self, text: str) -> int:
+        return len(self.encode(text))
+
+    # ------------------------------------------------------------------ generation
+    def generate(
+        self, text: str, max_new_tokens: int, factors: Factors | None = None
+    ) -> Iterator[str]:
+        """Greedy decoding with a KV cache. The next step is queued (async_eval) before the
+        current token is read, so building one step's graph overlaps computing the last."""
+        ids = self.encode(text)
+        if not ids or max_new_tokens <= 0:
+            return
+        live = self._factors(factors)
+        cache = make_prompt_cache(self.model)
+
+        def step(tokens: mx.array) -> mx.array:
+            with self._on_device(), self._live(_Call(factors=live)):
+                logits = self.model(tokens[None], cache=cache)
+                nxt = mx.argmax(logits[0, -1], axis=-1)
+                mx.async_eval(nxt)
+            return nxt
+
+        pending = step(mx.array(ids))
+        produced: list[int] = []
+        emitted = ""
+        for n in range(max_new_tokens):
+            current = pending
+            if n + 1 < max_new_tokens:
+                pending = step(current.reshape(1))
+            token = int(current.item())
+            if token in self._stop_ids:
+                break
+            produced.append(token)
+            decoded = self.tokenizer.decode(produced, skip_special_tokens=True)
+            # Hold back pieces that end in a partial UTF-8 character.
+            if not decoded.endswith("\ufffd") and len(decoded) > len(emitted):
+                yield decoded[len(emitted) :]
+                emitted = decoded
+
+    # ------------------------------------------------------------------ editor access
+    def activations(
+        self,
+        prompts: Sequence[EditPrompt],
+        key_layers: Sequence[int],
+        residual_layer: int | None = None,
+        factors: Factors | None = None,
+        batch_size: int = 64,
+    ) -> tuple[dict[int, np.ndarray], np.ndarray | None]:
+        """Keys at ``key_layers`` and the output of ``residual_layer`` at each prompt's key
+        token, from one forward pass per batch that stops at the deepest layer needed."""
+        live = self._factors(factors)
+        keys: dict[int, list[np.ndarray]] = {layer: [] for layer in key_layers}
+        resid: list[np.ndarray] = []
+        last = max([*key_layers, -1 if residual_layer is None else residual_layer])
+        for start in range(0, len(prompts), batch_size):
+            seqs, cols = self._positions(prompts[start : start + batch_size])
+            ids, _ = self._batch(seqs)
+            call = _Call(
+                factors=live,
+                rows=mx.arange(len(seqs)),
+                cols=mx.array(cols),
+                key_layers=frozenset(key_layers),
+            )
+            picked = None
+            with self._on_device(), self._live(call):
+                hidden = self._embed(ids)
+                for i in range(last + 1):
+                    hidden = self._layer(i, hidden)
+                    if i == residual_layer:
+                        picked = hidden[call.rows, call.cols]  # (n, d)
+                mx.eval(call.keys, picked)
+            for layer in key_layers:
+                keys[layer].append(_np64(call.keys[layer]))
+            if picked is not None:
+                resid.append(_np64(picked))
+        return (
+            {layer: np.concatenate(parts) for layer, parts in keys.items()},
+            np.concatenate(resid) if resid else None,
+        )
+
+    def keys(
+        self, prompts: Sequence[EditPrompt], layers: Sequence[int], factors: Factors | None = None
+    ) -> dict[int, np.ndarray]:
+        return self.activations(prompts, layers, None, factors)[0]
+
+    def second_moments(
+        self, texts: Sequence[str], layers: Sequence[int], batch_size: int = 16
+    ) -> tuple[dict[int, np.ndarray], int]:
+        m = self.intermediate_size
+        sums = {layer: np.zeros((m, m), dtype=np.float64) for layer in layers}
+        count = 0
+        last = max(layers)
+        for start in range(0, len(texts), batch_size):
+            seqs = [self.encode(t)[:512] for t in texts[start : start + batch_size]]
+            seqs = [s for s in seqs if s]
+            if not seqs:
+                continue
+            ids, lengths = self._batch(seqs)
+            valid = np.arange(ids.shape[1])[None, :] < lengths[:, None]  # (B, T)
+            call = _Call(
+                moment_mask=mx.array(valid[..., None].astype(np.float32), dtype=self.dtype),
+                moment_layers=frozenset(layers),
+            )
+            with self._on_device(), self._live(call):
+                hidden = self._embed(ids)
+                for i in range(last + 1):  # layers past the last edited one are not needed
+                    hidden = self._layer(i, hidden)
+                    if i in call.moments:
+                        mx.eval(call.moments[i])  # bound the graph: one layer's sum at a time
+                mx.eval(call.moments)
+            for layer in layers:
+                sums[layer] += _np64(call.moments[layer])
+            count += int(valid.sum())
+        return sums, count
+
+    def nll(self, texts: Sequence[str], factors: Factors | None = None) -> tuple[float, int]:
+        live = self._factors(factors)
+        total, count = 0.0, 0
+        for start in range(0, len(texts), 16):
+            seqs = [self.encode(t) for t in texts[start : start + 16]]
+            seqs = [s for s in seqs if s]
+            if not seqs:
+                continue
+            ids, lengths = self._batch(seqs)
+            with self._on_device(), self._live(_Call(factors=live)):
+                logits = self.model(ids)[:, :-1].astype(mx.float32)
+                targets = ids[:, 1:]
+                picked = mx.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
+                token_nll = mx.logsumexp(logits, axis=-1) - picked  # (B, T-1)
+                valid = np.arange(ids.shape[1] - 1)[None, :] < (lengths[:, None] - 1)
+                summed = (token_nll * mx.array(valid)).sum()
+                mx.eval(summed)
+            total += float(summed.item())
+            count += int(valid.sum())
+        return total, count
+
+    def optimise_values(
+        self,
+        prompts: Sequence[EditPrompt],
+        layer: int,
+        n_groups: int,
+        settings: VStarSettings,
+        factors: Factors | None = None,
+    ) -> tuple[np.ndarray, list[float]]:
+        live = self._factors(factors)
+        seqs, cols = self._positions(prompts)
+        full, t_rows, t_cols, t_ids, t_group = [], [], [], [], []
+        for row, (p, s) in enumerate(zip(prompts, seqs)):
+            target = self.encode(p.target)
+            full.append(s + target)
+            for j, tok in enumerate(target):
+                t_rows.append(row)
+                t_cols.append(len(s) + j - 1)  # logits at t predict token t+1
+                t_ids.append(tok)
+                t_group.append(p.group)
+        if not t_ids:
+            raise ValueError("the edit prompts have no target tokens")
+        ids, _ = self._batch(full)
+        p_group = np.array([p.group for p in prompts])
+        tokens_per_group = np.maximum(np.bincount(t_group, minlength=n_groups), 1)
+        # (groups, target tokens): each group's mean answer NLL as one matmul
+        group_mean = np.zeros((n_groups, len(t_ids)), dtype=np.float32)
+        group_mean[t_group, np.arange(len(t_ids))] = 1.0 / tokens_per_group[t_group]
+
+        upper = range(layer + 1, self.n_layers)
+        # Tokens before the earliest key never see the delta: layers up to ``layer`` run
+        # once, and so do the upper layers' keys and values of those prefix tokens.
+        split = int(cols.min())
+        with self._on_device(), self._live(_Call(factors=live)):
+            hidden = self._embed(ids)
+            for i in range(layer + 1):
+                hidden = self._layer(i, hidden)
+            prefix, caches = hidden[:, :split], []
+            for i in upper:
+                if not split:
+                    caches.append(None)
+                    continue
+                cache = KVCache()
+                prefix = self._layer(i, prefix, cache)
+                keys, values, _ = cache.state
+                caches.append(_FrozenPrefix(keys[..., :split, :], values[..., :split, :]))
+            mx.eval(hidden, [c._prefix for c in caches if c is not None])
+
+        rows = np.arange(len(prompts))
+        h0 = _np64(hidden[mx.array(rows), mx.array(cols)])  # (n, d), the unedited values
+        h0_norm = np.bincount(p_group, np.linalg.norm(h0, axis=-1), minlength=n_groups)
+        h0_norm = h0_norm / np.maximum(np.bincount(p_group, minlength=n_groups), 1)
+        h0_norm = mx.array(np.maximum(h0_norm, 1e-6).astype(np.float32))
+        suffix = hidden[:, split:]
+        at_key = np.arange(suffix.shape[1])[None, :] == (cols - split)[:, None]  # (B, T')
+        at_key = mx.array(at_key[..., None].astype(np.float32), dtype=self.dtype)
+        p_group_mx = mx.array(p_group)
+        t_rows_mx, t_cols_mx = mx.array(t_rows), mx.array(np.array(t_cols) - split)
+        t_ids_mx, group_mean_mx = mx.array(t_ids), mx.array(group_mean)
+
+        def loss_fn(delta: mx.array) -> tuple[mx.array, mx.array]:
+            h = suffix + at_key * delta[p_group_mx][:, None, :].astype(self.dtype)
+            for i, cache in zip(upper, caches):
+                h = self._layer(i, h, cache)
+            h = self._inner.norm(h)[t_rows_mx, t_cols_mx]  # (targets, d)
+            logits = self._logits(h).astype(mx.float32)
+            picked = mx.take_along_axis(logits, t_ids_mx[:, None], axis=-1)[:, 0]
+            per_group = group_mean_mx @ (mx.logsumexp(logits, axis=-1) - picked)
+            # sqrt(|d|^2 + tiny): the norm's gradient at d = 0 (the first step) is 0/0 = NaN
+            # in mlx; the tiny term moves the value by < 1e-10 and makes that gradient 0.
+            norm = mx.sqrt((delta * delta).sum(axis=-1) + 1e-20)
+            decay = settings.weight_decay * norm / h0_norm**2
+            return (per_group + decay).sum(), per_group
+
+        value_and_grad = mx.value_and_grad(loss_fn)
+        opt = optim.Adam(learning_rate=settings.lr, bias_correction=True)
+        delta = mx.zeros((n_groups, self.hidden_size), dtype=mx.float32)
+        limit = settings.clamp_factor * h0_norm
+        losses = np.full(n_groups, np.inf)
+        with self._on_device(), self._live(_Call(factors=live)):
+            for _ in range(settings.steps):
+                (_, per_group), grad = value_and_grad(delta)
+                mx.eval(per_group, grad)
+                losses = np.array(per_group, dtype=np.float64)
+                if float(losses.max()) < settings.loss_stop:
+                    break
+                delta = opt.apply_gradients({"delta": grad}, {"delta": delta})["delta"]
+                norms = mx.maximum(mx.linalg.norm(delta, axis=-1), 1e-12)
+                delta = delta * mx.minimum(limit / norms, 1.0)[:, None]
+                mx.eval(delta, opt.state)
+        return _np64(delta), losses.tolist()
+
+    # ------------------------------------------------------------------ reporting
+    def weight_bytes(self) -> int:
+        """Bytes held by the model's parameters (packed weights, scales and biases)."""
+        from mlx.utils import tree_flatten
+
+        return sum(v.nbytes for _, v in tree_flatten(self.model.parameters()))
+
+    def quantized_layers(self) -> list[int]:
+        """Edited-layer indices whose base down_proj is a quantised module."""
+        return [
+            i
+            for i, layer in enumerate(self._layers)
+            if isinstance(_unwrapped(layer.mlp.down_proj), nn.QuantizedLinear)
+        ]
+
+
+def _input_dims(module: Any) -> int:
+    if isinstance(module, nn.QuantizedLinear):
+        # packed: each uint32 holds 32 / bits weights
+        return int(module.weight.shape[-1] * 32 // module.bits)
+    return int(module.weight.shape[-1])
+
+
+def _np64(array: mx.array) -> np.ndarray:
+    return np.array(array.astype(mx.float32), dtype=np.float64)
+
+
+def _generation_eos(folder: Path | None) -> list[int]:
+    """eos ids from generation_config.json, which mlx-lm's loader does not read."""
+    if folder is None:
+        return []
+    try:
+        data = json.loads((folder / "generation_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    eos = data.get("eos_token_id")
+    if isinstance(eos, int):
+        return [eos]
+    return [int(t) for t in eos] if isinstance(eos, list) else []
