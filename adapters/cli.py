@@ -35,14 +35,18 @@ def _config(args: argparse.Namespace) -> Any:
     """The effective EngineConfig: defaults < YAML file < environment < global flags."""
     from sleepmem.engine.config import load_config
 
-    overrides = {
+    return load_config(args.config, overrides=_overrides(args))
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The global flags as config overrides (None = not given)."""
+    return {
         "home": args.home,
         "model": args.model,
         "backend": args.backend,
         "device": args.device,
         "max_new_tokens": getattr(args, "max_new_tokens", None),
     }
-    return load_config(args.config, overrides=overrides)
 
 
 def _home(config: Any) -> Path:
@@ -109,6 +113,21 @@ def cmd_model_pull(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model_quantize(args: argparse.Namespace) -> int:
+    from sleepmem.engine.models import quantize_mlx
+
+    config = _config(args)
+    folder = quantize_mlx(
+        config.model,
+        bits=args.bits,
+        group_size=args.group_size,
+        name=args.name,
+        base=_home(config),
+    )
+    print(folder)
+    return 0
+
+
 def cmd_model_list(args: argparse.Namespace) -> int:
     from sleepmem.engine.models import list_models
 
@@ -170,12 +189,47 @@ def cmd_bench_memory(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_server(args: argparse.Namespace) -> int:
+    import dataclasses
+    import tempfile
+
+    from sleepmem.adapters.server.bench import run_server_bench
+    from sleepmem.engine.service import MemoryService
+
+    config = _config(args)
+    real_home = _home(config)
+    with tempfile.TemporaryDirectory(prefix="sleepmem-bench-") as tmp:
+        # Benchmark users must not land in the real memory store; the model and its
+        # statistics are shared read-only through links.
+        for name in ("models", "stats"):
+            (real_home / name).mkdir(parents=True, exist_ok=True)
+            (Path(tmp) / name).symlink_to(real_home / name, target_is_directory=True)
+        config = dataclasses.replace(config, home=tmp)
+        engine = _open_engine(config)
+        try:
+            engine.statistics()
+            result = run_server_bench(
+                MemoryService(engine),
+                users=args.users,
+                messages=args.messages,
+                rounds=args.rounds,
+            )
+        finally:
+            engine.close()
+    print(json.dumps(result, indent=2))
+    out = Path(args.json).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     config = _config(args)
     engine = _open_engine(config)
     try:
         started = time.perf_counter()
-        stats = engine.statistics()
+        stats = engine.statistics(progress=True)
         elapsed = time.perf_counter() - started
     finally:
         engine.close()
@@ -189,60 +243,82 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plugin_source(plugin: Any) -> str:
-    module = getattr(plugin, "__name__", None) or type(plugin).__module__
-    file = getattr(plugin, "__file__", None)
-    if file is None:
-        mod = sys.modules.get(getattr(type(plugin), "__module__", ""), None)
-        file = getattr(mod, "__file__", None)
-    return f"{module} ({file})" if file else str(module)
+def cmd_sleep(args: argparse.Namespace) -> int:
+    from sleepmem.plugin.builtins.commands import describe_sleep
+    from tqdm import tqdm
 
+    config = _config(args)
+    engine = _open_engine(config)
+    try:
+        users = engine.store.users() if args.all else [args.user]
+        if not users:
+            print("no users with memory")
+        for user in users:
+            with tqdm(total=engine.SLEEP_STEPS, desc=f"sleep {user}", unit="step") as bar:
 
-def _registered_by(pm: Any, hook: str) -> dict[str, list[tuple[Any, ...]]]:
-    """What each plugin registers through a ``register_*`` hook: {plugin name: [args]}."""
-    found: dict[str, list[tuple[Any, ...]]] = {}
-    for impl in getattr(pm.hook, hook).get_hookimpls():
-        calls: list[tuple[Any, ...]] = []
-        kwargs = {name: (lambda *a, _c=calls: _c.append(a)) for name in impl.argnames}
-        impl.function(**kwargs)
-        found.setdefault(impl.plugin_name, []).extend(calls)
-    return found
+                def step(name: str, bar: tqdm = bar) -> None:
+                    bar.set_postfix_str(name)
+                    bar.update()
+
+                report = engine.sleep(
+                    user, config.schedule.max_drift, reason="command", progress=step
+                )
+            print(f"{user}: {describe_sleep(report)}")
+    finally:
+        engine.close()
+    return 0
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     from sleepmem.plugin import manager
 
     config = _config(args)
-    pm = manager.load_plugins()
-    extractors = _registered_by(pm, "register_extractors")
-    commands = _registered_by(pm, "register_commands")
-    hooks = {
-        name: {impl.plugin_name for impl in getattr(pm.hook, name).get_hookimpls()}
-        for name in ("extract_facts", "before_edit")
-    }
-    plugins = sorted(pm.list_name_plugin(), key=lambda item: item[0])
-    if not plugins:
-        print(f"no plugins loaded (see ${manager.ENV_LOAD})")
+    infos = manager.describe(manager.load_plugins(allowed=config.plugins))
+    if args.json:
+        payload = [info.as_dict() for info in infos]
+        for item in payload:
+            item["extractors"] = [
+                {"name": name, "enabled": name in config.extractors} for name in item["extractors"]
+            ]
+        print(json.dumps({"plugins": payload}, indent=2))
         return 0
-    for name, plugin in plugins:
-        print(f"{name}: {_plugin_source(plugin)}")
-        for (extractor,) in extractors.get(name, []):
-            state = "enabled" if extractor.name in config.extractors else "not in `extractors`"
-            print(f"  extractor {extractor.name} ({state})")
-        for command, _handler, help_text in commands.get(name, []):
+    if not infos:
+        print(f"no plugins loaded (see the config key `plugins` and ${manager.ENV_LOAD})")
+        return 0
+    for info in infos:
+        if info.source == "entry point":
+            origin = f"entry point of {info.dist} {info.version or ''}".rstrip()
+        else:
+            origin = info.source
+        print(f"{info.name}: {info.module} ({origin})")
+        for extractor in info.extractors:
+            state = "enabled" if extractor in config.extractors else "not in `extractors`"
+            print(f"  extractor {extractor} ({state})")
+        for command, help_text in info.commands:
             line = help_text if help_text.startswith(f"/{command}") else f"/{command}: {help_text}"
             print(f"  command   {line}")
-        for hook, names in hooks.items():
-            if name in names:
-                print(f"  hook      {hook}")
+        for backend in info.backends:
+            print(f"  backend   {backend}")
+        for schedule in info.schedules:
+            print(f"  schedule  {schedule}")
+        if info.hooks:
+            print(f"  hooks     {', '.join(info.hooks)}")
     return 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:
     import yaml
-    from sleepmem.engine.config import config_to_dict, default_config_path, describe_config
+    from sleepmem.engine.config import (
+        annotated_config,
+        config_to_dict,
+        default_config_path,
+        describe_config,
+    )
 
     config = _config(args)
+    if args.annotated:
+        print(annotated_config(config), end="")
+        return 0
     if args.describe:
         for row in describe_config():
             print(f"{row['key']} ({row['type']}, default {row['default']!r}, ${row['env']})")
@@ -253,6 +329,33 @@ def cmd_config(args: argparse.Namespace) -> int:
         print(f"# config file: {source}")
     print(yaml.safe_dump(config_to_dict(config), sort_keys=False).rstrip())
     return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from sleepmem.adapters.server.runner import check_bind, serve
+    from sleepmem.engine.config import load_config
+    from sleepmem.engine.service import MemoryService
+
+    overrides = {**_overrides(args), "server.host": args.host, "server.port": args.port}
+    config = load_config(args.config, overrides=overrides)
+    if args.print_config:
+        import yaml
+        from sleepmem.engine.config import config_to_dict
+
+        print(yaml.safe_dump(config_to_dict(config), sort_keys=False).rstrip())
+        return 0
+    check_bind(config)  # before the model loads: a refused bind should fail in a second
+    logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
+    engine = _open_engine(config)
+    serve(MemoryService(engine))
+    return 0
+
+
+def cmd_discord(args: argparse.Namespace) -> int:
+    from sleepmem.adapters.discord.bot import run
+
+    logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
+    return run(_config(args), _open_engine)
 
 
 # --------------------------------------------------------------------------- parser
@@ -273,7 +376,11 @@ def _add_globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument(
         "--model", metavar="SPEC", default=d(None), help="model: default, name, folder, .gguf"
     )
-    g.add_argument("--backend", choices=("torch", "mlx"), default=d(None), help="compute backend")
+    g.add_argument(
+        "--backend",
+        default=d(None),
+        help="compute backend: torch, mlx, or one a plugin registers (see `sleepmem plugins`)",
+    )
     g.add_argument("--device", default=d(None), help="auto, cpu, cuda, cuda:N or mps")
     g.add_argument(
         "-v",
@@ -308,6 +415,15 @@ def build_parser() -> argparse.ArgumentParser:
     model_sub = model.add_subparsers(dest="model_command", metavar="ACTION")
     add(model_sub, "pull", cmd_model_pull, "download and convert the default model (once)")
     add(model_sub, "list", cmd_model_list, "list the models in the models folder")
+    quantize = add(
+        model_sub,
+        "quantize",
+        cmd_model_quantize,
+        "make an mlx-lm quantised copy of --model (once) for --backend mlx",
+    )
+    quantize.add_argument("--bits", type=int, default=4, choices=(2, 3, 4, 5, 6, 8))
+    quantize.add_argument("--group-size", type=int, default=32, choices=(32, 64, 128))
+    quantize.add_argument("--name", help="folder name in the models folder")
     model.set_defaults(func=None, subparser=model)
 
     chat = add(sub, "chat", cmd_chat, "chat in the terminal; what you tell it is remembered")
@@ -337,13 +453,40 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="compare editor variants on the first benchmark user (wake only)",
     )
+    server_bench = add(
+        bench_sub, "server", cmd_bench_server, "HTTP overhead, first token, concurrent users"
+    )
+    server_bench.add_argument("--users", type=int, default=20, help="concurrent users")
+    server_bench.add_argument("--messages", type=int, default=5, help="facts per user (<= 5)")
+    server_bench.add_argument("--rounds", type=int, default=20, help="overhead samples")
+    server_bench.add_argument("--json", required=True, metavar="OUT", help="results file")
     bench.set_defaults(func=None, subparser=bench)
 
+    serve_p = add(sub, "serve", cmd_serve, "run the OpenAI-compatible server with per-user memory")
+    serve_p.add_argument("--host", help="address to bind (default server.host: 127.0.0.1)")
+    serve_p.add_argument("--port", type=int, help="port (default server.port: 8430)")
+    serve_p.add_argument(
+        "--print-config", action="store_true", help="print the effective config and exit"
+    )
+
+    sleep = add(sub, "sleep", cmd_sleep, "consolidate a user's memory now (what /sleep does)")
+    who = sleep.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", metavar="NAME", help="the user to consolidate")
+    who.add_argument("--all", action="store_true", help="every user with memory")
+    add(sub, "discord", cmd_discord, "run the Discord bot (token: $DISCORD_TOKEN)")
     add(sub, "stats", cmd_stats, "compute (or load) the editing statistics of the model")
-    add(sub, "plugins", cmd_plugins, "list plugins and the extractors and commands they add")
+    plugins = add(
+        sub, "plugins", cmd_plugins, "list loaded plugins, their hooks and what they register"
+    )
+    plugins.add_argument("--json", action="store_true", help="print the list as JSON")
     config = add(sub, "config", cmd_config, "print the effective configuration as YAML")
     config.add_argument(
         "--describe", action="store_true", help="list every setting with its help instead"
+    )
+    config.add_argument(
+        "--annotated",
+        action="store_true",
+        help="print a config file: every setting with its help as a comment",
     )
     parser.set_defaults(func=None, subparser=parser)
     return parser

@@ -234,6 +234,12 @@ class ServerConfig(_Section):
     chat_workers: int = _opt(
         4, "Threads generating replies concurrently (edits and sleep run on their own).", ge=1
     )
+    cors_origins: tuple[str, ...] = _opt(
+        (),
+        "Browser origins allowed to call the server (CORS), e.g. SillyTavern's "
+        "'http://localhost:8000'. Empty = none: a web page must not read memories through "
+        "the user's browser. '*' allows any origin (only with api_keys).",
+    )
     characters_dir: str | None = _opt(
         None,
         "Folder of Character Card V2 files (.json or .png); each card is served as its own "
@@ -694,3 +700,29 @@ def describe_config(cls: type = EngineConfig, prefix: str = "") -> list[dict[str
             }
         )
     return rows
+
+
+def annotated_config(cfg: Any | None = None) -> str:
+    """YAML of every setting (the values of ``cfg``, default: the defaults), each preceded by
+    its help as a comment: a config file a user can start from."""
+    import textwrap
+
+    import yaml
+
+    values = config_to_dict(cfg if cfg is not None else EngineConfig())
+    lines: list[str] = []
+    section = ""
+    for row in describe_config():
+        *parents, name = row["key"].split(".")
+        indent = "  " * len(parents)
+        if parents and parents[0] != section:
+            section = parents[0]
+            lines += ["", f"{section}:"]
+        value = values
+        for part in row["key"].split("."):
+            value = value[part]
+        note = f"{row['help']} [{row['type']}; ${row['env']}]"
+        lines += [indent + "# " + t for t in textwrap.wrap(note, 96 - len(indent))]
+        text = yaml.safe_dump({name: value}, default_flow_style=True, width=10**6).strip()
+        lines.append(indent + text[1:-1])  # flow style wraps one mapping in braces
+    return "\n".join(lines).lstrip() + "\n"

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,8 +84,12 @@ def _cache_path(directory: Path, model_id: str, layers: tuple[int, ...], max_tok
     return directory / f"{safe}-{digest.hexdigest()[:16]}.npz"
 
 
-def compute(backend: Backend, layers: tuple[int, ...], max_tokens: int) -> Statistics:
+def compute(
+    backend: Backend, layers: tuple[int, ...], max_tokens: int, progress: bool = False
+) -> Statistics:
     """One pass over the shipped text for C, one batched pass for Q, all layers at once."""
+    from tqdm import tqdm
+
     started = time.perf_counter()
     prose, chats = corpus_texts(), chat_texts(backend, chat_pairs())
     # Interleave prose and chat so a token budget smaller than the corpus samples both.
@@ -96,7 +101,18 @@ def compute(backend: Backend, layers: tuple[int, ...], max_tokens: int) -> Stati
             break
         chosen.append(text)
         budget += backend.token_count(text)
-    sums, count = backend.second_moments(chosen, layers)
+    # Chunks only so that the bar moves; second moments add up across chunks.
+    step = max(1, len(chosen) // 20)
+    sums: dict[int, Any] = {}
+    count = 0
+    with tqdm(total=budget, desc="statistics", unit="tok", disable=not progress) as bar:
+        for start in range(0, len(chosen), step):
+            part = chosen[start : start + step]
+            part_sums, part_count = backend.second_moments(part, layers)
+            for layer, value in part_sums.items():
+                sums[layer] = sums[layer] + value if layer in sums else value
+            count += part_count
+            bar.update(sum(backend.token_count(t) for t in part))
     cov = {layer: s / max(count, 1) for layer, s in sums.items()}
     prompts = [question_prompt(backend, q) for q in general_questions()]
     keys = backend.keys(prompts, layers)
@@ -107,7 +123,11 @@ def compute(backend: Backend, layers: tuple[int, ...], max_tokens: int) -> Stati
 
 
 def load_or_compute(
-    backend: Backend, layers: tuple[int, ...], max_tokens: int, directory: Path
+    backend: Backend,
+    layers: tuple[int, ...],
+    max_tokens: int,
+    directory: Path,
+    progress: bool = False,
 ) -> Statistics:
     """Cached statistics for this model and layer set; a damaged cache is recomputed."""
     path = _cache_path(directory, backend.model_id, tuple(layers), max_tokens)
@@ -116,7 +136,7 @@ def load_or_compute(
             return _read(path, layers)
         except (StoreError, OSError, ValueError, KeyError) as exc:
             log.warning("statistics cache %s unreadable (%s); recomputing", path, exc)
-    stats = compute(backend, tuple(layers), max_tokens)
+    stats = compute(backend, tuple(layers), max_tokens, progress)
     directory.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     arrays = {f"cov_{k}": v for k, v in stats.cov.items()}

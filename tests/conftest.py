@@ -73,3 +73,39 @@ def link_models(home: Path, model_dir: Path) -> Path:
 def engine(engine_factory, tmp_path: Path, model_dir: Path):
     """A fresh engine with an empty memory store (its own home)."""
     return engine_factory(link_models(tmp_path / "home", model_dir))
+
+
+@pytest.fixture
+def serve(engine_factory, tmp_path: Path, model_dir: Path):
+    """Start the real HTTP server on a loopback port for a fresh engine; returns the running
+    ``BackgroundServer`` (``.url``, ``.service``, ``.call(coro)``). Keyword arguments are
+    config overrides, e.g. ``serve(**{"server.api_keys": {"k": "alice"}})``."""
+    from sleepmem.adapters.server.runner import BackgroundServer
+    from sleepmem.engine.service import MemoryService
+
+    started = []
+
+    def start(**overrides):
+        home = link_models(tmp_path / f"home{len(started)}", model_dir)
+        server = BackgroundServer(MemoryService(engine_factory(home, **overrides))).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def mlx_backend(model_dir: Path):
+    """The default model on the mlx backend (CPU), loaded once; skipped only without mlx.
+    find_spec, not an import: the backend module must import mlx itself (it picks the BLAS
+    mlx uses on Linux before mlx loads)."""
+    import importlib.util
+
+    if importlib.util.find_spec("mlx") is None or importlib.util.find_spec("mlx_lm") is None:
+        pytest.skip("mlx and mlx-lm are not installed: pip install 'sleepmem[mlx]'")
+    from sleepmem.engine.backends.mlx_backend import MlxBackend
+    from sleepmem.engine.models import resolve
+
+    return MlxBackend.from_source(resolve(str(model_dir)), device="cpu")

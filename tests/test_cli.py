@@ -82,6 +82,23 @@ def test_config_describe(capsys: pytest.CaptureFixture[str]) -> None:
     assert "$SLEEPMEM_EDITOR__V_LR" in out
 
 
+def test_example_config_is_every_setting_at_its_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """examples/sleepmem.yaml is what `config --annotated` prints for the defaults: a new
+    setting without an entry there (or a changed default) fails here."""
+    from sleepmem.engine.config import EngineConfig, config_to_dict, load_config
+
+    example = Path(__file__).parents[1] / "examples" / "sleepmem.yaml"
+    loaded = load_config(path=example, discover=False, env={})
+    assert config_to_dict(loaded) == config_to_dict(EngineConfig())
+    text = example.read_text()
+    assert yaml.safe_load(text).keys() == config_to_dict(EngineConfig()).keys()
+    code, out, _ = run(["--home", str(tmp_path), "config", "--annotated"], capsys)
+    assert code == 0
+    assert out.replace(f"home: {tmp_path}", "home: null").strip() in text
+
+
 def test_bad_config_is_exit_2_with_message(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

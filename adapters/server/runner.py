@@ -1,0 +1,124 @@
+"""Binding and running the server: in the foreground (``sleepmem serve``) or in a thread.
+
+The loopback rule lives here: a server that would be reachable from other machines must
+have API keys, since without them anyone on the network could read and rewrite every
+user's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import threading
+from typing import Any
+
+from aiohttp import web
+from sleepmem.engine.config import EngineConfig
+from sleepmem.engine.errors import ConfigError
+from sleepmem.engine.service import MemoryService
+
+from .app import create_app
+
+log = logging.getLogger(__name__)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a hostname could resolve anywhere
+
+
+def check_bind(config: EngineConfig) -> None:
+    server = config.server
+    if not is_loopback(server.host) and not (server.api_keys or server.admin_keys):
+        raise ConfigError(
+            f"refusing to listen on {server.host}: it is reachable from other machines and "
+            "no API keys are configured. Set server.api_keys (and admin_keys), or bind "
+            "127.0.0.1."
+        )
+    if "*" in server.cors_origins and not (server.api_keys or server.admin_keys):
+        raise ConfigError(
+            "server.cors_origins '*' without API keys would let any web page read memories"
+        )
+
+
+async def start_site(service: MemoryService, host: str, port: int) -> tuple[web.AppRunner, str]:
+    """Start the app on ``host:port`` (0 = any free port); returns the runner and base URL."""
+    runner = web.AppRunner(create_app(service), access_log=log if log.isEnabledFor(10) else None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    sockets = [s for s in (site._server.sockets if site._server else [])]
+    bound = sockets[0].getsockname()[1] if sockets else port
+    shown = f"[{host}]" if ":" in host else host
+    return runner, f"http://{shown}:{bound}"
+
+
+def serve(service: MemoryService) -> None:
+    """Run until interrupted (Ctrl-C / SIGTERM), then finish queued work and exit."""
+    config = service.engine.config
+    check_bind(config)
+
+    async def main() -> None:
+        runner, url = await start_site(service, config.server.host, config.server.port)
+        log.info(
+            "sleepmem serving %s at %s/v1 (model %s)",
+            config.server.model_name,
+            url,
+            service.engine.backend.model_id,
+        )
+        print(
+            f"sleepmem: OpenAI-compatible API at {url}/v1  (model {config.server.model_name})",
+            flush=True,
+        )
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
+class BackgroundServer:
+    """The real server on its own event loop in a thread: for tests, benchmarks and
+    embedding into programs that are not asyncio."""
+
+    def __init__(self, service: MemoryService, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.service = service
+        self.host, self.port = host, port
+        self.url = ""
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+
+    def start(self) -> BackgroundServer:
+        check_bind(self.service.engine.config)
+        self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(
+            start_site(self.service, self.host, self.port), self.loop
+        )
+        self._runner, self.url = future.result(timeout=60)
+        return self
+
+    def call(self, coro: Any, timeout: float | None = None) -> Any:
+        """Run ``coro`` on the server's loop (e.g. ``service.drain()``) and wait for it."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            self.call(self._runner.cleanup(), timeout=600)
+            self._runner = None
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=30)
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,353 @@
+"""The engine for long-running front ends: async, per-user queues, sleep on a schedule.
+
+One ``MemoryService`` per process wraps one ``Engine`` (one loaded model). The HTTP server and
+the Discord bot both talk to it, never to the engine's blocking methods directly, because:
+
+- replies stream from a thread pool of their own, so a user's edit or sleep never delays
+  anyone's answer (edits and sleep run on a separate, smaller pool);
+- every piece of memory work for one user (wake, /remember, /forget, sleep) goes through
+  that user's FIFO queue, so it is serialised for them and never waits on other users;
+- wake is coalesced: messages that arrive while a user's previous edit is still running are
+  extracted together and written in one joint solve, instead of one solve each;
+- replies during a user's sleep use the memory from before the sleep (the engine swaps the
+  factors only when the new ones are verified).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from .errors import InputError, SleepmemError
+from .facts import Fact
+from .memory import Engine, SleepReport, WakeReport
+from .store import validate_user_id
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+WORK_THREADS = 2
+"""Edits and sleeps in flight at once across all users: each saturates the CPU cores of a
+small machine, so more would only slow every one of them down."""
+
+
+def memory_key(user_id: str, character: str | None = None, guild: str | None = None) -> str:
+    """The id a memory is stored under: ``alice``, ``alice/guild:42/character:Seraphina``.
+
+    Front ends validate user ids to exclude "/" (see ``check_external_user_id``), so a
+    composed key never collides with a plain user's id.
+    """
+    key = validate_user_id(user_id)
+    if guild:
+        key += f"/guild:{guild}"
+    if character:
+        key += f"/character:{character}"
+    return validate_user_id(key)
+
+
+def check_external_user_id(user_id: object) -> str:
+    """A user id that came from outside (a request, a header): no path-like or composed ids."""
+    value = validate_user_id(user_id)
+    if "/" in value or "\\" in value or value in (".", ".."):
+        raise InputError(f"user id {value!r} may not contain '/' or '\\' or be '.' or '..'")
+    return value
+
+
+def last_user_message(messages: Sequence[dict[str, str]]) -> tuple[str, list[dict[str, str]]]:
+    """The last user message and the conversation before it."""
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].get("role") == "user":
+            return messages[i].get("content", ""), list(messages[:i])
+    raise InputError("the conversation has no user message")
+
+
+@dataclass
+class _UserWork:
+    """Per-user bookkeeping: the FIFO lock, queued wake messages and activity times."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pending: int = 0
+    sleeping: bool = False
+    last_message_at: float | None = None
+    wake_inbox: list[tuple[str, list[dict[str, str]]]] = field(default_factory=list)
+    last_wake: WakeReport | None = None
+    last_error: str | None = None
+
+
+class MemoryService:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._chat_pool = ThreadPoolExecutor(
+            engine.config.server.chat_workers, thread_name_prefix="sleepmem-chat"
+        )
+        self._work_pool = ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="sleepmem-work")
+        self._users: dict[str, _UserWork] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._scheduler: Any = None
+        self._closed = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Start the sleep scheduler (the triggers come from ``register_schedules``)."""
+        from sleepmem.engine.schedule import Scheduler
+        from sleepmem.plugin import manager
+
+        triggers = manager.schedules(self.engine.plugins)
+        self._scheduler = Scheduler(
+            triggers=triggers,
+            config=self.engine.config.schedule,
+            states=self.user_states,
+            sleep=self._scheduled_sleep,
+        )
+        await self._scheduler.start()
+
+    async def close(self) -> None:
+        """Finish queued work, stop the scheduler and the thread pools."""
+        if self._scheduler is not None:
+            await self._scheduler.stop()
+            self._scheduler = None
+        await self.drain()
+        self._closed = True
+        self._chat_pool.shutdown(wait=True, cancel_futures=True)
+        self._work_pool.shutdown(wait=True)
+
+    async def drain(self) -> None:
+        """Wait until every queued wake and sleep job has finished."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # ------------------------------------------------------------------ plumbing
+    def _user(self, key: str) -> _UserWork:
+        work = self._users.get(key)
+        if work is None:
+            work = self._users[key] = _UserWork()
+        return work
+
+    def _notify(self, hook: str, **kwargs: Any) -> None:
+        from sleepmem.plugin import manager
+
+        manager.notify(self.engine.plugins, hook, **kwargs)
+
+    async def _in_pool(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise SleepmemError("the memory service is shut down")
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+    async def _queued(self, user_id: str, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` on the work pool after every earlier job of this user (FIFO)."""
+        work = self._user(user_id)
+        work.pending += 1
+        try:
+            async with work.lock:
+                return await self._in_pool(self._work_pool, fn, *args)
+        finally:
+            work.pending -= 1
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # ------------------------------------------------------------------ chat
+    async def stream_reply(
+        self,
+        user_id: str,
+        messages: list[dict[str, str]],
+        max_new_tokens: int | None = None,
+    ) -> AsyncIterator[str]:
+        """Stream the reply with ``user_id``'s memory live.
+
+        Generation runs in a chat thread; pieces cross to the event loop through a queue.
+        When the consumer stops early (a client that hung up), the thread is told to stop
+        after its current token rather than generating the rest for nobody.
+        """
+        user_id = validate_user_id(user_id)
+        message, history = last_user_message(messages)
+        self._user(user_id).last_message_at = time.time()
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                self._notify("user_message", user_id=user_id, message=message, history=history)
+                for piece in self.engine.reply(user_id, messages, max_new_tokens):
+                    if stop.is_set():
+                        break
+                    loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
+            except BaseException as exc:  # handed to the consumer, which re-raises it
+                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+            else:
+                loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
+
+        producer = self._in_pool(self._chat_pool, produce)
+        producer_task = loop.create_task(producer)
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind == "piece":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    break
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await producer_task
+
+    async def reply(
+        self, user_id: str, messages: list[dict[str, str]], max_new_tokens: int | None = None
+    ) -> str:
+        return "".join([p async for p in self.stream_reply(user_id, messages, max_new_tokens)])
+
+    def after_reply(self, user_id: str, messages: list[dict[str, str]], reply: str) -> None:
+        """Fire ``assistant_reply`` and queue wake for the last user message; returns at once.
+
+        Wake jobs that pile up behind a running one are merged into one edit.
+        """
+        user_id = validate_user_id(user_id)
+        message, history = last_user_message(messages)
+        work = self._user(user_id)
+        work.wake_inbox.append((message, history))
+        self._spawn(self._wake(user_id, list(messages), reply))
+
+    async def _wake(self, user_id: str, messages: list[dict[str, str]], reply: str) -> None:
+        work = self._user(user_id)
+
+        def run() -> WakeReport | None:
+            self._notify("assistant_reply", user_id=user_id, messages=messages, reply=reply)
+            inbox, work.wake_inbox = work.wake_inbox, []
+            if not inbox or not self.engine.config.server.wake:
+                return None
+            facts: list[Fact] = []
+            for message, history in inbox:
+                if message.lstrip().startswith("/"):
+                    continue
+                pairs = [(m.get("role", ""), m.get("content", "")) for m in history]
+                facts.extend(self.engine.extract(user_id, message, pairs))
+            return self.engine.write(user_id, facts) if facts else None
+
+        try:
+            report = await self._queued(user_id, run)
+        except SleepmemError as exc:
+            work.last_error = str(exc)
+            log.warning("wake failed user=%s: %s", user_id, exc)
+            return
+        if report is not None:
+            work.last_wake = report
+
+    async def chat(
+        self, user_id: str, messages: list[dict[str, str]], max_new_tokens: int | None = None
+    ) -> str:
+        """One whole turn: a command is answered by the engine, anything else by the model."""
+        message, _ = last_user_message(messages)
+        answer = await self.command(user_id, message)
+        if answer is not None:
+            return answer
+        text = await self.reply(user_id, messages, max_new_tokens)
+        self.after_reply(user_id, messages, text)
+        return text
+
+    # ------------------------------------------------------------------ memory work
+    async def command(self, user_id: str, text: str) -> str | None:
+        """Run a chat command on the user's queue; None when ``text`` is not a command."""
+        if not text.strip().startswith("/"):
+            return None
+        user_id = validate_user_id(user_id)
+        if text.strip().split()[0].lower() == "/sleep":
+            # Sleep through the one path that marks the user as sleeping and fires hooks.
+            report = await self.sleep(user_id, reason="command")
+            from sleepmem.plugin.builtins.commands import describe_sleep
+
+            return describe_sleep(report)
+        try:
+            return await self._queued(user_id, self.engine.command, user_id, text)
+        except SleepmemError as exc:
+            return str(exc)
+
+    async def remember(self, user_id: str, text: str) -> WakeReport:
+        return await self._queued(user_id, self.engine.remember, user_id, text)
+
+    async def forget(self, user_id: str, query: str) -> list[Fact]:
+        return await self._queued(user_id, self.engine.forget, user_id, query)
+
+    async def forget_all(self, user_id: str) -> int:
+        return await self._queued(user_id, self.engine.forget_all, user_id)
+
+    async def sleep(self, user_id: str, reason: str = "api") -> SleepReport:
+        user_id = validate_user_id(user_id)
+        work = self._user(user_id)
+
+        def run() -> SleepReport:
+            work.sleeping = True
+            try:
+                return self.engine.sleep(
+                    user_id, max_drift=self.engine.config.schedule.max_drift, reason=reason
+                )
+            finally:
+                work.sleeping = False
+
+        return await self._queued(user_id, run)
+
+    def queue_sleep(self, user_id: str, reason: str = "api") -> None:
+        """Start a sleep in the background (the REST API's ``"wait": false``)."""
+        self._spawn(self._background_sleep(user_id, reason))
+
+    async def _background_sleep(self, user_id: str, reason: str) -> None:
+        try:
+            await self.sleep(user_id, reason)
+        except SleepmemError as exc:
+            self._user(user_id).last_error = str(exc)
+            log.warning("sleep failed user=%s: %s", user_id, exc)
+
+    async def _scheduled_sleep(self, user_id: str, reason: str) -> None:
+        await self._background_sleep(user_id, reason)
+
+    # ------------------------------------------------------------------ status
+    def status(self, user_id: str) -> dict[str, Any]:
+        from sleepmem.engine.schedule import sleep_pressure
+
+        user_id = validate_user_id(user_id)
+        mem = self.engine.memory(user_id)
+        work = self._users.get(user_id) or _UserWork()
+        last = mem.last_sleep()
+        return {
+            "user": user_id,
+            "facts": len(mem.facts()),
+            "last_sleep": last,
+            "pending": work.pending,
+            "sleeping": work.sleeping,
+            "pressure": sleep_pressure(mem),
+            "last_message_at": work.last_message_at,
+            "last_error": work.last_error,
+        }
+
+    def users(self) -> list[str]:
+        """Every user with a ledger or activity in this process."""
+        return sorted(set(self.engine.store.users()) | set(self._users))
+
+    def user_states(self) -> list[Any]:
+        """Every user's ``UserState`` for the scheduler (runs in a worker thread)."""
+        from sleepmem.engine.schedule import user_state
+
+        states = []
+        for user_id in self.users():
+            work = self._users.get(user_id) or _UserWork()
+            states.append(
+                user_state(
+                    self.engine.memory(user_id),
+                    last_message_at=work.last_message_at,
+                    sleeping=work.sleeping,
+                    pending=work.pending,
+                )
+            )
+        return states
