@@ -414,3 +414,49 @@ def test_quantize_rejects_bad_requests_before_any_work(tmp_path, model_dir):
     assert (squatter / "notes.txt").read_text() == "mine"
     assert mlx_quantization(model_dir) is None
     assert main(["model", "quantize", "--bits", "7"]) == 2
+
+
+def test_server_on_mlx_serves_two_users_editing_at_once(
+    tmp_path, model_dir, engine_factory, mlx_backend
+):
+    """`sleepmem --backend mlx serve`: the real HTTP server on the mlx engine; two users'
+    wake edits run at the same time and each recalls only their own fact."""
+    import openai
+    from sleepmem.adapters.server.runner import BackgroundServer
+    from sleepmem.engine.service import MemoryService
+
+    engine = _mlx_engine(mlx_backend, engine_factory, link_models(tmp_path / "home", model_dir))
+    server = BackgroundServer(MemoryService(engine)).start()
+    try:
+        api = openai.OpenAI(base_url=server.url + "/v1", api_key="none", max_retries=0)
+        told = {"ana": ("Porto", "I live in Porto."), "bo": ("Oslo", "I live in Oslo.")}
+
+        def tell(user: str) -> None:
+            api.chat.completions.create(
+                model="sleepmem",
+                messages=[{"role": "user", "content": told[user][1]}],
+                user=user,
+                max_tokens=8,
+            )
+
+        threads = [threading.Thread(target=tell, args=(user,)) for user in told]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        server.call(server.service.drain(), 600)
+        for user, (city, _) in told.items():
+            assert [f.answer for f in engine.memories(user)] == [city]
+            stream = api.chat.completions.create(
+                model="sleepmem",
+                messages=[{"role": "user", "content": QUESTION}],
+                user=user,
+                max_tokens=16,
+                stream=True,
+            )
+            answer = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+            other = "Oslo" if city == "Porto" else "Porto"
+            assert city in answer and other not in answer, answer
+    finally:
+        server.stop()
+        engine.close()

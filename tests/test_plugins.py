@@ -723,7 +723,7 @@ def test_secret_veto_through_a_real_engine(engine, secret_veto, monkeypatch) -> 
         assert only_secret.skipped == ["vetoed by a plugin: My password is hunter2."]
         assert engine.memory("cleo").batches() == []  # no edit was solved or stored
         reply = engine.command("cleo", "/remember my card is 4111 1111 1111 1111")
-        assert "Remembered" not in reply and "4111" not in reply
+        assert reply == "Not stored: a plugin refused it."  # and the card is not echoed
         assert engine.memories("cleo") == []
 
         mixed = engine.observe("cleo", "My password is hunter2. I live in Porto.")

@@ -274,7 +274,7 @@ async def test_chat_during_sleep_is_answered_from_pre_sleep_memory(serve):
     # All three were answered while the sleep was still running.
     assert server.service.status("alice")["sleeping"], "sleep ended too soon to prove anything"
     assert "porto" in answer.lower() and told and "porto" not in other.lower()
-    assert server.service.status("alice")["pending"] == 2  # the sleep, then the new fact
+    assert server.service.status("alice")["pending"] >= 2  # the sleep, then her wake jobs
     await asyncio.to_thread(server.call, server.service.drain(), 600)
     assert sorted(facts_of(server, "alice")) == ["Biscuit", "Porto"]
     assert facts_of(server, "bob") == []

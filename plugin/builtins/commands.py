@@ -18,10 +18,10 @@ def remember(engine: Any, user_id: str, arg: str) -> str:
         raise InputError("usage: /remember <something about you>")
     report = engine.remember(user_id, arg)
     if not report.added:
-        # Nothing new was written: either it is known already or a plugin refused it.
-        return (
-            "Not stored: " + "; ".join(report.skipped) if report.skipped else "I already knew that."
-        )
+        # The refused text is not repeated: a veto usually means it should not be echoed.
+        if any(reason.startswith("vetoed") for reason in report.skipped):
+            return "Not stored: a plugin refused it."
+        return "I already knew that."
     lines = [f"Remembered: {f.text} [{f.id}]" for f in report.added]
     lines += [f"(replaces: {f.text})" for f in report.superseded]
     return "\n".join(lines)
