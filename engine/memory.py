@@ -25,6 +25,7 @@ from .config import EngineConfig
 from .editor import EditSettings, Protection, nullspace_basis, spread, target_values
 from .errors import EditError, InputError, UnknownFact
 from .facts import ACTIVE, FORGOTTEN, SUPERSEDED, Fact
+from .priority import checkpoint
 from .prompts import fact_prompts
 from .store import EditBatch, MemoryStore, UserMemory, validate_user_id
 
@@ -371,14 +372,14 @@ class Engine:
         text = [
             self.backend.chat_text([{"role": "user", "content": f.questions[0]}]) for f in facts
         ]
-        # The edit trains the answer to come first, so a few tokens past it suffice.
-        return [
-            f.answer.casefold()
-            in "".join(
-                self.backend.generate(t, self.backend.token_count(f.answer) + 6, factors)
-            ).casefold()
-            for f, t in zip(facts, text)
-        ]
+        found = []
+        for fact, prompt in zip(facts, text):
+            checkpoint()  # an audit is background work: replies go first
+            # The edit trains the answer to come first, so a few tokens past it suffice.
+            limit = self.backend.token_count(fact.answer) + 6
+            said = "".join(self.backend.generate(prompt, limit, factors))
+            found.append(fact.answer.casefold() in said.casefold())
+        return found
 
     def drift(self, factors: Factors | None, texts: Sequence[str] | None = None) -> float:
         """Relative perplexity change on general text versus the base model."""

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from .errors import InputError, SleepmemError
 from .facts import Fact
 from .memory import Engine, SleepReport, WakeReport
+from .priority import FOREGROUND
 from .store import validate_user_id
 
 log = logging.getLogger(__name__)
@@ -179,10 +180,11 @@ class MemoryService:
         def produce() -> None:
             try:
                 self._notify("user_message", user_id=user_id, message=message, history=history)
-                for piece in self.engine.reply(user_id, messages, max_new_tokens):
-                    if stop.is_set():
-                        break
-                    loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
+                with FOREGROUND.reply():  # background edits and sleeps pause meanwhile
+                    for piece in self.engine.reply(user_id, messages, max_new_tokens):
+                        if stop.is_set():
+                            break
+                        loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
             except BaseException as exc:  # handed to the consumer, which re-raises it
                 loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
             else:

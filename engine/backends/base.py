@@ -7,7 +7,7 @@ the solves run in float64 whatever the runtime.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -115,6 +115,9 @@ class Backend(Protocol):
         key token of each of the group's prompts, makes the model produce the targets.
         Returns the deltas and the final loss per group."""
 
+    def weight_bytes(self) -> int:
+        """Bytes held by the model's weights (packed ones count as packed)."""
+
     def nll(self, texts: Sequence[str], factors: Factors | None = None) -> tuple[float, int]:
         """Summed negative log-likelihood of texts and the number of predicted tokens."""
 
@@ -128,3 +131,36 @@ class VStarSettings:
     loss_stop: float
     clamp_factor: float
     weight_decay: float
+
+
+@dataclass(frozen=True)
+class TargetTokens:
+    """Where each target token of a v* batch sits: row ``p`` is prompt ``p``'s tokens
+    followed by its target's, and the logits at ``cols[i]`` of row ``rows[i]`` must predict
+    ``ids[i]``, a token of group ``groups[i]``'s answer."""
+
+    sequences: list[list[int]]
+    rows: list[int]
+    cols: list[int]
+    ids: list[int]
+    groups: list[int]
+
+
+def target_tokens(
+    prompts: Sequence[EditPrompt],
+    prompt_ids: Sequence[list[int]],
+    encode: Callable[[str], list[int]],
+) -> TargetTokens:
+    """Lay out the targets of ``prompts`` (token ids ``prompt_ids``) for one batched v* run."""
+    out = TargetTokens([], [], [], [], [])
+    for row, (prompt, ids) in enumerate(zip(prompts, prompt_ids)):
+        target = encode(prompt.target)
+        out.sequences.append(list(ids) + target)
+        for j, token in enumerate(target):
+            out.rows.append(row)
+            out.cols.append(len(ids) + j - 1)  # logits at t predict token t + 1
+            out.ids.append(token)
+            out.groups.append(prompt.group)
+    if not out.ids:
+        raise ValueError("the edit prompts have no target tokens")
+    return out

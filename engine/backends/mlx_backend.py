@@ -38,7 +38,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendUnavailable, ModelError
-from .base import EditPrompt, Factors, VStarSettings
+from ..priority import checkpoint
+from .base import EditPrompt, Factors, VStarSettings, target_tokens
 
 log = logging.getLogger(__name__)
 
@@ -545,6 +546,7 @@ class MlxBackend:
         resid: list[np.ndarray] = []
         last = max([*key_layers, -1 if residual_layer is None else residual_layer])
         for start in range(0, len(prompts), batch_size):
+            checkpoint()
             seqs, cols = self._positions(prompts[start : start + batch_size])
             ids, _ = self._batch(seqs)
             call = _Call(
@@ -583,6 +585,7 @@ class MlxBackend:
         count = 0
         last = max(layers)
         for start in range(0, len(texts), batch_size):
+            checkpoint()
             seqs = [self.encode(t)[:512] for t in texts[start : start + batch_size]]
             seqs = [s for s in seqs if s]
             if not seqs:
@@ -609,6 +612,7 @@ class MlxBackend:
         live = self._factors(factors)
         total, count = 0.0, 0
         for start in range(0, len(texts), 16):
+            checkpoint()
             seqs = [self.encode(t) for t in texts[start : start + 16]]
             seqs = [s for s in seqs if s]
             if not seqs:
@@ -636,18 +640,9 @@ class MlxBackend:
     ) -> tuple[np.ndarray, list[float]]:
         live = self._factors(factors)
         seqs, cols = self._positions(prompts)
-        full, t_rows, t_cols, t_ids, t_group = [], [], [], [], []
-        for row, (p, s) in enumerate(zip(prompts, seqs)):
-            target = self.encode(p.target)
-            full.append(s + target)
-            for j, tok in enumerate(target):
-                t_rows.append(row)
-                t_cols.append(len(s) + j - 1)  # logits at t predict token t+1
-                t_ids.append(tok)
-                t_group.append(p.group)
-        if not t_ids:
-            raise ValueError("the edit prompts have no target tokens")
-        ids, _ = self._batch(full)
+        layout = target_tokens(prompts, seqs, self.encode)
+        t_rows, t_cols, t_ids, t_group = layout.rows, layout.cols, layout.ids, layout.groups
+        ids, _ = self._batch(layout.sequences)
         p_group = np.array([p.group for p in prompts])
         tokens_per_group = np.maximum(np.bincount(t_group, minlength=n_groups), 1)
         # (groups, target tokens): each group's mean answer NLL as one matmul
@@ -706,6 +701,7 @@ class MlxBackend:
         losses = np.full(n_groups, np.inf)
         with self._on_device(), self._live(_Call(factors=live)):
             for _ in range(settings.steps):
+                checkpoint()
                 (_, per_group), grad = value_and_grad(delta)
                 mx.eval(per_group, grad)
                 losses = np.array(per_group, dtype=np.float64)

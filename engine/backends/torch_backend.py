@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendUnavailable, ModelError
-from .base import EditPrompt, Factors, VStarSettings
+from ..priority import checkpoint
+from .base import EditPrompt, Factors, VStarSettings, target_tokens
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +181,10 @@ class TorchBackend:
         with self._probing(probe), contextlib.suppress(_StopForward):
             self.model.model(input_ids=ids, attention_mask=mask)
 
+    def weight_bytes(self) -> int:
+        """Bytes held by the model's parameters."""
+        return sum(p.numel() * p.element_size() for p in self.model.parameters())
+
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(array)).to(self.device, self.dtype)
 
@@ -259,6 +264,7 @@ class TorchBackend:
         resid: list[np.ndarray] = []
         last = max([*key_layers, -1 if residual_layer is None else residual_layer])
         for start in range(0, len(prompts), batch_size):
+            checkpoint()
             seqs, probe = self._positions(prompts[start : start + batch_size])
             probe.key_layers, probe.keys = tuple(key_layers), {}
             probe.residual_layer = residual_layer
@@ -290,6 +296,7 @@ class TorchBackend:
         count = 0
         last = max(layers)
         for start in range(0, len(texts), batch_size):
+            checkpoint()
             seqs = [self.encode(t)[:512] for t in texts[start : start + batch_size]]
             seqs = [s for s in seqs if s]
             if not seqs:
@@ -376,6 +383,7 @@ class TorchBackend:
         total, count = 0.0, 0
         with self._factors(factors):
             for start in range(0, len(texts), 16):
+                checkpoint()
                 seqs = [self.encode(t) for t in texts[start : start + 16]]
                 ids, mask = self._batch(seqs)
                 logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
@@ -396,21 +404,13 @@ class TorchBackend:
         factors: Factors | None = None,
     ) -> tuple[np.ndarray, list[float]]:
         seqs, probe = self._positions(prompts)
-        full, tgt_rows, tgt_cols, tgt_ids, tgt_group = [], [], [], [], []
-        for row, (p, s) in enumerate(zip(prompts, seqs)):
-            target = self.encode(p.target)
-            full.append(s + target)
-            for j, tok in enumerate(target):
-                tgt_rows.append(row)
-                tgt_cols.append(len(s) + j - 1)  # logits at t predict token t+1
-                tgt_ids.append(tok)
-                tgt_group.append(p.group)
-        ids, mask = self._batch(full)
+        layout = target_tokens(prompts, seqs, self.encode)
+        ids, mask = self._batch(layout.sequences)
         dev = self.device
-        t_rows = torch.tensor(tgt_rows, device=dev)
-        t_cols = torch.tensor(tgt_cols, device=dev)
-        t_ids = torch.tensor(tgt_ids, device=dev)
-        t_group = torch.tensor(tgt_group, device=dev)
+        t_rows = torch.tensor(layout.rows, device=dev)
+        t_cols = torch.tensor(layout.cols, device=dev)
+        t_ids = torch.tensor(layout.ids, device=dev)
+        t_group = torch.tensor(layout.groups, device=dev)
         p_group = torch.tensor([p.group for p in prompts], device=dev)
         tokens_per_group = torch.bincount(t_group, minlength=n_groups).clamp(min=1).float()
 
@@ -434,6 +434,7 @@ class TorchBackend:
         t_cols = t_cols - split
         with self._factors(factors):
             for _ in range(settings.steps):
+                checkpoint()
                 opt.zero_grad()
                 hidden = hidden_at[:, split:].index_put(
                     (probe.rows, s_cols), delta[p_group].to(self.dtype), accumulate=True

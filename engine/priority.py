@@ -1,0 +1,61 @@
+"""Replies first: background memory work pauses while a reply is being generated.
+
+On a small CPU an edit (seconds of v* steps, key passes, drift checks) and a reply share the
+same cores, and a reply waiting on an edit is exactly the delay wake must never cause. So
+the service marks reply generation as foreground, and the backends' long loops call
+``checkpoint()`` between steps: it returns at once when no reply is running, otherwise it
+waits until none is, for at most ``max_wait`` seconds per call, so memory work still
+advances under a constant stream of chats. Results are unchanged; only timing moves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+import time
+from collections.abc import Iterator
+
+_in_foreground: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "sleepmem_foreground", default=False
+)
+
+
+class Foreground:
+    def __init__(self, max_wait: float = 1.0) -> None:
+        self.max_wait = max_wait
+        self.paused_seconds = 0.0  # total time background work spent waiting (for benchmarks)
+        self._active = 0
+        self._cond = threading.Condition()
+
+    @property
+    def active(self) -> int:
+        return self._active
+
+    @contextlib.contextmanager
+    def reply(self) -> Iterator[None]:
+        """Mark the calling thread as generating a reply until the block ends."""
+        token = _in_foreground.set(True)
+        with self._cond:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                if not self._active:
+                    self._cond.notify_all()
+            _in_foreground.reset(token)
+
+    def checkpoint(self) -> None:
+        """Called by background loops between steps; never waits inside a reply itself."""
+        if not self._active or _in_foreground.get():
+            return
+        started = time.monotonic()
+        with self._cond:
+            self._cond.wait_for(lambda: not self._active, timeout=self.max_wait)
+        self.paused_seconds += time.monotonic() - started
+
+
+FOREGROUND = Foreground()
+checkpoint = FOREGROUND.checkpoint
