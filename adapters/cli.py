@@ -8,12 +8,13 @@ Errors a user can act on (SleepmemError) are printed as one message with exit co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -182,29 +183,37 @@ def cmd_bench_memory(args: argparse.Namespace) -> int:
         bench_mod.print_ablation(result)
     else:
         bench_mod.print_table(result)
-    out = Path(args.json).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=_json_default) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+    _save_json(result, args.json)
     return 0
 
 
-def cmd_bench_server(args: argparse.Namespace) -> int:
+@contextlib.contextmanager
+def _scratch_home(config: Any) -> Iterator[Any]:
+    """``config`` on a temporary home: benchmark users never land in the real memory store,
+    while the model and its statistics are shared through links."""
     import dataclasses
     import tempfile
 
-    from sleepmem.adapters.server.bench import run_server_bench
-    from sleepmem.engine.service import MemoryService
-
-    config = _config(args)
     real_home = _home(config)
     with tempfile.TemporaryDirectory(prefix="sleepmem-bench-") as tmp:
-        # Benchmark users must not land in the real memory store; the model and its
-        # statistics are shared read-only through links.
         for name in ("models", "stats"):
             (real_home / name).mkdir(parents=True, exist_ok=True)
             (Path(tmp) / name).symlink_to(real_home / name, target_is_directory=True)
-        config = dataclasses.replace(config, home=tmp)
+        yield dataclasses.replace(config, home=tmp)
+
+
+def _save_json(result: dict[str, Any], path: str) -> None:
+    out = Path(path).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+
+
+def cmd_bench_server(args: argparse.Namespace) -> int:
+    from sleepmem.adapters.server.bench import run_server_bench
+    from sleepmem.engine.service import MemoryService
+
+    with _scratch_home(_config(args)) as config:
         engine = _open_engine(config)
         try:
             engine.statistics()
@@ -216,11 +225,23 @@ def cmd_bench_server(args: argparse.Namespace) -> int:
             )
         finally:
             engine.close()
-    print(json.dumps(result, indent=2))
-    out = Path(args.json).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+    print(json.dumps(result, indent=2, default=_json_default))
+    _save_json(result, args.json)
+    return 0
+
+
+def cmd_bench_speed(args: argparse.Namespace) -> int:
+    from sleepmem.engine.speed import run_speed_bench
+
+    with _scratch_home(_config(args)) as config:
+        started = time.perf_counter()
+        engine = _open_engine(config)
+        try:
+            result = run_speed_bench(engine, time.perf_counter() - started, args.tokens)
+        finally:
+            engine.close()
+    print(json.dumps(result, indent=2, default=_json_default))
+    _save_json(result, args.json)
     return 0
 
 
@@ -456,10 +477,15 @@ def build_parser() -> argparse.ArgumentParser:
     server_bench = add(
         bench_sub, "server", cmd_bench_server, "HTTP overhead, first token, concurrent users"
     )
-    server_bench.add_argument("--users", type=int, default=20, help="concurrent users")
+    server_bench.add_argument(
+        "--users", type=int, default=20, help="concurrent users (0: skip the load test)"
+    )
     server_bench.add_argument("--messages", type=int, default=5, help="facts per user (<= 5)")
     server_bench.add_argument("--rounds", type=int, default=20, help="overhead samples")
     server_bench.add_argument("--json", required=True, metavar="OUT", help="results file")
+    speed = add(bench_sub, "speed", cmd_bench_speed, "decode tokens/s, edit latency, memory use")
+    speed.add_argument("--tokens", type=int, default=128, help="tokens per decode sample")
+    speed.add_argument("--json", required=True, metavar="OUT", help="results file")
     bench.set_defaults(func=None, subparser=bench)
 
     serve_p = add(sub, "serve", cmd_serve, "run the OpenAI-compatible server with per-user memory")
