@@ -170,18 +170,19 @@ def persona_messages(persona: Any, messages: list[dict[str, str]], user_name: st
     return head + messages
 
 
-def _usage(service: MemoryService, prompt: list[dict[str, str]], text: str) -> dict[str, int]:
+def _ending(service: MemoryService, turn: _Turn, text: str) -> tuple[str, dict[str, int]]:
+    """The finish reason and the usage block; the reply is tokenised once for both."""
     backend = service.engine.backend
-    p = backend.token_count(backend.chat_text(prompt))
-    c = backend.token_count(text) if text else 0
-    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
-
-
-def _finish(service: MemoryService, turn: _Turn, text: str) -> str:
-    if turn.command is not None:
-        return "stop"
+    prompt = backend.token_count(backend.chat_text(turn.prompt))
+    completion = backend.token_count(text) if text else 0
+    usage = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
     limit = min(turn.max_tokens or 10**9, service.engine.config.max_new_tokens)
-    return "length" if service.engine.backend.token_count(text) >= limit else "stop"
+    finish = "length" if turn.command is None and completion >= limit else "stop"
+    return finish, usage
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -203,6 +204,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         len(text),
         time.perf_counter() - started,
     )
+    finish, usage = _ending(service, turn, text)
     return web.json_response(
         {
             "id": _completion_id(),
@@ -213,11 +215,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": text},
-                    "finish_reason": _finish(service, turn, text),
+                    "finish_reason": finish,
                     "logprobs": None,
                 }
             ],
-            "usage": _usage(service, turn.prompt, text),
+            "usage": usage,
         }
     )
 
@@ -267,8 +269,9 @@ async def _stream(request: web.Request, service: MemoryService, turn: _Turn) -> 
         async for piece in pieces:
             text += piece
             await response.write(chunk({"content": piece}))
-        extra = {"usage": _usage(service, turn.prompt, text)} if turn.include_usage else {}
-        await response.write(chunk({}, _finish(service, turn, text), **extra))
+        finish, usage = _ending(service, turn, text)
+        extra = {"usage": usage} if turn.include_usage else {}
+        await response.write(chunk({}, finish, **extra))
         await response.write(b"data: [DONE]\n\n")
     except (ConnectionResetError, ConnectionError):
         dropped = True  # the client hung up; the user's message still counts for wake
