@@ -51,10 +51,11 @@ class Foreground:
         """Called by background loops between steps; never waits inside a reply itself."""
         if not self._active or _in_foreground.get():
             return
-        started = time.monotonic()
         with self._cond:
+            started = time.monotonic()
             self._cond.wait_for(lambda: not self._active, timeout=self.max_wait)
-        self.paused_seconds += time.monotonic() - started
+            # Under the lock: several background threads may pause at once.
+            self.paused_seconds += time.monotonic() - started
 
 
 FOREGROUND = Foreground()

@@ -170,18 +170,22 @@ def persona_messages(persona: Any, messages: list[dict[str, str]], user_name: st
     return head + messages
 
 
-def _ending(service: MemoryService, turn: _Turn, text: str) -> tuple[str, dict[str, int]]:
-    """The finish reason and the usage block; the reply is tokenised once for both."""
+def _ending(
+    service: MemoryService, turn: _Turn, text: str, with_usage: bool = True
+) -> tuple[str, dict[str, int] | None]:
+    """The finish reason and, if asked, the usage block; the reply is tokenised once."""
     backend = service.engine.backend
-    prompt = backend.token_count(backend.chat_text(turn.prompt))
     completion = backend.token_count(text) if text else 0
+    limit = min(turn.max_tokens or 10**9, service.engine.config.max_new_tokens)
+    finish = "length" if turn.command is None and completion >= limit else "stop"
+    if not with_usage:
+        return finish, None
+    prompt = backend.token_count(backend.chat_text(turn.prompt))
     usage = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
-    limit = min(turn.max_tokens or 10**9, service.engine.config.max_new_tokens)
-    finish = "length" if turn.command is None and completion >= limit else "stop"
     return finish, usage
 
 
@@ -269,8 +273,8 @@ async def _stream(request: web.Request, service: MemoryService, turn: _Turn) -> 
         async for piece in pieces:
             text += piece
             await response.write(chunk({"content": piece}))
-        finish, usage = _ending(service, turn, text)
-        extra = {"usage": usage} if turn.include_usage else {}
+        finish, usage = _ending(service, turn, text, with_usage=turn.include_usage)
+        extra = {"usage": usage} if usage is not None else {}
         await response.write(chunk({}, finish, **extra))
         await response.write(b"data: [DONE]\n\n")
     except (ConnectionResetError, ConnectionError):
