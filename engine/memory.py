@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import paths, statistics
-from .backends.base import Backend, Factors, VStarSettings
+from .backends.base import Backend, Factors, GenerationStats, VStarSettings
 from .config import EngineConfig
 from .editor import EditSettings, Protection, nullspace_basis, spread, target_values
 from .errors import EditError, InputError, UnknownFact
@@ -143,9 +143,14 @@ class Engine:
 
     # ------------------------------------------------------------------ chat
     def reply(
-        self, user_id: str, messages: Sequence[dict[str, str]], max_new_tokens: int | None = None
+        self,
+        user_id: str,
+        messages: Sequence[dict[str, str]],
+        max_new_tokens: int | None = None,
+        stats: GenerationStats | None = None,
     ) -> Iterator[str]:
-        """Stream the model's reply to ``messages`` with ``user_id``'s memory live."""
+        """Stream the model's reply to ``messages`` with ``user_id``'s memory live; token
+        counts and the finish reason land in ``stats``."""
         if not messages:
             raise InputError("no messages")
         for message in messages:
@@ -153,7 +158,7 @@ class Engine:
         factors = self.factors(user_id)
         text = self.backend.chat_text(list(messages))
         limit = min(max_new_tokens or self.config.max_new_tokens, self.config.max_new_tokens)
-        return self.backend.generate(text, limit, factors)
+        return self.backend.generate(text, limit, factors, stats)
 
     def _base_chat(self, messages: list[dict[str, str]]) -> str:
         """The model without anyone's memory, for the model-based extractor."""

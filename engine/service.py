@@ -20,11 +20,12 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from .backends.base import GenerationStats
 from .errors import InputError, SleepmemError
 from .facts import Fact
 from .memory import Engine, SleepReport, WakeReport
@@ -158,11 +159,36 @@ class MemoryService:
         return task
 
     # ------------------------------------------------------------------ chat
+    def _generation(
+        self,
+        user_id: str,
+        messages: list[dict[str, str]],
+        max_new_tokens: int | None,
+        stats: GenerationStats | None,
+        stop: threading.Event,
+    ) -> Iterator[str]:
+        """The reply's pieces, produced in a chat thread: ``user_message`` fires first and
+        background edits and sleeps pause while it runs; ``stop`` ends it after a token."""
+        message, history = last_user_message(messages)
+        self._notify("user_message", user_id=user_id, message=message, history=history)
+        with FOREGROUND.reply():
+            for piece in self.engine.reply(user_id, messages, max_new_tokens, stats):
+                if stop.is_set():
+                    return
+                yield piece
+
+    def _start_reply(self, user_id: str, messages: list[dict[str, str]]) -> str:
+        user_id = validate_user_id(user_id)
+        last_user_message(messages)  # no user message: refuse before any thread is used
+        self._user(user_id).last_message_at = time.time()
+        return user_id
+
     async def stream_reply(
         self,
         user_id: str,
         messages: list[dict[str, str]],
         max_new_tokens: int | None = None,
+        stats: GenerationStats | None = None,
     ) -> AsyncIterator[str]:
         """Stream the reply with ``user_id``'s memory live.
 
@@ -170,28 +196,21 @@ class MemoryService:
         When the consumer stops early (a client that hung up), the thread is told to stop
         after its current token rather than generating the rest for nobody.
         """
-        user_id = validate_user_id(user_id)
-        message, history = last_user_message(messages)
-        self._user(user_id).last_message_at = time.time()
+        user_id = self._start_reply(user_id, messages)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         stop = threading.Event()
 
         def produce() -> None:
             try:
-                self._notify("user_message", user_id=user_id, message=message, history=history)
-                with FOREGROUND.reply():  # background edits and sleeps pause meanwhile
-                    for piece in self.engine.reply(user_id, messages, max_new_tokens):
-                        if stop.is_set():
-                            break
-                        loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
+                for piece in self._generation(user_id, messages, max_new_tokens, stats, stop):
+                    loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
             except BaseException as exc:  # handed to the consumer, which re-raises it
                 loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
             else:
                 loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
 
-        producer = self._in_pool(self._chat_pool, produce)
-        producer_task = loop.create_task(producer)
+        producer_task = loop.create_task(self._in_pool(self._chat_pool, produce))
         try:
             while True:
                 kind, value = await queue.get()
@@ -207,9 +226,25 @@ class MemoryService:
                 await producer_task
 
     async def reply(
-        self, user_id: str, messages: list[dict[str, str]], max_new_tokens: int | None = None
+        self,
+        user_id: str,
+        messages: list[dict[str, str]],
+        max_new_tokens: int | None = None,
+        stats: GenerationStats | None = None,
     ) -> str:
-        return "".join([p async for p in self.stream_reply(user_id, messages, max_new_tokens)])
+        """The whole reply. Generated in one chat-thread call, so the event loop is woken
+        once at the end instead of once per piece."""
+        user_id = self._start_reply(user_id, messages)
+        stop = threading.Event()
+
+        def produce() -> str:
+            return "".join(self._generation(user_id, messages, max_new_tokens, stats, stop))
+
+        try:
+            return await self._in_pool(self._chat_pool, produce)
+        except asyncio.CancelledError:
+            stop.set()  # nobody is waiting for the rest
+            raise
 
     def after_reply(self, user_id: str, messages: list[dict[str, str]], reply: str) -> None:
         """Fire ``assistant_reply`` and queue wake for the last user message; returns at once.

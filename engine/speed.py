@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any
 
+from .backends.base import GenerationStats
 from .memory import Engine
 
 PROMPTS = (
@@ -40,12 +41,15 @@ def run_speed_bench(engine: Engine, load_seconds: float, tokens: int = 128) -> d
     produced, seconds, first = 0, 0.0, []
     for prompt in PROMPTS:
         started = time.perf_counter()
-        stream = backend.generate(backend.chat_text([{"role": "user", "content": prompt}]), tokens)
-        head = next(stream, "")
+        stats = GenerationStats()
+        text = backend.chat_text([{"role": "user", "content": prompt}])
+        stream = backend.generate(text, tokens, stats=stats)
+        next(stream, "")
         first.append(time.perf_counter() - started)
-        text = head + "".join(stream)
+        for _ in stream:
+            pass
         seconds += time.perf_counter() - started
-        produced += backend.token_count(text)
+        produced += stats.completion_tokens
     stats_started = time.perf_counter()
     engine.statistics()
     stats_seconds = time.perf_counter() - stats_started

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sleepmem.engine.backends.base import Factors
+from sleepmem.engine.backends.base import Factors, GenerationStats
 from sleepmem.engine.config import load_config
 from sleepmem.engine.errors import ModelError
 from sleepmem.engine.memory import Engine
@@ -123,6 +123,20 @@ def test_generation_stops_at_end_of_turn(mlx_backend):
     assert "Paris" in reply
     assert mlx_backend.token_count(reply) < 30  # stopped at <|im_end|>, not at the limit
     assert list(mlx_backend.generate(text, 0)) == []
+
+
+@pytest.mark.parametrize("which", ["backend", "mlx_backend"])
+def test_generation_counts_its_tokens_and_says_why_it_ended(which, request):
+    model = request.getfixturevalue(which)
+    text = model.chat_text([{"role": "user", "content": "What is the capital of France?"}])
+    stats = GenerationStats()
+    reply = "".join(model.generate(text, 200, stats=stats))
+    assert stats.prompt_tokens == model.token_count(text)
+    assert stats.completion_tokens == model.token_count(reply) > 0
+    assert stats.finish_reason == "stop"  # the end-of-turn token, not the limit
+    cut = GenerationStats()
+    "".join(model.generate(text, 2, stats=cut))
+    assert (cut.completion_tokens, cut.finish_reason) == (2, "length")
 
 
 def test_activations_match_torch(mlx_backend, backend):

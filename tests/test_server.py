@@ -51,8 +51,14 @@ def test_models_and_chat_streaming_matches_plain(serve):
     messages = [{"role": "user", "content": "Name a colour of the sky."}]
     plain = c.chat.completions.create(model="sleepmem", messages=messages, user="u1", max_tokens=12)
     assert plain.object == "chat.completion"
-    assert plain.choices[0].finish_reason in ("stop", "length")
-    assert plain.usage.completion_tokens > 0
+    backend = server.service.engine.backend
+    reply = plain.choices[0].message.content
+    assert plain.usage.prompt_tokens == backend.token_count(backend.chat_text(messages))
+    assert plain.usage.completion_tokens == backend.token_count(reply) > 0
+    assert plain.usage.total_tokens == plain.usage.prompt_tokens + plain.usage.completion_tokens
+    assert plain.choices[0].finish_reason == (
+        "length" if plain.usage.completion_tokens == 12 else "stop"
+    )
     chunks = list(
         c.chat.completions.create(
             model="sleepmem",
@@ -66,7 +72,8 @@ def test_models_and_chat_streaming_matches_plain(serve):
     streamed = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
     assert streamed == plain.choices[0].message.content  # greedy: same reply either way
     assert chunks[0].choices[0].delta.role == "assistant"
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    assert chunks[-2].choices[0].finish_reason == plain.choices[0].finish_reason
+    assert chunks[-1].usage == plain.usage and chunks[-1].choices == []  # OpenAI's shape
 
 
 def test_wake_after_reply_is_per_user_and_commands_work_in_chat(serve):
@@ -300,3 +307,19 @@ def test_plain_model_keeps_memory_per_named_character(serve):
             model="sleepmem", messages=[{"role": "user", "content": "hi"}], user="alice"
         )
     assert err.value.body["param"] == "character"
+
+
+def test_server_bench_reports_overhead_floor_and_a_clean_load(serve):
+    from sleepmem.adapters.server.bench import run_server_bench
+    from sleepmem.engine.service import MemoryService
+
+    engine = serve().service.engine  # a fresh engine; the bench starts its own server on it
+    report = run_server_bench(MemoryService(engine), users=2, messages=1, rounds=3)
+    overhead = report["overhead"]
+    assert overhead["http"]["n"] == overhead["engine_in_server"]["n"] == 3
+    # HTTP time contains the engine's own time for the same request, so neither is negative.
+    assert overhead["overhead_ms"] > 0 and overhead["floor_overhead_ms"] > 0
+    assert report["first_token"]["http_first_token"]["n"] == 3
+    load = report["load"]
+    assert (load["requests"], load["failed_requests"], load["ledgers_wrong"]) == (2, 0, [])
+    assert load["cross_user_answers"] == []

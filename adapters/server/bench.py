@@ -1,9 +1,10 @@
 """`sleepmem bench server`: what the HTTP layer costs, and many users at once.
 
-Three measurements on the real server (loopback, real aiohttp clients):
+Three measurements on the real server over loopback:
 
-1. overhead: the same one-token request through the engine directly and through HTTP,
-   interleaved; the difference of medians is what the server adds;
+1. overhead: a one-token request over HTTP from a client process, paired with the engine's
+   own time for that request inside the server; beside it, the same for a bare aiohttp
+   route around the same engine call (this machine's floor for any such server);
 2. first-token latency of a streamed reply (and the engine's own, for comparison);
 3. load: N users each tell M facts concurrently; then every user's ledger must hold exactly
    their facts, and a fresh chat per user must name their own city and no one else's.
@@ -13,17 +14,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http.client
 import json
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from sleepmem.engine.service import MemoryService
 
-from .runner import BackgroundServer
+from . import bench_client
+from .runner import BackgroundServer, listen
 
 CITIES = [
     "Porto",
@@ -191,60 +196,93 @@ def _engine_timer(engine: Any, sink: list[float]) -> Iterator[None]:
         del engine.reply  # back to the class's method
 
 
-async def _overhead(server: BackgroundServer, rounds: int) -> dict[str, Any]:
-    """What HTTP and the service add to a one-token reply.
+async def _start_floor(engine: Any, pool: ThreadPoolExecutor) -> tuple[web.AppRunner, str]:
+    """The least any aiohttp server can do around the same engine call: read the JSON, run
+    the reply on a thread, answer JSON. What it costs is this machine's floor, not ours."""
 
-    Paired per request with the engine's own time for that same request inside the server:
-    comparing against separate direct calls instead mixes in which thread (and so which
-    BLAS thread team) ran the model, which on a 2-core machine moved the figure by several
-    milliseconds from run to run.
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.json()
+
+        def generate() -> str:
+            return "".join(engine.reply(body["user"], body["messages"], body["max_tokens"]))
+
+        text = await asyncio.get_running_loop().run_in_executor(pool, generate)
+        message = {"role": "assistant", "content": text}
+        return web.json_response({"choices": [{"index": 0, "message": message}]})
+
+    app = web.Application()
+    app.router.add_post("/floor", handle)
+    runner, url = await listen(app, "127.0.0.1", 0)
+    return runner, url + "/floor"
+
+
+def _python_after_idle() -> dict[str, float]:
+    """How long a few microseconds of Python take right after 100 ms of doing something
+    else, against back to back. On a shared VM the first is often 100x the second: caches
+    and predictors were taken by other tenants. Every hop of a request pays it once."""
+
+    def work() -> str:
+        return json.dumps({"choices": [{"message": {"content": str(sum(range(50)))}}]})
+
+    after_idle, hot = [], []
+    for _ in range(10):
+        time.sleep(0.1)
+        t = time.perf_counter()
+        work()
+        after_idle.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        work()
+        hot.append(time.perf_counter() - t)
+    return {
+        "after_100ms_idle_us": round(statistics.median(after_idle) * 1e6, 1),
+        "back_to_back_us": round(statistics.median(hot) * 1e6, 1),
+    }
+
+
+def _overhead(server: BackgroundServer, rounds: int) -> dict[str, Any]:
+    """What HTTP and the service add to a one-token reply, and this machine's floor for it.
+
+    Each request is paired with the engine's own time for that same request inside the
+    server (separate direct calls differ by which thread, and so which BLAS thread team,
+    ran the model: milliseconds on a 2-core machine). The client is its own process, as
+    real clients are. The floor is a bare aiohttp route around the same engine call,
+    interleaved request by request with ours so both see the same machine.
     """
     engine = server.service.engine
-    messages = [{"role": "user", "content": "Say hi."}]
     body = {
         "model": engine.config.server.model_name,
-        "messages": messages,
+        "messages": [{"role": "user", "content": "Say hi."}],
         "user": "bench-o",
         "max_tokens": 1,
     }
-    direct: list[float] = []
-    via_http: list[float] = []
+    ours = server.url + "/v1/chat/completions"
     inside: list[float] = []
-
-    def rounds_of_both() -> None:
-        # A plain blocking client: what is measured is the server, not an async client's
-        # own per-request cost competing with the server loop in this process.
-        host, port = server.url.removeprefix("http://").rsplit(":", 1)
-        conn = http.client.HTTPConnection(host, int(port), timeout=120)
-        payload = json.dumps(body)
-        headers = {"Content-Type": "application/json", "X-Sleepmem-No-Wake": "1"}
-
-        def post() -> None:
-            conn.request("POST", "/v1/chat/completions", payload, headers)
-            response = conn.getresponse()
-            data = response.read()
-            if response.status != 200:
-                raise RuntimeError(f"HTTP {response.status}: {data[:200]!r}")
-
+    with ThreadPoolExecutor(1, thread_name_prefix="bench-floor") as pool:
+        runner, floor = server.call(_start_floor(engine, pool), timeout=60)
         try:
-            post()  # warm up
-            for _ in range(rounds):
-                t = time.perf_counter()
-                "".join(engine.reply("bench-o", messages, 1))
-                direct.append(time.perf_counter() - t)
-                with _engine_timer(engine, inside):
-                    t = time.perf_counter()
-                    post()
-                    via_http.append(time.perf_counter() - t)
+            with _engine_timer(engine, inside):
+                done = subprocess.run(
+                    [sys.executable, "-m", bench_client.__name__, str(rounds), ours, floor],
+                    input=json.dumps(body).encode(),
+                    capture_output=True,
+                )
         finally:
-            conn.close()
-
-    await asyncio.to_thread(rounds_of_both)
+            server.call(runner.cleanup(), timeout=60)
+    if done.returncode:
+        raise RuntimeError(f"the benchmark client failed: {done.stderr.decode()[-2000:]}")
+    times = json.loads(done.stdout)
+    engine_ours, engine_floor = inside[2::2], inside[3::2]  # the first two warmed up
+    ours_added = [h - e for h, e in zip(times[ours], engine_ours)]
+    floor_added = [h - e for h, e in zip(times[floor], engine_floor)]
     return {
-        "engine_direct": _ms(direct),
-        "engine_in_server": _ms(inside),
-        "http": _ms(via_http),
-        "overhead_ms": round(statistics.median(h - i for h, i in zip(via_http, inside)) * 1000, 2),
+        "engine_in_server": _ms(engine_ours),
+        "http": _ms(times[ours]),
+        "overhead_ms": round(statistics.median(ours_added) * 1000, 2),
+        "floor_overhead_ms": round(statistics.median(floor_added) * 1000, 2),
+        "sleepmem_over_floor_ms": round(
+            statistics.median(o - f for o, f in zip(ours_added, floor_added)) * 1000, 2
+        ),
+        "python_after_idle": _python_after_idle(),
     }
 
 
@@ -353,7 +391,7 @@ def run_server_bench(
     """All three measurements on a fresh server for ``service``; returns the JSON report."""
     with BackgroundServer(service) as server:
         result: dict[str, Any] = {"model": service.engine.backend.model_id}
-        result["overhead"] = asyncio.run(_overhead(server, rounds))
+        result["overhead"] = _overhead(server, rounds)
         result["first_token"] = asyncio.run(_first_token(server, max(3, rounds // 4)))
         if users > 0:
             result["load"] = asyncio.run(_load(server, users, messages))

@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from aiohttp import web
+from sleepmem.engine.backends.base import GenerationStats
 from sleepmem.engine.errors import InputError
 from sleepmem.engine.service import MemoryService, memory_key
 
@@ -170,23 +171,13 @@ def persona_messages(persona: Any, messages: list[dict[str, str]], user_name: st
     return head + messages
 
 
-def _ending(
-    service: MemoryService, turn: _Turn, text: str, with_usage: bool = True
-) -> tuple[str, dict[str, int] | None]:
-    """The finish reason and, if asked, the usage block; the reply is tokenised once."""
-    backend = service.engine.backend
-    completion = backend.token_count(text) if text else 0
-    limit = min(turn.max_tokens or 10**9, service.engine.config.max_new_tokens)
-    finish = "length" if turn.command is None and completion >= limit else "stop"
-    if not with_usage:
-        return finish, None
-    prompt = backend.token_count(backend.chat_text(turn.prompt))
-    usage = {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
+def _usage(stats: GenerationStats) -> dict[str, int]:
+    """The OpenAI usage block. A chat command runs no model, so it counts zero tokens."""
+    return {
+        "prompt_tokens": stats.prompt_tokens,
+        "completion_tokens": stats.completion_tokens,
+        "total_tokens": stats.prompt_tokens + stats.completion_tokens,
     }
-    return finish, usage
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -195,10 +186,12 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if turn.stream:
         return await _stream(request, service, turn)
     started = time.perf_counter()
+    stats = GenerationStats()
     if turn.command is not None:
         text = await service.command(turn.user, turn.command) or ""
+        stats.finish_reason = "stop"
     else:
-        text = await service.reply(turn.user, turn.prompt, turn.max_tokens)
+        text = await service.reply(turn.user, turn.prompt, turn.max_tokens, stats)
         if turn.wake:
             service.after_reply(turn.user, turn.prompt, text)
     log.info(
@@ -208,7 +201,6 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         len(text),
         time.perf_counter() - started,
     )
-    finish, usage = _ending(service, turn, text)
     return web.json_response(
         {
             "id": _completion_id(),
@@ -219,20 +211,21 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": text},
-                    "finish_reason": finish,
+                    "finish_reason": stats.finish_reason,
                     "logprobs": None,
                 }
             ],
-            "usage": usage,
+            "usage": _usage(stats),
         }
     )
 
 
-async def _pieces(service: MemoryService, turn: _Turn):
+async def _pieces(service: MemoryService, turn: _Turn, stats: GenerationStats):
     if turn.command is not None:
+        stats.finish_reason = "stop"
         yield await service.command(turn.user, turn.command) or ""
         return
-    async for piece in service.stream_reply(turn.user, turn.prompt, turn.max_tokens):
+    async for piece in service.stream_reply(turn.user, turn.prompt, turn.max_tokens, stats):
         yield piece
 
 
@@ -242,7 +235,8 @@ async def _stream(request: web.Request, service: MemoryService, turn: _Turn) -> 
     The first piece is awaited before the response starts, so a request the engine
     rejects still gets a proper HTTP error status instead of a broken stream.
     """
-    pieces = _pieces(service, turn)
+    stats = GenerationStats()
+    pieces = _pieces(service, turn, stats)
     try:
         first = await anext(pieces)
     except StopAsyncIteration:
@@ -251,13 +245,15 @@ async def _stream(request: web.Request, service: MemoryService, turn: _Turn) -> 
         raise ApiError(400, str(exc), param="messages") from None
     cid, created = _completion_id(), int(time.time())
 
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+    def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> bytes:
+        # delta None: OpenAI's closing usage chunk, whose choices are always empty.
+        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
         payload = {
             "id": cid,
             "object": "chat.completion.chunk",
             "created": created,
             "model": turn.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+            "choices": [] if delta is None else [choice],
             **extra,
         }
         return b"data: " + json.dumps(payload).encode() + b"\n\n"
@@ -273,9 +269,9 @@ async def _stream(request: web.Request, service: MemoryService, turn: _Turn) -> 
         async for piece in pieces:
             text += piece
             await response.write(chunk({"content": piece}))
-        finish, usage = _ending(service, turn, text, with_usage=turn.include_usage)
-        extra = {"usage": usage} if usage is not None else {}
-        await response.write(chunk({}, finish, **extra))
+        await response.write(chunk({}, stats.finish_reason))
+        if turn.include_usage:
+            await response.write(chunk(None, usage=_usage(stats)))
         await response.write(b"data: [DONE]\n\n")
     except (ConnectionResetError, ConnectionError):
         dropped = True  # the client hung up; the user's message still counts for wake

@@ -49,7 +49,12 @@ def check_bind(config: EngineConfig) -> None:
 
 async def start_site(service: MemoryService, host: str, port: int) -> tuple[web.AppRunner, str]:
     """Start the app on ``host:port`` (0 = any free port); returns the runner and base URL."""
-    runner = web.AppRunner(create_app(service), access_log=log if log.isEnabledFor(10) else None)
+    return await listen(create_app(service), host, port)
+
+
+async def listen(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
+    """Serve ``app`` on ``host:port`` (0 = any free port); returns the runner and base URL."""
+    runner = web.AppRunner(app, access_log=log if log.isEnabledFor(10) else None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -62,6 +62,16 @@ class EditPrompt:
     group: int
 
 
+@dataclass
+class GenerationStats:
+    """Filled in by ``generate`` while it runs: the figures an OpenAI ``usage`` block and
+    finish reason need, counted from the tokens themselves rather than by re-tokenising."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "length"  # "stop" once the model emits an end-of-turn token
+
+
 class Backend(Protocol):
     """Model access for the engine. Implementations: torch_backend, mlx_backend."""
 
@@ -78,9 +88,14 @@ class Backend(Protocol):
         """Number of tokens ``text`` encodes to (special tokens included as the model sees them)."""
 
     def generate(
-        self, text: str, max_new_tokens: int, factors: Factors | None = None
+        self,
+        text: str,
+        max_new_tokens: int,
+        factors: Factors | None = None,
+        stats: GenerationStats | None = None,
     ) -> Iterator[str]:
-        """Greedy continuation of ``text``, yielded piece by piece, with ``factors`` active."""
+        """Greedy continuation of ``text``, yielded piece by piece, with ``factors`` active;
+        token counts and the finish reason go into ``stats`` as they happen."""
 
     def second_moments(
         self, texts: Sequence[str], layers: Sequence[int], batch_size: int = 16

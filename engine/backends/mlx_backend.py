@@ -39,7 +39,7 @@ import numpy as np
 
 from ..errors import BackendUnavailable, ModelError
 from ..priority import checkpoint
-from .base import EditPrompt, Factors, VStarSettings, target_tokens
+from .base import EditPrompt, Factors, GenerationStats, VStarSettings, target_tokens
 
 log = logging.getLogger(__name__)
 
@@ -496,11 +496,17 @@ class MlxBackend:
 
     # ------------------------------------------------------------------ generation
     def generate(
-        self, text: str, max_new_tokens: int, factors: Factors | None = None
+        self,
+        text: str,
+        max_new_tokens: int,
+        factors: Factors | None = None,
+        stats: GenerationStats | None = None,
     ) -> Iterator[str]:
         """Greedy decoding with a KV cache. The next step is queued (async_eval) before the
         current token is read, so building one step's graph overlaps computing the last."""
+        stats = stats if stats is not None else GenerationStats()
         ids = self.encode(text)
+        stats.prompt_tokens = len(ids)
         if not ids or max_new_tokens <= 0:
             return
         live = self._factors(factors)
@@ -522,8 +528,10 @@ class MlxBackend:
                 pending = step(current.reshape(1))
             token = int(current.item())
             if token in self._stop_ids:
+                stats.finish_reason = "stop"
                 break
             produced.append(token)
+            stats.completion_tokens = len(produced)
             decoded = self.tokenizer.decode(produced, skip_special_tokens=True)
             # Hold back pieces that end in a partial UTF-8 character.
             if not decoded.endswith("\ufffd") and len(decoded) > len(emitted):

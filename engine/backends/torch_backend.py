@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import BackendUnavailable, ModelError
 from ..priority import checkpoint
-from .base import EditPrompt, Factors, VStarSettings, target_tokens
+from .base import EditPrompt, Factors, GenerationStats, VStarSettings, target_tokens
 
 log = logging.getLogger(__name__)
 
@@ -215,9 +215,15 @@ class TorchBackend:
     # ------------------------------------------------------------------ generation
     @torch.inference_mode()
     def generate(
-        self, text: str, max_new_tokens: int, factors: Factors | None = None
+        self,
+        text: str,
+        max_new_tokens: int,
+        factors: Factors | None = None,
+        stats: GenerationStats | None = None,
     ) -> Iterator[str]:
+        stats = stats if stats is not None else GenerationStats()
         ids = torch.tensor([self.encode(text)], device=self.device)
+        stats.prompt_tokens = ids.shape[1]
         with self._factors(factors):
             past = None
             produced: list[int] = []
@@ -228,8 +234,10 @@ class TorchBackend:
                 past = getattr(out, self._cache_kw)
                 next_id = int(out.logits[0, -1].argmax())
                 if next_id in self._stop_ids:
+                    stats.finish_reason = "stop"
                     break
                 produced.append(next_id)
+                stats.completion_tokens = len(produced)
                 decoded = self.tokenizer.decode(produced, skip_special_tokens=True)
                 # Hold back pieces that end in a partial UTF-8 character.
                 if not decoded.endswith("\ufffd") and len(decoded) > len(emitted):
