@@ -481,7 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--users", type=int, default=20, help="concurrent users (0: skip the load test)"
     )
     server_bench.add_argument("--messages", type=int, default=5, help="facts per user (<= 5)")
-    server_bench.add_argument("--rounds", type=int, default=20, help="overhead samples")
+    server_bench.add_argument(
+        "--rounds", type=int, default=40, help="overhead samples (first token: a quarter)"
+    )
     server_bench.add_argument("--json", required=True, metavar="OUT", help="results file")
     speed = add(bench_sub, "speed", cmd_bench_speed, "decode tokens/s, edit latency, memory use")
     speed.add_argument("--tokens", type=int, default=128, help="tokens per decode sample")

@@ -40,6 +40,10 @@ WORK_THREADS = 2
 small machine, so more would only slow every one of them down."""
 
 
+FIRST_PIECE_WAIT = 0.05
+"""Longest a streamed reply's generation waits for the consumer to take its first piece."""
+
+
 def memory_key(user_id: str, character: str | None = None, guild: str | None = None) -> str:
     """The id a memory is stored under: ``alice``, ``alice/guild:42/character:Seraphina``.
 
@@ -200,11 +204,18 @@ class MemoryService:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         stop = threading.Event()
+        first_taken = threading.Event()
 
         def produce() -> None:
             try:
-                for piece in self._generation(user_id, messages, max_new_tokens, stats, stop):
+                pieces = self._generation(user_id, messages, max_new_tokens, stats, stop)
+                for n, piece in enumerate(pieces):
                     loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
+                    if n == 0:
+                        # The model takes every core of a small CPU: computing the next
+                        # token while the event loop sends the first one delays that send
+                        # by milliseconds. Let the consumer have it first, within bounds.
+                        first_taken.wait(FIRST_PIECE_WAIT)
             except BaseException as exc:  # handed to the consumer, which re-raises it
                 loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
             else:
@@ -216,12 +227,14 @@ class MemoryService:
                 kind, value = await queue.get()
                 if kind == "piece":
                     yield value
+                    first_taken.set()  # the consumer is back for more: it has handled it
                 elif kind == "error":
                     raise value
                 else:
                     break
         finally:
             stop.set()
+            first_taken.set()
             with contextlib.suppress(Exception):
                 await producer_task
 

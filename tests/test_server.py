@@ -323,3 +323,27 @@ def test_server_bench_reports_overhead_floor_and_a_clean_load(serve):
     load = report["load"]
     assert (load["requests"], load["failed_requests"], load["ledgers_wrong"]) == (2, 0, [])
     assert load["cross_user_answers"] == []
+
+
+def test_stream_hands_the_first_piece_over_before_computing_the_next(serve, monkeypatch):
+    from sleepmem.engine import service as service_module
+    from sleepmem.engine.backends.base import GenerationStats
+
+    monkeypatch.setattr(service_module, "FIRST_PIECE_WAIT", 30.0)  # no timeout in this test
+    server = serve()
+    stats = GenerationStats()
+    messages = [{"role": "user", "content": "Write a haiku about the sea."}]
+
+    async def consume() -> tuple[int, int, str]:
+        pieces = server.service.stream_reply("u1", messages, 24, stats)
+        text = await anext(pieces)
+        await asyncio.sleep(0.5)  # several tokens' time: generation must be waiting for us
+        held = stats.completion_tokens
+        async for piece in pieces:
+            text += piece
+        return held, stats.completion_tokens, text
+
+    held, total, text = server.call(consume(), timeout=120)
+    engine = server.service.engine
+    assert held == 1 < total  # one token computed until the first piece was taken
+    assert text == "".join(engine.reply("u1", messages, 24))  # the reply is unchanged

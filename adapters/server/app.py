@@ -60,8 +60,10 @@ def create_app(service: MemoryService, *, manage_service: bool = True) -> web.Ap
     """The server for ``service``. With ``manage_service`` the app starts the service's
     scheduler on startup and drains and closes it on cleanup."""
     config = service.engine.config
+    # Without CORS origins configured the CORS middleware would only pass requests through.
+    cors = [cors_middleware] if config.server.cors_origins else []
     app = web.Application(
-        middlewares=[cors_middleware, error_middleware],
+        middlewares=[*cors, error_middleware],
         client_max_size=config.server.max_body_bytes,
     )
     app["service"] = service

@@ -5,7 +5,8 @@ Three measurements on the real server over loopback:
 1. overhead: a one-token request over HTTP from a client process, paired with the engine's
    own time for that request inside the server; beside it, the same for a bare aiohttp
    route around the same engine call (this machine's floor for any such server);
-2. first-token latency of a streamed reply (and the engine's own, for comparison);
+2. first-token latency of a streamed reply at a client process, paired likewise with the
+   engine's own first piece;
 3. load: N users each tell M facts concurrently; then every user's ledger must hold exactly
    their facts, and a fresh chat per user must name their own city and no one else's.
 """
@@ -172,9 +173,10 @@ async def _post(session: aiohttp.ClientSession, url: str, body: dict[str, Any], 
 
 
 @contextlib.contextmanager
-def _engine_timer(engine: Any, sink: list[float]) -> Iterator[None]:
-    """Record how long each ``engine.reply`` inside the server takes, from the call until its
-    stream is used up, so HTTP time can be paired with the engine time of the same request."""
+def _engine_timer(engine: Any, sink: list[tuple[float, float]]) -> Iterator[None]:
+    """Record each ``engine.reply`` inside the server: seconds from the call to its first
+    piece and to the end of its stream, so HTTP times can be paired with the engine's own
+    times for the same request."""
     original = engine.reply
 
     def reply(*args: Any, **kwargs: Any) -> Iterator[str]:
@@ -182,10 +184,14 @@ def _engine_timer(engine: Any, sink: list[float]) -> Iterator[None]:
         stream = original(*args, **kwargs)
 
         def timed() -> Iterator[str]:
+            first = None
             try:
-                yield from stream
+                for piece in stream:
+                    first = first or time.perf_counter()
+                    yield piece
             finally:
-                sink.append(time.perf_counter() - started)
+                ended = time.perf_counter()
+                sink.append(((first or ended) - started, ended - started))
 
         return timed()
 
@@ -239,6 +245,28 @@ def _python_after_idle() -> dict[str, float]:
     }
 
 
+def _client(body: dict[str, Any], rounds: int, *urls: str) -> dict[str, list[list[float]]]:
+    """Run ``bench_client`` in its own process: per URL, ``[first event, end]`` seconds."""
+    done = subprocess.run(
+        [sys.executable, "-m", bench_client.__name__, str(rounds), *urls],
+        input=json.dumps(body).encode(),
+        capture_output=True,
+    )
+    if done.returncode:
+        raise RuntimeError(f"the benchmark client failed: {done.stderr.decode()[-2000:]}")
+    return json.loads(done.stdout)
+
+
+def _request(engine: Any, user: str, question: str, max_tokens: int, **extra: Any):
+    return {
+        "model": engine.config.server.model_name,
+        "messages": [{"role": "user", "content": question}],
+        "user": user,
+        "max_tokens": max_tokens,
+        **extra,
+    }
+
+
 def _overhead(server: BackgroundServer, rounds: int) -> dict[str, Any]:
     """What HTTP and the service add to a one-token reply, and this machine's floor for it.
 
@@ -249,34 +277,23 @@ def _overhead(server: BackgroundServer, rounds: int) -> dict[str, Any]:
     interleaved request by request with ours so both see the same machine.
     """
     engine = server.service.engine
-    body = {
-        "model": engine.config.server.model_name,
-        "messages": [{"role": "user", "content": "Say hi."}],
-        "user": "bench-o",
-        "max_tokens": 1,
-    }
+    body = _request(engine, "bench-o", "Say hi.", 1)
     ours = server.url + "/v1/chat/completions"
-    inside: list[float] = []
+    inside: list[tuple[float, float]] = []
     with ThreadPoolExecutor(1, thread_name_prefix="bench-floor") as pool:
         runner, floor = server.call(_start_floor(engine, pool), timeout=60)
         try:
             with _engine_timer(engine, inside):
-                done = subprocess.run(
-                    [sys.executable, "-m", bench_client.__name__, str(rounds), ours, floor],
-                    input=json.dumps(body).encode(),
-                    capture_output=True,
-                )
+                times = _client(body, rounds, ours, floor)
         finally:
             server.call(runner.cleanup(), timeout=60)
-    if done.returncode:
-        raise RuntimeError(f"the benchmark client failed: {done.stderr.decode()[-2000:]}")
-    times = json.loads(done.stdout)
-    engine_ours, engine_floor = inside[2::2], inside[3::2]  # the first two warmed up
-    ours_added = [h - e for h, e in zip(times[ours], engine_ours)]
-    floor_added = [h - e for h, e in zip(times[floor], engine_floor)]
+    engine_ours = [total for _, total in inside[2::2]]  # the first two warmed up
+    engine_floor = [total for _, total in inside[3::2]]
+    ours_added = [h - e for (_, h), e in zip(times[ours], engine_ours)]
+    floor_added = [h - e for (_, h), e in zip(times[floor], engine_floor)]
     return {
         "engine_in_server": _ms(engine_ours),
-        "http": _ms(times[ours]),
+        "http": _ms([total for _, total in times[ours]]),
         "overhead_ms": round(statistics.median(ours_added) * 1000, 2),
         "floor_overhead_ms": round(statistics.median(floor_added) * 1000, 2),
         "sleepmem_over_floor_ms": round(
@@ -286,40 +303,24 @@ def _overhead(server: BackgroundServer, rounds: int) -> dict[str, Any]:
     }
 
 
-async def _first_token(server: BackgroundServer, rounds: int) -> dict[str, Any]:
+def _first_token(server: BackgroundServer, rounds: int) -> dict[str, Any]:
+    """A streamed 32-token reply: the first event's arrival at a client process, against the
+    engine's own first piece for the same request."""
     engine = server.service.engine
-    messages = [{"role": "user", "content": "What is a good name for a cat?"}]
-    body = {
-        "model": engine.config.server.model_name,
-        "messages": messages,
-        "user": "bench-f",
-        "max_tokens": 32,
-        "stream": True,
+    body = _request(engine, "bench-f", "What is a good name for a cat?", 32, stream=True)
+    url = server.url + "/v1/chat/completions"
+    inside: list[tuple[float, float]] = []
+    with _engine_timer(engine, inside):
+        times = _client(body, rounds, url)[url]
+    engine_first = [first for first, _ in inside[1:]]
+    http_first = [first for first, _ in times]
+    return {
+        "http_first_token": _ms(http_first),
+        "engine_first_token": _ms(engine_first),
+        "added_ms": round(
+            statistics.median(h - e for h, e in zip(http_first, engine_first)) * 1000, 2
+        ),
     }
-    http, direct = [], []
-    async with aiohttp.ClientSession() as session:
-        for _ in range(rounds):
-            t = time.perf_counter()
-            async with session.post(
-                server.url + "/v1/chat/completions", json=body, headers={"X-Sleepmem-No-Wake": "1"}
-            ) as r:
-                async for line in r.content:
-                    if line.startswith(b"data: {"):
-                        http.append(time.perf_counter() - t)
-                        break
-                await r.read()
-
-            def first() -> float:
-                t0 = time.perf_counter()
-                stream = engine.reply("bench-f", messages, 32)
-                next(iter(stream))
-                elapsed = time.perf_counter() - t0
-                for _ in stream:
-                    pass
-                return elapsed
-
-            direct.append(await asyncio.to_thread(first))
-    return {"http_first_token": _ms(http), "engine_first_token": _ms(direct)}
 
 
 async def _load(server: BackgroundServer, users: int, messages: int) -> dict[str, Any]:
@@ -386,13 +387,13 @@ async def _load(server: BackgroundServer, users: int, messages: int) -> dict[str
 
 
 def run_server_bench(
-    service: MemoryService, users: int = 20, messages: int = 5, rounds: int = 20
+    service: MemoryService, users: int = 20, messages: int = 5, rounds: int = 40
 ) -> dict[str, Any]:
     """All three measurements on a fresh server for ``service``; returns the JSON report."""
     with BackgroundServer(service) as server:
         result: dict[str, Any] = {"model": service.engine.backend.model_id}
         result["overhead"] = _overhead(server, rounds)
-        result["first_token"] = asyncio.run(_first_token(server, max(3, rounds // 4)))
+        result["first_token"] = _first_token(server, max(3, rounds // 4))
         if users > 0:
             result["load"] = asyncio.run(_load(server, users, messages))
     return result
