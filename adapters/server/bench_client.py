@@ -85,6 +85,11 @@ def timed_rounds(urls: list[str], body: bytes, rounds: int) -> dict[str, list[li
 
 
 def main(argv: list[str]) -> None:
+    if len(argv) < 2 or not argv[0].isdigit():
+        raise SystemExit(
+            f"usage: python -m {__spec__.name if __spec__ else 'bench_client'} "
+            "ROUNDS URL [URL ...] < body.json"
+        )
     rounds, urls = int(argv[0]), argv[1:]
     print(json.dumps(timed_rounds(urls, sys.stdin.buffer.read(), rounds)))
 
