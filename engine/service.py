@@ -171,21 +171,23 @@ class MemoryService:
         stats: GenerationStats | None,
         stop: threading.Event,
     ) -> Iterator[str]:
-        """The reply's pieces, produced in a chat thread: ``user_message`` fires first and
-        background edits and sleeps pause while it runs; ``stop`` ends it after a token."""
-        message, history = last_user_message(messages)
-        self._notify("user_message", user_id=user_id, message=message, history=history)
-        with FOREGROUND.reply():
-            for piece in self.engine.reply(user_id, messages, max_new_tokens, stats):
-                if stop.is_set():
-                    return
-                yield piece
-
-    def _start_reply(self, user_id: str, messages: list[dict[str, str]]) -> str:
+        """Check the request now, on the caller's thread (so a bad one is refused before any
+        chat thread is used), and return the reply's pieces for a chat thread to produce:
+        ``user_message`` fires first and background edits and sleeps pause meanwhile;
+        ``stop`` ends it after the current token."""
         user_id = validate_user_id(user_id)
-        last_user_message(messages)  # no user message: refuse before any thread is used
+        message, history = last_user_message(messages)
         self._user(user_id).last_message_at = time.time()
-        return user_id
+
+        def pieces() -> Iterator[str]:
+            self._notify("user_message", user_id=user_id, message=message, history=history)
+            with FOREGROUND.reply():
+                for piece in self.engine.reply(user_id, messages, max_new_tokens, stats):
+                    if stop.is_set():
+                        return
+                    yield piece
+
+        return pieces()
 
     async def stream_reply(
         self,
@@ -200,15 +202,14 @@ class MemoryService:
         When the consumer stops early (a client that hung up), the thread is told to stop
         after its current token rather than generating the rest for nobody.
         """
-        user_id = self._start_reply(user_id, messages)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         stop = threading.Event()
         first_taken = threading.Event()
+        pieces = self._generation(user_id, messages, max_new_tokens, stats, stop)
 
         def produce() -> None:
             try:
-                pieces = self._generation(user_id, messages, max_new_tokens, stats, stop)
                 for n, piece in enumerate(pieces):
                     loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
                     if n == 0:
@@ -247,14 +248,10 @@ class MemoryService:
     ) -> str:
         """The whole reply. Generated in one chat-thread call, so the event loop is woken
         once at the end instead of once per piece."""
-        user_id = self._start_reply(user_id, messages)
         stop = threading.Event()
-
-        def produce() -> str:
-            return "".join(self._generation(user_id, messages, max_new_tokens, stats, stop))
-
+        pieces = self._generation(user_id, messages, max_new_tokens, stats, stop)
         try:
-            return await self._in_pool(self._chat_pool, produce)
+            return await self._in_pool(self._chat_pool, "".join, pieces)
         except asyncio.CancelledError:
             stop.set()  # nobody is waiting for the rest
             raise
