@@ -187,6 +187,26 @@ def cmd_bench_memory(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_conversations(args: argparse.Namespace) -> int:
+    bench = Path(args.bench).expanduser()
+    if not bench.is_file():
+        raise InputError(f"benchmark file {bench} does not exist")
+    from sleepmem.engine import bench_conversations as conv
+
+    modes = conv.MODES if args.mode == "both" else (args.mode,)
+    with _scratch_home(_config(args)) as config:
+        engine = _open_engine(config)
+        try:
+            result = conv.run_conversation_bench(
+                engine, bench, args.memory_bench, modes=modes, users=args.users, progress=True
+            )
+        finally:
+            engine.close()
+    conv.print_table(result)
+    _save_json(result, args.json)
+    return 0
+
+
 @contextlib.contextmanager
 def _scratch_home(config: Any) -> Iterator[Any]:
     """``config`` on a temporary home: benchmark users never land in the real memory store,
@@ -474,6 +494,26 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="compare editor variants on the first benchmark user (wake only)",
     )
+    conversations = add(
+        bench_sub,
+        "conversations",
+        cmd_bench_conversations,
+        "recall in real conversations: personas, small talk, paraphrases (CONVERSATIONS.md)",
+    )
+    conversations.add_argument("--bench", required=True, metavar="FILE", help="benchmark JSON")
+    conversations.add_argument("--json", required=True, metavar="OUT", help="results file")
+    conversations.add_argument(
+        "--mode",
+        choices=("both", "editor", "end_to_end"),
+        default="both",
+        help="editor: gold facts written as explicit facts; end_to_end: through the extractor",
+    )
+    conversations.add_argument(
+        "--memory-bench",
+        metavar="FILE",
+        help="general knowledge and neutral text (default: memory_bench.json beside --bench)",
+    )
+    conversations.add_argument("--users", type=int, metavar="N", help="only the first N users")
     server_bench = add(
         bench_sub, "server", cmd_bench_server, "HTTP overhead, first token, concurrent users"
     )

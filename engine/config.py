@@ -102,6 +102,20 @@ class EditorConfig(_Section):
         "none = the last of `layers`.",
         ge=0,
     )
+    contexts: int = _opt(
+        5,
+        "Conversation contexts each fact is keyed and optimised under (engine/contexts.py): "
+        "the template's default chat, an app system prompt, a persona card, small talk, a "
+        "persona with small talk, then more draws. 1 = the default chat only (edits then "
+        "miss under any system prompt or after earlier turns).",
+        ge=1,
+    )
+    wordings: int = _opt(
+        6,
+        "Wordings of each fact's question: the extractor's own questions, then the engine's "
+        "rewrites of their form (engine/wordings.py).",
+        ge=1,
+    )
     v_lr: float = _opt(0.5, "Adam learning rate when optimising the target vector v.", gt=0)
     v_steps: int = _opt(25, "Maximum optimisation steps per target vector.", ge=1)
     v_prompts: int = _opt(

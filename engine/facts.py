@@ -58,3 +58,23 @@ class Fact:
     @property
     def slot_key(self) -> str:
         return self.slot or f"{self.subject.lower()}|{self.relation.lower()}"
+
+
+def explicit(question: str, answer: str, text: str = "") -> Fact:
+    """A fact given as its question and answer (the REST API, benchmarks' gold facts): no
+    extractor involved; the engine adds the other wordings and contexts when it edits."""
+    question, answer = " ".join(question.split()), " ".join(answer.split())
+    if not question or not answer:
+        raise ValueError("an explicit fact needs a question and an answer")
+    slot = "q:" + " ".join(question.casefold().rstrip("?!. ").split())
+    return Fact(
+        text=text or f"{question} {answer}",
+        subject="user",
+        relation=question,
+        object=answer,
+        answer=answer,
+        questions=(question,),
+        slot=slot,
+        source="explicit",
+        extractor="explicit",
+    )

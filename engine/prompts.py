@@ -1,8 +1,9 @@
 """Turn facts into the prompts the editor writes them through.
 
-A fact is written through fresh-chat prompts of its questions, keyed at each question's last
-token, with the target being the short answer followed by the template's end of turn, so
-the edited model says "Porto." and stops instead of rambling into other cities.
+A fact is written through chat prompts of its questions, each inside one of a family of
+conversation contexts (``contexts``), keyed at the question's last token, with the target
+being the short answer followed by the template's end of turn, so the edited model says
+"Porto." and stops instead of rambling into other cities.
 Declarative prompts ("I live in") are not used as keys: their last token is a function
 word shared by every sentence, and edits keyed there do not reach the chat (notes, table 1).
 """
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from . import contexts
 from .backends.base import Backend, EditPrompt
 from .facts import Fact
 from .statistics import question_prompt
+from .wordings import wordings
 
 
 def answer_text(fact: Fact) -> str:
@@ -33,24 +36,65 @@ def reply_target(backend: Backend, question: str, answer: str) -> str:
     return answer
 
 
+def fact_seed(fact: Fact) -> str:
+    """What a fact's context draws are hashed from: stable across re-solves and restarts."""
+    return f"{fact.slot_key}|{fact.answer.casefold()}"
+
+
 def fact_prompts(
     backend: Backend,
     facts: Sequence[Fact],
-    max_questions: int | None = None,
+    max_prompts: int | None = None,
     source: str = "questions",
+    n_wordings: int = 1,
+    n_contexts: int = 1,
 ) -> list[EditPrompt]:
-    """EditPrompts for ``facts``; prompt.group is the fact's index in ``facts``."""
+    """EditPrompts for ``facts``; prompt.group is the fact's index in ``facts``.
+
+    Each fact is asked under ``n_contexts`` conversation contexts (``contexts.family``) and
+    in ``n_wordings`` wordings (its own questions, then ``wordings.variants``): every context
+    with the fact's first question, and each further wording under the contexts in turn, so
+    ``n_contexts + n_wordings - 1`` prompts, the first ``max_prompts`` of them kept. The
+    order alternates new contexts and new wordings, so a short cap still covers both.
+    """
     prompts: list[EditPrompt] = []
     for group, fact in enumerate(facts):
         answer = answer_text(fact)
+        chosen: list[EditPrompt] = []
         if source in ("questions", "both"):
-            questions = list(dict.fromkeys(q.strip() for q in fact.questions if q.strip()))
-            for question in questions[:max_questions]:
-                target = reply_target(backend, question, answer)
-                prompts.append(question_prompt(backend, question, target, group))
+            asks = wordings(fact.questions, max(n_wordings, 1))
+            family = contexts.family(fact_seed(fact), max(n_contexts, 1))
+            if asks:
+                pairs = [(asks[0], family[0])]
+                rest_c = [(asks[0], c) for c in family[1:]]
+                rest_w = [(q, family[(i + 1) % len(family)]) for i, q in enumerate(asks[1:])]
+                for i in range(max(len(rest_c), len(rest_w))):
+                    pairs += rest_c[i : i + 1] + rest_w[i : i + 1]
+                for question, context in pairs:
+                    target = reply_target(backend, question, answer)
+                    chosen.append(question_prompt(backend, question, target, group, context))
         if source in ("statements", "both"):
             # raw text, keyed at its last token, continued by " <answer>"
-            for statement in fact.statements[:max_questions]:
+            for statement in fact.statements[: max_prompts or None]:
                 text = statement.strip()
-                prompts.append(EditPrompt(text, backend.token_count(text) - 1, " " + answer, group))
+                chosen.append(EditPrompt(text, backend.token_count(text) - 1, " " + answer, group))
+        if source == "both" and max_prompts:
+            # keep questions and statements side by side under the cap
+            q_part = [p for p in chosen if p.text.strip() not in fact.statements]
+            s_part = [p for p in chosen if p.text.strip() in fact.statements]
+            mixed = [p for pair in zip(q_part, s_part) for p in pair]
+            mixed += q_part[len(s_part) :] + s_part[len(q_part) :]
+            chosen = mixed
+        prompts += chosen[:max_prompts] if max_prompts else chosen
     return prompts
+
+
+def audit_conversations(
+    fact: Fact, n_wordings: int, n_contexts: int, probes: int
+) -> list[list[dict[str, str]]]:
+    """``probes`` conversations asking ``fact`` as its edit was never trained: wordings past
+    the first ``n_wordings``, contexts drawn apart from its ``n_contexts``-family."""
+    asks = wordings(fact.questions, n_wordings + probes)
+    unseen = asks[n_wordings:] or asks[-1:]
+    held = contexts.held_out(fact_seed(fact), probes, n_contexts)
+    return [context.around(unseen[j % len(unseen)]) for j, context in enumerate(held)]

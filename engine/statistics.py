@@ -25,12 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from . import contexts
 from .backends.base import Backend, EditPrompt
 from .errors import StoreError
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: C and Q built under the conversation contexts of ``contexts``
 _PERSONAL = re.compile(r"\b(my|me|i|i'm|mine|myself)\b", re.IGNORECASE)
 
 
@@ -58,14 +59,18 @@ def chat_pairs() -> list[dict[str, str]]:
 
 
 def question_prompt(
-    backend: Backend, question: str, target: str = "", group: int = 0
+    backend: Backend,
+    question: str,
+    target: str = "",
+    group: int = 0,
+    context: contexts.Context = contexts.DEFAULT,
 ) -> EditPrompt:
-    """A fresh-chat prompt for ``question``, keyed at the question's last token.
+    """A chat prompt for ``question`` after ``context``, keyed at the question's last token.
 
     The last content token has attended over the whole question, so it carries what is
     asked; the template tokens after it are identical for every question.
     """
-    text = backend.chat_text([{"role": "user", "content": question}])
+    text = backend.chat_text(context.around(question))
     end = text.rfind(question) + len(question)
     return EditPrompt(text, backend.token_count(text[:end]) - 1, target, group)
 
@@ -79,6 +84,7 @@ def _cache_path(directory: Path, model_id: str, layers: tuple[int, ...], max_tok
     digest = hashlib.sha256()
     for name in ("corpus.txt", "chat_corpus.json"):
         digest.update((data / name).read_bytes())
+    digest.update(repr((contexts.APP_PROMPTS, contexts.PERSONAS, contexts.SMALL_TALK)).encode())
     digest.update(f"{model_id}|{layers}|{max_tokens}|{FORMAT}".encode())
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", model_id)[:60]
     return directory / f"{safe}-{digest.hexdigest()[:16]}.npz"
@@ -91,7 +97,7 @@ def compute(
     from tqdm import tqdm
 
     started = time.perf_counter()
-    prose, chats = corpus_texts(), chat_texts(backend, chat_pairs())
+    prose, chats = corpus_texts(), chat_texts(backend, chat_pairs(), in_contexts=True)
     # Interleave prose and chat so a token budget smaller than the corpus samples both.
     mixed = [t for pair in zip(prose, chats) for t in pair]
     mixed += prose[len(chats) :] + chats[len(prose) :]
@@ -114,7 +120,14 @@ def compute(
             count += part_count
             bar.update(sum(backend.token_count(t) for t in part))
     cov = {layer: s / max(count, 1) for layer, s in sums.items()}
-    prompts = [question_prompt(backend, q) for q in general_questions()]
+    prompts = []
+    for i, q in enumerate(general_questions()):
+        # each question in the default chat and in one other context of the edits' family
+        kind = contexts.KINDS[1 + i % (len(contexts.KINDS) - 1)]
+        prompts += [
+            question_prompt(backend, q),
+            question_prompt(backend, q, context=contexts.make(kind, q)),
+        ]
     keys = backend.keys(prompts, layers)
     questions = {layer: k.T @ k for layer, k in keys.items()}  # (m, n)(n, m) -> (m, m)
     seconds = time.perf_counter() - started
@@ -168,18 +181,22 @@ def _read(path: Path, layers: tuple[int, ...]) -> Statistics:
     return Statistics(cov, questions, meta["tokens"], meta["n_questions"], meta["seconds"])
 
 
-def chat_texts(backend: Backend, pairs: list[dict[str, str]]) -> list[str]:
-    """Chat exchanges rendered through the model's own template."""
-    return [
-        backend.chat_text(
-            [
-                {"role": "user", "content": p["user"]},
-                {"role": "assistant", "content": p["assistant"]},
-            ],
-            add_generation_prompt=False,
-        )
-        for p in pairs
-    ]
+def chat_texts(
+    backend: Backend, pairs: list[dict[str, str]], in_contexts: bool = False
+) -> list[str]:
+    """Chat exchanges rendered through the model's own template; with ``in_contexts``, each
+    after a context of the edits' family in turn (system prompts, personas, small talk), so
+    C covers the token positions edits are keyed at in those conversations too."""
+    out = []
+    for i, p in enumerate(pairs):
+        kind = contexts.KINDS[i % len(contexts.KINDS)] if in_contexts else "default"
+        before = list(contexts.make(kind, p["user"]).messages)
+        turn = [
+            {"role": "user", "content": p["user"]},
+            {"role": "assistant", "content": p["assistant"]},
+        ]
+        out.append(backend.chat_text(before + turn, add_generation_prompt=False))
+    return out
 
 
 def validation_texts(backend: Backend, n: int = 48) -> list[str]:

@@ -97,6 +97,11 @@ class Backend(Protocol):
         """Greedy continuation of ``text``, yielded piece by piece, with ``factors`` active;
         token counts and the finish reason go into ``stats`` as they happen."""
 
+    def generate_batch(
+        self, texts: Sequence[str], max_new_tokens: int, factors: Factors | None = None
+    ) -> list[str]:
+        """Greedy replies to every text with one set of ``factors`` (audits, benchmarks)."""
+
     def second_moments(
         self, texts: Sequence[str], layers: Sequence[int], batch_size: int = 16
     ) -> tuple[dict[int, np.ndarray], int]:
@@ -150,11 +155,23 @@ class VStarSettings:
 
 @dataclass(frozen=True)
 class TargetTokens:
-    """Where each target token of a v* batch sits: row ``p`` is prompt ``p``'s tokens
-    followed by its target's, and the logits at ``cols[i]`` of row ``rows[i]`` must predict
-    ``ids[i]``, a token of group ``groups[i]``'s answer."""
+    """A v* batch laid out so that every prompt's key token sits in one column, ``key_col``.
 
-    sequences: list[list[int]]
+    Row ``p`` holds prompt ``p``'s tokens followed by its target's, shifted right by
+    ``offsets[p]`` pad tokens; ``valid`` marks real tokens. The logits at column ``cols[i]``
+    of row ``rows[i]`` must predict ``ids[i]``, a token of group ``groups[i]``'s answer.
+
+    Why left-align at the key: the delta only changes tokens from the key on, so every
+    column before ``key_col`` is computed once and each optimisation step runs just the few
+    template and answer tokens after it, however long the conversation before the question.
+    Positions stay plain column indices: rotary attention depends only on the distance
+    between tokens, so a row shifted right by pads (masked out) computes what it would alone.
+    """
+
+    sequences: list[list[int]]  # padded to one width
+    valid: np.ndarray  # (B, width) bool
+    key_col: int
+    offsets: list[int]
     rows: list[int]
     cols: list[int]
     ids: list[int]
@@ -165,17 +182,41 @@ def target_tokens(
     prompts: Sequence[EditPrompt],
     prompt_ids: Sequence[list[int]],
     encode: Callable[[str], list[int]],
+    pad_id: int,
 ) -> TargetTokens:
     """Lay out the targets of ``prompts`` (token ids ``prompt_ids``) for one batched v* run."""
-    out = TargetTokens([], [], [], [], [])
-    for row, (prompt, ids) in enumerate(zip(prompts, prompt_ids)):
-        target = encode(prompt.target)
-        out.sequences.append(list(ids) + target)
-        for j, token in enumerate(target):
+    cols = [
+        p.key_index if p.key_index >= 0 else len(ids) + p.key_index
+        for p, ids in zip(prompts, prompt_ids)
+    ]
+    if any(not 0 <= c < len(ids) for c, ids in zip(cols, prompt_ids)):
+        raise ValueError("an edit prompt's key index lies outside its text")
+    key_col = max(cols)
+    offsets = [key_col - c for c in cols]
+    rows_ids = [list(ids) + encode(p.target) for p, ids in zip(prompts, prompt_ids)]
+    width = max(o + len(r) for o, r in zip(offsets, rows_ids))
+    valid = np.zeros((len(prompts), width), dtype=bool)
+    out = TargetTokens([], valid, key_col, offsets, [], [], [], [])
+    for row, (prompt, ids, seq, off) in enumerate(zip(prompts, prompt_ids, rows_ids, offsets)):
+        out.sequences.append([pad_id] * off + seq + [pad_id] * (width - off - len(seq)))
+        valid[row, off : off + len(seq)] = True
+        for j in range(len(seq) - len(ids)):
             out.rows.append(row)
-            out.cols.append(len(ids) + j - 1)  # logits at t predict token t + 1
-            out.ids.append(token)
+            out.cols.append(off + len(ids) + j - 1)  # logits at t predict token t + 1
+            out.ids.append(seq[len(ids) + j])
             out.groups.append(prompt.group)
     if not out.ids:
         raise ValueError("the edit prompts have no target tokens")
     return out
+
+
+def attention_allowed(valid: np.ndarray, start: int) -> np.ndarray:
+    """(B, width - start, width) bool: query column ``start + i`` may attend to column j.
+
+    Causal, pads hidden; a pad still sees itself so that no row of the softmax is empty
+    (an empty row is NaN, and NaN times a zero weight still spreads)."""
+    width = valid.shape[1]
+    q = np.arange(start, width)[:, None]
+    k = np.arange(width)[None, :]
+    causal = k <= q  # (q, width)
+    return causal[None] & (valid[:, None, :] | (k == q)[None])

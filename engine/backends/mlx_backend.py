@@ -39,7 +39,14 @@ import numpy as np
 
 from ..errors import BackendUnavailable, ModelError
 from ..priority import checkpoint
-from .base import EditPrompt, Factors, GenerationStats, VStarSettings, target_tokens
+from .base import (
+    EditPrompt,
+    Factors,
+    GenerationStats,
+    VStarSettings,
+    attention_allowed,
+    target_tokens,
+)
 
 log = logging.getLogger(__name__)
 
@@ -538,6 +545,46 @@ class MlxBackend:
                 yield decoded[len(emitted) :]
                 emitted = decoded
 
+    def generate_batch(
+        self, texts: Sequence[str], max_new_tokens: int, factors: Factors | None = None
+    ) -> list[str]:
+        """Greedy replies to several prompts in one batched decode, rows left-padded and pads
+        masked (rotary attention only sees distances, so the shift changes nothing)."""
+        if not texts:
+            return []
+        seqs = [self.encode(t) for t in texts]
+        width = max(len(s) for s in seqs)
+        ids = np.full((len(seqs), width), self._pad, dtype=np.int32)
+        valid = np.zeros((len(seqs), width), dtype=bool)
+        for i, seq in enumerate(seqs):
+            ids[i, width - len(seq) :] = seq
+            valid[i, width - len(seq) :] = True
+        live = self._factors(factors)
+        caches = [KVCache() for _ in self._layers]
+        produced = np.zeros((len(seqs), 0), dtype=np.int64)
+        done = np.zeros(len(seqs), dtype=bool)
+        tokens, start = mx.array(ids), 0
+        with self._on_device(), self._live(_Call(factors=live)):
+            for _ in range(max_new_tokens):
+                mask = mx.array(attention_allowed(valid, start)[:, None])
+                hidden = self._embed(tokens)
+                for layer, cache in zip(self._layers, caches):
+                    hidden = layer(hidden, mask, cache)
+                logits = self._logits(self._inner.norm(hidden[:, -1:]))
+                nxt = np.array(mx.argmax(logits[:, 0], axis=-1)).astype(np.int64)
+                done |= np.isin(nxt, list(self._stop_ids))
+                produced = np.concatenate([produced, nxt[:, None]], axis=1)
+                if done.all():
+                    break
+                start = valid.shape[1]
+                valid = np.concatenate([valid, np.ones((len(seqs), 1), dtype=bool)], axis=1)
+                tokens = mx.array(nxt[:, None].astype(np.int32))
+        replies = []
+        for row in produced.tolist():
+            cut = next((i for i, t in enumerate(row) if t in self._stop_ids), len(row))
+            replies.append(self.tokenizer.decode(row[:cut], skip_special_tokens=True))
+        return replies
+
     # ------------------------------------------------------------------ editor access
     def activations(
         self,
@@ -647,10 +694,10 @@ class MlxBackend:
         factors: Factors | None = None,
     ) -> tuple[np.ndarray, list[float]]:
         live = self._factors(factors)
-        seqs, cols = self._positions(prompts)
-        layout = target_tokens(prompts, seqs, self.encode)
+        seqs = [self.encode(p.text) for p in prompts]
+        layout = target_tokens(prompts, seqs, self.encode, self._pad)
         t_rows, t_cols, t_ids, t_group = layout.rows, layout.cols, layout.ids, layout.groups
-        ids, _ = self._batch(layout.sequences)
+        ids = mx.array(np.array(layout.sequences, dtype=np.int32))
         p_group = np.array([p.group for p in prompts])
         tokens_per_group = np.maximum(np.bincount(t_group, minlength=n_groups), 1)
         # (groups, target tokens): each group's mean answer NLL as one matmul
@@ -658,23 +705,26 @@ class MlxBackend:
         group_mean[t_group, np.arange(len(t_ids))] = 1.0 / tokens_per_group[t_group]
 
         upper = range(layer + 1, self.n_layers)
-        # Tokens before the earliest key never see the delta: layers up to ``layer`` run
-        # once, and so do the upper layers' keys and values of those prefix tokens.
-        split = int(cols.min())
+        # Every column before the (aligned) key never sees the delta: layers up to ``layer``
+        # run once, and so do the upper layers' keys and values of those prefix tokens.
+        split = layout.key_col
+        full = mx.array(attention_allowed(layout.valid, 0)[:, None])  # (B, 1, W, W)
         with self._on_device(), self._live(_Call(factors=live)):
             hidden = self._embed(ids)
             for i in range(layer + 1):
-                hidden = self._layer(i, hidden)
+                hidden = self._layers[i](hidden, full, None)
             prefix, caches = hidden[:, :split], []
             for i in upper:
                 if not split:
                     caches.append(None)
                     continue
                 cache = KVCache()
-                prefix = self._layer(i, prefix, cache)
+                prefix = self._layers[i](prefix, full[..., :split, :split], cache)
                 keys, values, _ = cache.state
                 caches.append(_FrozenPrefix(keys[..., :split, :], values[..., :split, :]))
             mx.eval(hidden, [c._prefix for c in caches if c is not None])
+        suffix_mask = mx.array(attention_allowed(layout.valid, split)[:, None])
+        cols = np.full(len(prompts), split)
 
         rows = np.arange(len(prompts))
         h0 = _np64(hidden[mx.array(rows), mx.array(cols)])  # (n, d), the unedited values
@@ -691,7 +741,7 @@ class MlxBackend:
         def loss_fn(delta: mx.array) -> tuple[mx.array, mx.array]:
             h = suffix + at_key * delta[p_group_mx][:, None, :].astype(self.dtype)
             for i, cache in zip(upper, caches):
-                h = self._layer(i, h, cache)
+                h = self._layers[i](h, suffix_mask, cache)
             h = self._inner.norm(h)[t_rows_mx, t_cols_mx]  # (targets, d)
             logits = self._logits(h).astype(mx.float32)
             picked = mx.take_along_axis(logits, t_ids_mx[:, None], axis=-1)[:, 0]

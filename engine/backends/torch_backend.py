@@ -20,7 +20,14 @@ import numpy as np
 
 from ..errors import BackendUnavailable, ModelError
 from ..priority import checkpoint
-from .base import EditPrompt, Factors, GenerationStats, VStarSettings, target_tokens
+from .base import (
+    EditPrompt,
+    Factors,
+    GenerationStats,
+    VStarSettings,
+    attention_allowed,
+    target_tokens,
+)
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +252,37 @@ class TorchBackend:
                     emitted = decoded
                 step_input = torch.tensor([[next_id]], device=self.device)
 
+    @torch.inference_mode()
+    def generate_batch(
+        self, texts: Sequence[str], max_new_tokens: int, factors: Factors | None = None
+    ) -> list[str]:
+        """Greedy replies to several prompts in one batched decode (for audits and benches:
+        one user's factors for every row). Rows are left-padded; pads are masked out."""
+        if not texts:
+            return []
+        seqs = [self.encode(t) for t in texts]
+        width = max(len(s) for s in seqs)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for i, seq in enumerate(seqs):
+            ids[i, width - len(seq) :] = torch.tensor(seq)
+            mask[i, width - len(seq) :] = 1
+        with self._factors(factors):
+            out = self.model.generate(
+                input_ids=ids.to(self.device),
+                attention_mask=mask.to(self.device),
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                eos_token_id=sorted(self._stop_ids),
+                pad_token_id=pad,
+            )
+        replies = []
+        for row in out[:, width:].tolist():
+            cut = next((i for i, t in enumerate(row) if t in self._stop_ids), len(row))
+            replies.append(self.tokenizer.decode(row[:cut], skip_special_tokens=True))
+        return replies
+
     # ------------------------------------------------------------------ editor access
     def _positions(self, prompts: Sequence[EditPrompt]) -> tuple[list[list[int]], _Probe]:
         seqs = [self.encode(p.text) for p in prompts]
@@ -316,75 +354,36 @@ class TorchBackend:
             count += int(mask.sum())
         return {layer: mom.cpu().numpy() for layer, mom in moments.items()}, count
 
-    @torch.inference_mode()
-    def _hidden_after(
-        self, ids: torch.Tensor, mask: torch.Tensor, layer: int, factors: Factors | None
+    def _additive_mask(self, allowed: np.ndarray) -> torch.Tensor:
+        """(B, 1, q, k) additive attention mask from a boolean ``allowed`` (B, q, k)."""
+        mask = torch.zeros(allowed.shape, dtype=self.dtype, device=self.device)
+        mask.masked_fill_(~torch.from_numpy(allowed).to(self.device), torch.finfo(self.dtype).min)
+        return mask[:, None]
+
+    def _run_layers(
+        self,
+        hidden: torch.Tensor,
+        layers: Sequence[Any],
+        mask: torch.Tensor,
+        start: int,
+        pos_emb: tuple[torch.Tensor, torch.Tensor],
+        cache: Any = None,
     ) -> torch.Tensor:
-        probe = _Probe(
-            rows=torch.arange(ids.shape[0], device=self.device).repeat_interleave(ids.shape[1]),
-            cols=torch.arange(ids.shape[1], device=self.device).repeat(ids.shape[0]),
-            residual_layer=layer,
-        )
-        with self._factors(factors):
-            self._run_through(ids, mask, layer, probe)
-        return probe.residuals.reshape(ids.shape[0], ids.shape[1], -1).clone()
-
-    def _suffix_runner(
-        self, hidden_at: torch.Tensor, start: int, split: int, factors: Factors | None
-    ) -> Any:
-        """A function running tokens ``split``.. of ``hidden_at`` through layers ``start``..
-        and the final norm, with the keys/values of tokens before ``split`` computed once.
-
-        Right padding means no padding mask is needed: pads only ever follow real tokens.
-        """
-        from transformers import DynamicCache
-
-        base = self.model.model
-        width = hidden_at.shape[1]
-        positions = torch.arange(width, device=self.device).unsqueeze(0)
-        pos_emb = base.rotary_emb(hidden_at, position_ids=positions)
-        cache = DynamicCache(config=self.model.config)
-        layers = base.layers[start:]
-        with torch.no_grad(), self._factors(factors):
-            hidden = hidden_at[:, :split]
-            pre_emb = (pos_emb[0][:, :split], pos_emb[1][:, :split])
-            for layer in layers:
-                out = layer(
-                    hidden,
-                    position_ids=positions[:, :split],
-                    position_embeddings=pre_emb,
-                    cache=cache,
-                    use_cache=True,
-                )
-                hidden = out[0] if isinstance(out, tuple) else out
-        q = width - split
-        # (q, width): query i (absolute split + i) sees keys 0..split + i
-        allowed = torch.arange(width, device=self.device)[None, :] <= (
-            torch.arange(q, device=self.device)[:, None] + split
-        )
-        mask = torch.zeros((1, 1, q, width), dtype=self.dtype, device=self.device)
-        mask.masked_fill_(~allowed, torch.finfo(self.dtype).min)
-        suf_pos = positions[:, split:]
-        suf_emb = (pos_emb[0][:, split:], pos_emb[1][:, split:])
-
-        def run(hidden: torch.Tensor) -> torch.Tensor:
-            try:
-                for layer in layers:
-                    out = layer(
-                        hidden,
-                        attention_mask=mask,
-                        position_ids=suf_pos,
-                        position_embeddings=suf_emb,
-                        cache=cache,
-                        use_cache=True,
-                    )
-                    hidden = out[0] if isinstance(out, tuple) else out
-                return base.norm(hidden)
-            finally:
-                cache.crop(-q)  # drop this step's suffix, keep the prefix
-                _detach_cache(cache)
-
-        return run
+        """``hidden`` (columns ``start``.. of the batch) through ``layers`` under ``mask``."""
+        q = hidden.shape[1]
+        positions = torch.arange(start, start + q, device=self.device).unsqueeze(0)
+        emb = (pos_emb[0][:, start : start + q], pos_emb[1][:, start : start + q])
+        for layer in layers:
+            out = layer(
+                hidden,
+                attention_mask=mask,
+                position_ids=positions,
+                position_embeddings=emb,
+                cache=cache,
+                use_cache=cache is not None,
+            )
+            hidden = out[0] if isinstance(out, tuple) else out
+        return hidden
 
     @torch.inference_mode()
     def nll(self, texts: Sequence[str], factors: Factors | None = None) -> tuple[float, int]:
@@ -411,22 +410,38 @@ class TorchBackend:
         settings: VStarSettings,
         factors: Factors | None = None,
     ) -> tuple[np.ndarray, list[float]]:
-        seqs, probe = self._positions(prompts)
-        layout = target_tokens(prompts, seqs, self.encode)
-        ids, mask = self._batch(layout.sequences)
+        from transformers import DynamicCache
+
+        seqs = [self.encode(p.text) for p in prompts]
+        layout = target_tokens(prompts, seqs, self.encode, self.tokenizer.pad_token_id)
         dev = self.device
         t_rows = torch.tensor(layout.rows, device=dev)
-        t_cols = torch.tensor(layout.cols, device=dev)
+        t_cols = torch.tensor(layout.cols, device=dev) - layout.key_col
         t_ids = torch.tensor(layout.ids, device=dev)
         t_group = torch.tensor(layout.groups, device=dev)
         p_group = torch.tensor([p.group for p in prompts], device=dev)
         tokens_per_group = torch.bincount(t_group, minlength=n_groups).clamp(min=1).float()
+        ids = torch.tensor(layout.sequences, device=dev)
+        split = layout.key_col
+        base = self.model.model
+        lower, upper = base.layers[: layer + 1], base.layers[layer + 1 :]
 
-        # Layers up to ``layer`` do not depend on the delta: run them once, then optimise
-        # through the remaining layers only.
-        hidden_at = self._hidden_after(ids, mask, layer, factors)  # (B, T, d)
-        # The original value at the key positions bounds how far the delta may move it.
-        h0 = hidden_at[probe.rows, probe.cols].float()  # (n, d)
+        # Every column before the key is the same in every step: layers up to ``layer`` run
+        # once over the whole batch, the upper layers once over the prefix (into a cache).
+        with torch.no_grad(), self._factors(factors):
+            hidden = base.embed_tokens(ids)
+            positions = torch.arange(ids.shape[1], device=dev).unsqueeze(0)
+            pos_emb = base.rotary_emb(hidden, position_ids=positions)
+            full = self._additive_mask(attention_allowed(layout.valid, 0))
+            hidden_at = self._run_layers(hidden, lower, full, 0, pos_emb)
+            cache = DynamicCache(config=self.model.config)
+            if split:
+                prefix_mask = full[:, :, :split, :split]
+                self._run_layers(hidden_at[:, :split], upper, prefix_mask, 0, pos_emb, cache)
+        suffix_mask = self._additive_mask(attention_allowed(layout.valid, split))
+
+        # The original value at the key bounds how far the delta may move it.
+        h0 = hidden_at[:, split].float()  # (n, d)
         h0_norm = torch.zeros(n_groups, device=dev).index_add_(0, p_group, h0.norm(dim=-1))
         h0_norm = h0_norm / torch.bincount(p_group, minlength=n_groups).clamp(min=1)
 
@@ -434,21 +449,26 @@ class TorchBackend:
         opt = torch.optim.Adam([delta], lr=settings.lr)
         lm_head = self.model.get_output_embeddings()
         losses = torch.full((n_groups,), float("inf"))
-        # Tokens before the earliest key do not see the delta: their keys and values in the
-        # upper layers are computed once and reused by every optimisation step.
-        split = int(probe.cols.min())
-        run_suffix = self._suffix_runner(hidden_at, layer + 1, split, factors)
-        s_cols = probe.cols - split
-        t_cols = t_cols - split
+        suffix = hidden_at[:, split:]
         with self._factors(factors):
             for _ in range(settings.steps):
                 checkpoint()
                 opt.zero_grad()
-                hidden = hidden_at[:, split:].index_put(
-                    (probe.rows, s_cols), delta[p_group].to(self.dtype), accumulate=True
+                h = suffix.index_put(
+                    (torch.arange(len(prompts), device=dev), torch.zeros_like(p_group)),
+                    delta[p_group].to(self.dtype),
+                    accumulate=True,
                 )
-                hidden = run_suffix(hidden)
-                logits = lm_head(hidden[t_rows, t_cols]).float()  # (targets, vocab)
+                try:
+                    h = self._run_layers(h, upper, suffix_mask, split, pos_emb, cache)
+                finally:
+                    if split:
+                        cache.crop(-(ids.shape[1] - split))  # keep only the prefix
+                        _detach_cache(cache)
+                    else:
+                        cache = DynamicCache(config=self.model.config)
+                h = base.norm(h)
+                logits = lm_head(h[t_rows, t_cols]).float()  # (targets, vocab)
                 nll = torch.nn.functional.cross_entropy(logits, t_ids, reduction="none")
                 per_group = torch.zeros(n_groups, device=dev).index_add_(0, t_group, nll)
                 per_group = per_group / tokens_per_group

@@ -1,0 +1,69 @@
+"""Edits written under a family of conversation contexts, on the real default model:
+recall outside the empty chat, the batched decoder, the honest audit."""
+
+from __future__ import annotations
+
+from sleepmem.engine import contexts
+from sleepmem.engine.facts import explicit
+from sleepmem.engine.prompts import audit_conversations, fact_prompts
+from sleepmem.engine.wordings import wordings
+
+UNSEEN_APP = "You are a cheerful helper for a cycling club's website. Keep it short."
+
+
+def _said(engine, user, conversation, answer):
+    return answer.casefold() in engine.ask_many(user, [conversation])[0].casefold()
+
+
+def test_a_fact_is_recalled_under_a_system_prompt_and_after_small_talk(engine):
+    engine.write("ana", [explicit("Where do I live?", "Porto")])
+    question = {"role": "user", "content": "Where do I live?"}
+    system = {"role": "system", "content": UNSEEN_APP}
+    talk = [
+        {"role": "user", "content": "Morning! Any tips for a rainy commute?"},
+        {"role": "assistant", "content": "Mudguards and a good jacket make all the difference."},
+    ]
+    assert _said(engine, "ana", [question], "Porto")
+    assert _said(engine, "ana", [system, question], "Porto")
+    assert _said(engine, "ana", [*talk, question], "Porto")
+    # and not for someone else, in the same contexts
+    assert not _said(engine, "bo", [system, question], "Porto")
+
+
+def test_batched_replies_equal_one_by_one(engine):
+    engine.write("ana", [explicit("What is my cat called?", "Miso")])
+    conversations = [
+        [{"role": "user", "content": "What is my cat called?"}],
+        [{"role": "system", "content": UNSEEN_APP}, {"role": "user", "content": "Hi!"}],
+        [{"role": "user", "content": "What is the capital of France?"}],
+    ]
+    batched = engine.ask_many("ana", conversations, 12)
+    one_by_one = ["".join(engine.reply("ana", conversation, 12)) for conversation in conversations]
+    assert batched == one_by_one
+
+
+def test_edit_prompts_span_the_context_family(backend):
+    fact = explicit("Where do I live?", "Porto")
+    prompts = fact_prompts(backend, [fact], None, n_wordings=4, n_contexts=5)
+    assert len(prompts) == 5 + 4 - 1
+    family = contexts.family(f"{fact.slot_key}|porto", 5)
+    for context in family[1:]:
+        rendered = backend.chat_text(context.around("Where do I live?"))
+        assert any(p.text == rendered for p in prompts)
+    # every prompt is keyed on the question's last token, whatever came before it
+    asks = set(wordings(fact.questions, 4))
+    for p in prompts:
+        ids = backend.encode(p.text)
+        upto = backend.tokenizer.decode(ids[: p.key_index + 1])
+        assert any(upto.endswith(q) for q in asks), upto[-40:]
+        assert p.target.startswith("Porto")
+
+
+def test_audit_asks_what_the_edit_was_never_trained_on(backend):
+    fact = explicit("Where do I live?", "Porto")
+    trained = {p.text for p in fact_prompts(backend, [fact], None, n_wordings=6, n_contexts=5)}
+    probes = audit_conversations(fact, 6, 5, 3)
+    assert len(probes) == 3
+    for conversation in probes:
+        assert backend.chat_text(conversation) not in trained
+        assert conversation[0]["role"] in ("system", "user") and len(conversation) > 1
