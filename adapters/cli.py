@@ -198,7 +198,13 @@ def cmd_bench_conversations(args: argparse.Namespace) -> int:
         engine = _open_engine(config)
         try:
             result = conv.run_conversation_bench(
-                engine, bench, args.memory_bench, modes=modes, users=args.users, progress=True
+                engine,
+                bench,
+                args.memory_bench,
+                modes=modes,
+                users=args.users,
+                progress=True,
+                partial=lambda r: _save_json(r, args.json),
             )
         finally:
             engine.close()

@@ -18,6 +18,7 @@ import json
 import platform
 import statistics as stats_mod
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -268,9 +269,11 @@ def run_conversation_bench(
     modes: tuple[str, ...] = MODES,
     users: int | None = None,
     progress: bool = True,
+    partial: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Both runs (``modes``) over ``bench_path``; general knowledge and neutral text for
-    drift come from ``memory_bench`` (default: memory_bench.json beside the file)."""
+    drift come from ``memory_bench`` (default: memory_bench.json beside the file).
+    ``partial(result)`` is called after each run, so a long benchmark can be saved as it goes."""
     data = json.loads(Path(bench_path).read_text("utf-8"))
     if users:
         data = {**data, "users": data["users"][:users]}
@@ -296,6 +299,8 @@ def run_conversation_bench(
     }
     for mode in modes:
         result[mode] = run_mode(engine, data, mode, gk, neutral, progress, base_gk)
+        if partial is not None:
+            partial(result)
     # The issue's top-level keys: end to end when it ran, else the editor alone.
     main = result.get("end_to_end") or result[modes[0]]
     for key in ("after_sleep", "before_sleep", "leaks", "superseded_ok", "forgotten_ok"):

@@ -156,10 +156,21 @@ class Engine:
         if not messages:
             raise InputError("no messages")
         for message in messages:
-            self._check_message(message.get("content", ""))
+            content = message.get("content", "")
+            if message.get("role") != "user" and content == "":
+                continue  # an empty system prompt or reply is something front ends send
+            self._check_message(content)
         factors = self.factors(user_id)
         text = self.backend.chat_text(list(messages))
         limit = min(max_new_tokens or self.config.max_new_tokens, self.config.max_new_tokens)
+        window = self.backend.context_length
+        if window:
+            used = self.backend.token_count(text)
+            if used + limit > window:
+                raise InputError(
+                    f"the conversation is {used} tokens and the reply may take {limit}; "
+                    f"the model reads at most {window}: start a new chat or send fewer messages"
+                )
         return self.backend.generate(text, limit, factors, stats)
 
     def _base_chat(self, messages: list[dict[str, str]]) -> str:
@@ -267,12 +278,22 @@ class Engine:
         )
         return report
 
+    MIN_QUESTIONS = 4  # below this, plugins are asked for more (``fact_questions``)
+    MAX_QUESTIONS = 8
+
     def _vetted(self, user_id: str, fact: Fact, report: WakeReport) -> Fact | None:
         verdict = self.plugins.hook.before_edit(user_id=user_id, fact=fact)
         if verdict is False:
             report.skipped.append(f"vetoed by a plugin: {fact.text}")
             return None
-        return verdict if isinstance(verdict, Fact) else fact
+        fact = verdict if isinstance(verdict, Fact) else fact
+        if len(fact.questions) < self.MIN_QUESTIONS:
+            more = [q for extra in self.plugins.hook.fact_questions(fact=fact) for q in extra or []]
+            merged = list(
+                dict.fromkeys([*fact.questions, *(q for q in more if isinstance(q, str))])
+            )
+            fact = dataclasses.replace(fact, questions=tuple(merged[: self.MAX_QUESTIONS]))
+        return fact
 
     def _apply(self, mem: UserMemory, new: list[Fact], retire: dict[str, str]) -> None:
         """Write ``new`` facts and retire others: one joint solve of every remaining fact.

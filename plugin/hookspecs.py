@@ -63,6 +63,18 @@ def extract_facts(message: str, context: ExtractContext) -> list[Fact]:
     return []
 
 
+@hookspec
+def fact_questions(fact: Fact) -> list[str]:
+    """More chat questions whose answer is ``fact.answer``, for a fact that arrived with
+    fewer than four (an explicit fact from the REST API or a benchmark's gold facts; an
+    extractor's facts usually carry their own).
+
+    Return questions a person would ask to get this fact back ("Which city is my home?"
+    for "Where do I live?"), or nothing. The engine keeps them in the fact and writes the
+    edit through all of them; it adds rewrites of each question's form itself.
+    """
+
+
 @hookspec(firstresult=True)
 def before_edit(user_id: str, fact: Fact) -> Fact | Literal[False] | None:
     """Fires for each fact just before it is written into the model's weights.

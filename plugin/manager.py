@@ -36,6 +36,7 @@ Unset: the config key ``plugins`` decides (default: everything). Empty string: n
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "sleepmem.plugin.builtins.rules",
+    "sleepmem.plugin.builtins.questions",
     "sleepmem.plugin.builtins.model_extractor",
     "sleepmem.plugin.builtins.commands",
     "sleepmem.plugin.builtins.backends",

@@ -3,6 +3,7 @@ recall outside the empty chat, the batched decoder, the honest audit."""
 
 from __future__ import annotations
 
+import pytest
 from sleepmem.engine import contexts
 from sleepmem.engine.facts import explicit
 from sleepmem.engine.prompts import audit_conversations, fact_prompts
@@ -67,3 +68,30 @@ def test_audit_asks_what_the_edit_was_never_trained_on(backend):
     for conversation in probes:
         assert backend.chat_text(conversation) not in trained
         assert conversation[0]["role"] in ("system", "user") and len(conversation) > 1
+
+
+def test_odd_conversations_are_answered_or_refused_and_memory_stays(engine):
+    from sleepmem.engine.errors import InputError
+
+    engine.write("ana", [explicit("Where do I live?", "Porto")])
+    facts_before = [f.id for f in engine.memories("ana")]
+    factors_before = engine.factors("ana")
+    question = {"role": "user", "content": "Where do I live?"}
+    long_system = {"role": "system", "content": ("You are a careful archivist. " * 300)[:8000]}
+    turns = []
+    for i in range(25):
+        turns += [
+            {"role": "user", "content": f"Tell me a number bigger than {i}."},
+            {"role": "assistant", "content": f"{i + 1}."},
+        ]
+    german = {"role": "system", "content": "Du bist Klaus, ein freundlicher Bäcker in Köln."}
+    empty = {"role": "system", "content": ""}
+    for conversation in ([long_system, question], [*turns, question], [german, question]):
+        assert isinstance("".join(engine.reply("ana", conversation, 8)), str)
+    reply = "".join(engine.reply("ana", [empty, question], 8))
+    assert isinstance(reply, str)
+    too_long = [{"role": "user", "content": "word " * 3000}] * 3 + [question]
+    with pytest.raises(InputError, match="reads at most"):
+        engine.reply("ana", too_long, 8)
+    assert [f.id for f in engine.memories("ana")] == facts_before
+    assert engine.factors("ana") is factors_before

@@ -80,6 +80,7 @@ class Backend(Protocol):
     n_layers: int
     hidden_size: int  # d
     intermediate_size: int  # m
+    context_length: int | None  # tokens the model was trained to read; None = unknown
 
     def chat_text(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         """The chat template applied to messages, as text."""

@@ -354,6 +354,8 @@ class MlxBackend:
                 layer.mlp.down_proj = _EditedDownProj(layer.mlp.down_proj, i)
         self.intermediate_size = _input_dims(_unwrapped(self._layers[0].mlp.down_proj))
         self.dtype = self._inner.norm.weight.dtype
+        args = getattr(model, "args", None)
+        self.context_length = int(getattr(args, "max_position_embeddings", 0) or 0) or None
         self._window = getattr(inner, "sliding_window", None)
         self._pad = tokenizer.pad_token_id
         if self._pad is None:

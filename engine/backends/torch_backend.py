@@ -95,6 +95,7 @@ class TorchBackend:
         self.n_layers = len(layers)
         self.hidden_size = int(model.config.hidden_size)
         self.intermediate_size = int(layers[0].mlp.down_proj.in_features)
+        self.context_length = getattr(model.config, "max_position_embeddings", None)
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         self._stop_ids = _stop_token_ids(tokenizer, model)
