@@ -65,13 +65,14 @@ def extract_facts(message: str, context: ExtractContext) -> list[Fact]:
 
 @hookspec
 def fact_questions(fact: Fact) -> list[str]:
-    """More chat questions whose answer is ``fact.answer``, for a fact that arrived with
-    fewer than four (an explicit fact from the REST API or a benchmark's gold facts; an
-    extractor's facts usually carry their own).
+    """Fires in ``Engine.write`` for each fact that arrived with fewer than four questions
+    (an explicit fact from the REST API or a benchmark's gold facts; an extractor's facts
+    usually carry their own), after ``before_edit``.
 
-    Return questions a person would ask to get this fact back ("Which city is my home?"
-    for "Where do I live?"), or nothing. The engine keeps them in the fact and writes the
-    edit through all of them; it adds rewrites of each question's form itself.
+    Returns more chat questions whose answer is ``fact.answer``, as a person would ask them
+    ("Which city is my home?" for "Where do I live?"), or nothing; the lists of all plugins
+    are concatenated. The engine keeps them in the fact and writes the edit through all of
+    them; it adds rewrites of each question's form itself.
     """
 
 

@@ -30,7 +30,7 @@ from sleepmem.plugin.builtins import rules
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "plugins" / "secret_veto"
-BUILTINS = ["rules", "model_extractor", "commands", "backends", "schedules"]
+BUILTINS = ["rules", "questions", "model_extractor", "commands", "backends", "schedules"]
 
 
 def hookspec_names() -> list[str]:
