@@ -35,6 +35,18 @@ def correct(reply: str, expect: list[str], forbid: list[str] = ()) -> bool:
     )
 
 
+def run_header(engine: Engine, bench_path: Path) -> dict[str, Any]:
+    """What every benchmark result starts with: model, backend, machine, config, file."""
+    return {
+        "model": engine.backend.model_id,
+        "backend": engine.backend.name,
+        "device": getattr(engine.backend, "device", "cpu"),
+        "machine": platform.machine(),
+        "config": config_to_dict(engine.config),
+        "bench": str(bench_path),
+    }
+
+
 def _rate(hits: list[bool]) -> float:
     return sum(hits) / len(hits) if hits else 0.0
 
@@ -125,14 +137,7 @@ def run_memory_bench(
     _neutral[:] = data["neutral_text"]
     started = time.perf_counter()
     stats = engine.statistics()
-    result: dict[str, Any] = {
-        "model": engine.backend.model_id,
-        "backend": engine.backend.name,
-        "device": getattr(engine.backend, "device", "cpu"),
-        "machine": platform.machine(),
-        "config": config_to_dict(engine.config),
-        "bench": str(bench_path),
-    }
+    result = run_header(engine, bench_path)
     if capacity:
         pool = Path(pool) if pool else Path(bench_path).with_name("fact_pool_500.json")
         result["capacity"] = run_capacity(engine, capacity, pool, progress)

@@ -15,7 +15,6 @@ file's contexts and paraphrases never reach the editor: they are the held-out te
 from __future__ import annotations
 
 import json
-import platform
 import statistics as stats_mod
 import time
 from collections.abc import Callable
@@ -24,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .bench import correct
-from .config import config_to_dict
+from .bench import correct, run_header
 from .facts import Fact, explicit
 from .memory import Engine
 
@@ -100,7 +98,10 @@ def _play(
     }
 
 
-def _ask(engine: Engine, uid: str, asks: list[tuple[list[dict[str, str]], dict]]) -> list[bool]:
+def _ask(
+    engine: Engine, uid: str, asks: list[tuple[list[dict[str, str]], dict]]
+) -> tuple[list[bool], list[str]]:
+    """Each (conversation, question) asked in one batch: hits and the replies."""
     replies = engine.ask_many(uid, [conv for conv, _ in asks], ANSWER_TOKENS)
     return [
         correct(reply, q["expect"], q.get("forbid", [])) for reply, (_, q) in zip(replies, asks)
@@ -144,6 +145,7 @@ def _evaluate(
         ]
         hits, _ = _ask(engine, uid, asks)
         paraphrase += hits
+        bar.update(len(asks))
         asks = [(_question(s, []), s) for s in user.get("superseded", [])]
         superseded += _ask(engine, uid, asks)[0]
         asks = [
@@ -151,7 +153,6 @@ def _evaluate(
             for f in user.get("forgotten", [])
         ]
         forgotten += _ask(engine, uid, asks)[0]
-        bar.update(len(paraphrase))
     out: dict[str, Any] = {name: _rate(h) for name, h in per_context.items() if h}
     if not fresh_only:
         out.update(
@@ -287,12 +288,7 @@ def run_conversation_bench(
     replies = engine.ask_many("bench-base", [_question(g, [], g["question"]) for g in gk])
     base_gk = _rate([correct(r, g["expect"]) for r, g in zip(replies, gk)])
     result: dict[str, Any] = {
-        "model": engine.backend.model_id,
-        "backend": engine.backend.name,
-        "device": getattr(engine.backend, "device", "cpu"),
-        "machine": platform.machine(),
-        "config": config_to_dict(engine.config),
-        "bench": str(bench_path),
+        **run_header(engine, bench_path),
         "users": len(data["users"]),
         "contexts": [c["name"] for c in data["contexts"]],
         "base": {"general_knowledge": base_gk},

@@ -164,7 +164,9 @@ class Engine:
         text = self.backend.chat_text(list(messages))
         limit = min(max_new_tokens or self.config.max_new_tokens, self.config.max_new_tokens)
         window = self.backend.context_length
-        if window:
+        # A byte-level tokenizer never makes more tokens than bytes: only a long text is
+        # tokenised here, so ordinary replies are not encoded twice.
+        if window and len(text.encode()) + limit > window:
             used = self.backend.token_count(text)
             if used + limit > window:
                 raise InputError(
