@@ -213,6 +213,40 @@ def cmd_bench_conversations(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_extract(args: argparse.Namespace) -> int:
+    bench = Path(args.bench).expanduser()
+    if not bench.is_file():
+        raise InputError(f"benchmark file {bench} does not exist")
+    from sleepmem.engine import bench_extract
+    from sleepmem.plugin import manager
+
+    config = _config(args)
+    names = tuple(n.strip().lower() for n in args.extractors.split(",") if n.strip())
+    if not names:
+        raise InputError("--extractors needs at least one name, e.g. rules or rules,model")
+    runs = bench_extract.plan_runs(names, config.extractors)
+    pm = manager.load_plugins(manager.new_plugin_manager(), allowed=config.plugins)
+    engine = None
+    chat = None
+    # Only the model extractor reads the model; rules alone run without loading one.
+    if bench_extract.needs_model(runs):
+        engine = _open_engine(config)
+        chat = bench_extract.model_chat(engine.backend)
+    try:
+        result = bench_extract.run_extract_bench(
+            bench, config, pm, names, chat=chat, users=args.users, progress=True
+        )
+        if engine is not None:
+            result["model"] = engine.backend.model_id
+            result["backend"] = engine.backend.name
+    finally:
+        if engine is not None:
+            engine.close()
+    bench_extract.print_table(result)
+    _save_json(result, args.json)
+    return 0
+
+
 @contextlib.contextmanager
 def _scratch_home(config: Any) -> Iterator[Any]:
     """``config`` on a temporary home: benchmark users never land in the real memory store,
@@ -520,6 +554,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="general knowledge and neutral text (default: memory_bench.json beside --bench)",
     )
     conversations.add_argument("--users", type=int, metavar="N", help="only the first N users")
+    extract = add(
+        bench_sub,
+        "extract",
+        cmd_bench_extract,
+        "extraction per turn: recall, precision, corrections, forgets, misses (no edit)",
+    )
+    extract.add_argument("--bench", required=True, metavar="FILE", help="conversation bench JSON")
+    extract.add_argument("--json", required=True, metavar="OUT", help="results file")
+    extract.add_argument(
+        "--extractors",
+        default="rules",
+        metavar="A,B",
+        help="extractors to run alone and together (default rules; 'model' loads the model)",
+    )
+    extract.add_argument("--users", type=int, metavar="N", help="only the first N users")
     server_bench = add(
         bench_sub, "server", cmd_bench_server, "HTTP overhead, first token, concurrent users"
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import config_to_dict
+from .config import EngineConfig, config_to_dict
 from .facts import Fact
 from .memory import Engine
 
@@ -35,15 +35,30 @@ def correct(reply: str, expect: list[str], forbid: list[str] = ()) -> bool:
     )
 
 
+def fact_matches(fact: Fact, gold: dict[str, str]) -> bool:
+    """Does a stored fact give a gold fact's answer? The rule every benchmark scores
+    extraction by: the gold answer inside the fact's, or a fact's answer of 3+ characters
+    inside the gold one ("Le Guin" for "Ursula Le Guin"), case-insensitive."""
+    a, g = fact.answer.casefold(), gold["answer"].casefold()
+    return g in a or (len(a) >= 3 and a in g)
+
+
+def machine_header(config: EngineConfig, bench_path: Path) -> dict[str, Any]:
+    """The part of a result header that needs no model: machine, config, file."""
+    return {
+        "machine": platform.machine(),
+        "config": config_to_dict(config),
+        "bench": str(bench_path),
+    }
+
+
 def run_header(engine: Engine, bench_path: Path) -> dict[str, Any]:
     """What every benchmark result starts with: model, backend, machine, config, file."""
     return {
         "model": engine.backend.model_id,
         "backend": engine.backend.name,
         "device": getattr(engine.backend, "device", "cpu"),
-        "machine": platform.machine(),
-        "config": config_to_dict(engine.config),
-        "bench": str(bench_path),
+        **machine_header(engine.config, bench_path),
     }
 
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .bench import correct, run_header
-from .facts import Fact, explicit
+from .bench import correct, fact_matches, run_header
+from .facts import explicit
 from .memory import Engine
 
 ANSWER_TOKENS = 32
@@ -40,11 +40,6 @@ def _progress(total: int, desc: str, enabled: bool) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, disable=not enabled, leave=False)
-
-
-def _matches(fact: Fact, gold: dict[str, str]) -> bool:
-    a, g = fact.answer.casefold(), gold["answer"].casefold()
-    return g in a or (len(a) >= 3 and a in g)
 
 
 def _play(
@@ -66,11 +61,11 @@ def _play(
             added = report.added
             gold = turn.get("facts", [])
             gold_n += len(gold)
-            hit = [g for g in gold if any(_matches(f, g) for f in added)]
+            hit = [g for g in gold if any(fact_matches(f, g) for f in added)]
             found_n += len(hit)
             misses += [f"{g['q']} {g['answer']}" for g in gold if g not in hit]
             stored_n += len(added)
-            ok = [f for f in added if any(_matches(f, g) for g in gold)]
+            ok = [f for f in added if any(fact_matches(f, g) for g in gold)]
             right_n += len(ok)
             false += [f.text for f in added if f not in ok]
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 ACTIVE = "active"
@@ -78,3 +79,23 @@ def explicit(question: str, answer: str, text: str = "") -> Fact:
         source="explicit",
         extractor="explicit",
     )
+
+
+def slot_writes(
+    active: Iterable[Fact], facts: Iterable[Fact]
+) -> tuple[list[Fact], list[Fact], list[Fact]]:
+    """How ``facts`` from one message land on the ``active`` ones, by slot: returns
+    ``(new, superseded, known)``. A fact whose slot holds the same answer is known (nothing
+    to write); otherwise the last fact of the message in a slot wins it, and the active
+    fact already in that slot is superseded. This is the rule ``Engine.write`` applies."""
+    by_slot = {f.slot_key: f for f in active}
+    fresh: dict[str, Fact] = {}
+    known: list[Fact] = []
+    for fact in facts:
+        old = by_slot.get(fact.slot_key)
+        if old is not None and old.answer.casefold() == fact.answer.casefold():
+            known.append(fact)
+            continue
+        fresh[fact.slot_key] = fact
+    superseded = [by_slot[s] for s in fresh if s in by_slot]
+    return list(fresh.values()), superseded, known

@@ -25,8 +25,9 @@ from typing import Any
 
 import pluggy
 from sleepmem.engine.errors import ConfigError
+from sleepmem.engine.facts import Fact
 from sleepmem.plugin import hookspecs
-from sleepmem.plugin.types import Extractor
+from sleepmem.plugin.types import ExtractContext, Extractor
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +254,23 @@ def extractors(pm: pluggy.PluginManager | None = None) -> list[Extractor]:
 
     pm.hook.register_extractors(register=register)
     return found
+
+
+def run_extractors(
+    pm: pluggy.PluginManager, message: str, context: ExtractContext, names: Iterable[str]
+) -> list[Fact]:
+    """The facts wake finds in ``message``: each registered extractor whose name is in
+    ``names`` (the config key ``extractors``), in registration order, then every
+    ``extract_facts`` hook answer. ``Engine.extract`` does exactly this; the extraction
+    benchmark calls it directly so that it needs no model when no extractor uses one."""
+    wanted = set(names)
+    facts: list[Fact] = []
+    for extractor in extractors(pm):
+        if extractor.name in wanted:
+            facts.extend(extractor.extract(message, context))
+    for extra in pm.hook.extract_facts(message=message, context=context):
+        facts.extend(extra or [])
+    return facts
 
 
 def commands(pm: pluggy.PluginManager | None = None) -> dict[str, tuple[Callable[..., Any], str]]:
