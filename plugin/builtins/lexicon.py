@@ -260,6 +260,24 @@ NOT_NAMES = _words(
     "curious hoping feeling doing getting having making taking coming leaving yes no "
     "hi hello hey thanks thank you me myself nobody somebody someone everyone i"
 )
+# "<verb> <object>" statements the general fallback turns into "What do I <verb>?": verbs
+# whose object is a lasting fact about the speaker. Verbs of opinion, wish or perception
+# ("think", "want", "see") are left out on purpose: their objects are not facts.
+SVO_VERBS = _words(
+    "collect teach brew bake knit crochet sew paint draw sketch grow breed raise restore "
+    "build repair fix carve sculpt compose write translate coach train volunteer sing "
+    "produce design program code foster rescue roast ferment forage quilt "
+    "weave embroider photograph manage drink eat cook"
+)
+# Adjectives of fear before "of": "I'm terrified of heights".
+FEAR_WORDS = _words("afraid scared terrified frightened petrified fearful")
+# Words that may stand before "here" without being a name ("same here", "new here").
+NOT_HERE_NAMES = NOT_NAMES | _words(
+    "same everybody anybody all anyone none nothing something newbie noob first stuck "
+    "last mostly mainly sometimes usually ok snow rain sun sunny cold hot warm raining "
+    "snowing morning night evening afternoon midnight noon today winter summer spring "
+    "autumn fall"
+)
 NAME_PARTICLES = _words(
     "de da do dos das del della di du van von der den la le bin binti al el ibn ten ter af zu y"
 )

@@ -336,3 +336,14 @@ def _alt(words: Iterable[str]) -> str:
 _REL = rf"(?P<rel>(?:(?:{_alt(FAMILY_ADJ)})[\s-]?)?(?:{_alt(FAMILY)}))\b"
 _ANIMAL = rf"(?P<animal>{_alt([*ANIMALS, *DOG_BREEDS, *CAT_BREEDS, 'pet'])})"
 _REL_NAME_OPT = r"(?:,?\s+(?P<name>{NAME}),?)?"
+
+
+# Public names for the rule modules written since (the older ones import the underscored
+# names): the clause a rule adds facts to, and the value and name cutters.
+Clause = _Clause
+Entity = _Entity
+parse_value = _value
+parse_name = _parse_name
+compile_rule = _rx
+I_AM = _IAM
+CUT_NP = _CUT_NP

@@ -65,6 +65,14 @@ from sleepmem.plugin.builtins.rules_interests import (
     _r_study,
     _r_transport,
 )
+from sleepmem.plugin.builtins.rules_speech import (
+    QUESTION_START,
+    before_question,
+    r_fear,
+    r_name_aside,
+    r_svo,
+    with_subject,
+)
 from sleepmem.plugin.hookspecs import hookimpl
 from sleepmem.plugin.types import ExtractContext
 
@@ -163,7 +171,10 @@ _PREFIX = re.compile(
     r"i\s+(?:should|forgot\s+to|wanted\s+to|want\s+to|have\s+to|must)\s+"
     r"(?:mention|say|tell\s+you|let\s+you\s+know)(?:\s+that)?|to\s+clarify|"
     r"there|here's\s+(?:a\s+)?(?:thing|fact)(?:\s+about\s+me)?|about\s+me|"
-    r"quick\s+(?:update|correction|note)|small\s+correction|new\s+info)"
+    r"quick\s+(?:update|correction|note)|small\s+correction|new\s+info|"
+    # a reason given before a question or a request: "since I'm allergic to ..., what ..."
+    r"(?:since|because|cause|cuz|as|given\s+that|now\s+that|seeing\s+(?:as|that))"
+    r"(?=\s+(?:I|I'm|Im|my|we)\b))"
     r"(?:\s*[,!.:;-]+\s*|\s+(?=\S)|$)",
     I_,
 )
@@ -180,6 +191,9 @@ _DISLIKE_NORMAL = [
                 I_), "I dislike"),
 ]  # fmt: skip
 _CONTRACTIONS = [
+    # texting style: a lone lower-case "i" is the speaker ("i live in ...", "i'm ...")
+    (re.compile(r"(?<![\w.'])i(?=\s|'|$)"), "I"),
+    (re.compile(r"\b[Ii]ve\b(?=\s)"), "I have"),
     (re.compile(r"\bI'm\b", I_), "I am"),
     (re.compile(r"\b[Ii]m\b(?=\s)"), "I am"),
     (re.compile(r"\bI've\b", I_), "I have"),
@@ -209,13 +223,6 @@ _CLAUSE_SPLIT = re.compile(
     I_,
 )
 
-_QUESTION_START = re.compile(
-    r"^(?:what|what's|whats|where|where's|who|who's|whom|whose|when|why|how|how's|which|"
-    r"do|does|did|can|could|would|will|shall|should|is|are|am|was|were|have|has|had|may|"
-    r"might|must|tell\s+me|remind\s+me|guess|say|repeat|list|show|give\s+me|describe|"
-    r"explain|write|translate|summari[sz]e|forget|delete|ignore)\b",
-    I_,
-)
 _HYPO = re.compile(
     r"\b(?:if|unless|suppose|supposing|imagine|imagining|pretend|pretending|hypothetically|"
     r"wish|wished|maybe|perhaps|someday|one\s+day|dream(?:ing)?\s+(?:of|about)|"
@@ -247,7 +254,7 @@ def _strip_prefix(text: str) -> str:
 
 def _gated(clause: str) -> bool:
     """True when a clause must not yield facts: a question, a wish, a negation, hearsay."""
-    if not clause or _QUESTION_START.match(clause):
+    if not clause or QUESTION_START.match(clause):
         return True
     if _HYPO.search(clause) or _WILL.search(clause) or _NEGATION.search(clause):
         return True
@@ -280,6 +287,8 @@ _RULES = (
     _r_reading,
     _r_study,
     _r_misc,
+    r_name_aside,
+    r_fear,
 )
 
 
@@ -292,12 +301,25 @@ _PRONOUN = re.compile(
 )
 
 
+# "I named her Tamal": the pet or child of the sentence before gets its name.
+_NAMED_IT = re.compile(
+    r"^(?:I|we)\s+(?:(?:already|just|finally|have|had)\s+)?(?:named|called|call|name)\s+"
+    r"(?P<p>him|her|it|them)\s+(?P<name>\S.*)$",
+    I_,
+)
+
+
 def _resolve(clause: str, entity: _Entity | None) -> str:
     """Rewrite "He is a beagle." as "my dog Biscuit is a beagle." when the dog came first."""
     if entity is None:
         return clause
     if entity.name and clause.startswith(entity.name + " "):
         return f"my {entity.ref} {clause}"
+    m = _NAMED_IT.match(clause)
+    # only an entity without a name yet: "My cat Pim had a kitten. I named her ..." names
+    # the kitten, not Pim
+    if m and not entity.name and (entity.kind == "pet" or m["p"].lower() != "it"):
+        return f"my {entity.ref} is called {m['name']}"
     m = _PRONOUN.match(clause)
     if not m:
         return clause
@@ -322,7 +344,7 @@ def _resolve(clause: str, entity: _Entity | None) -> str:
 def _sentence_body(sentence: str) -> str:
     """The part of a sentence rules may look at, or "" when the whole sentence is off-limits."""
     if sentence.rstrip(" )\"'").endswith("?"):
-        return ""
+        sentence = before_question(sentence)  # what it states before it asks, if anything
     body = _strip_prefix(sentence)
     if not body or _HYPO_START.match(body):
         return ""
@@ -347,7 +369,7 @@ def _clauses(body: str) -> list[str]:
     """Independent clauses of a sentence, with adverbs after "I am" etc. taken out."""
     out = []
     for raw in _CLAUSE_SPLIT.split(body):
-        clause = _AUX_ADVERBS.sub(r"\1 ", _strip_prefix(raw.strip()))
+        clause = _AUX_ADVERBS.sub(r"\1 ", with_subject(_strip_prefix(raw.strip())))
         clause = _NEGATED_TAIL.sub("", clause).strip().rstrip(" .!;:,")
         if clause:
             out.append(clause)
@@ -391,11 +413,15 @@ def _run(message: str, entity: _Entity | None = None) -> tuple[list[Fact], _Enti
                     rule(c)
                 except Exception:  # a rule bug must not break the chat
                     log.warning("rule %s failed on %r", rule.__name__, clause, exc_info=True)
-            if not c.facts:
+            for fallback in (_r_generic, r_svo):  # the first that finds something wins
+                if c.facts:
+                    break
                 try:
-                    _r_generic(c)
+                    fallback(c)
                 except Exception:
-                    log.warning("generic rule failed on %r", clause, exc_info=True)
+                    log.warning(
+                        "fallback %s failed on %r", fallback.__name__, clause, exc_info=True
+                    )
             facts.extend(c.facts)
             if c.entity is not None:
                 entity = c.entity

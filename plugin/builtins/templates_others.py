@@ -200,6 +200,31 @@ OTHER_TEMPLATES: dict[str, Template] = {
         ],
         ["My {np} is called", "My {np_poss} name is"],
     ),
+    "svo": _t(
+        "{verb}",
+        "svo:{verb}:{thing_slug}",
+        "I {verb} {object}.",
+        [
+            "What do I {verb}?",
+            "Do you remember what I {verb}?",
+            "What did I tell you I {verb}?",
+            "Tell me what I {verb}.",
+        ],
+        ["I {verb}", "As I told you, I {verb}"],
+    ),
+    "fear": _t(
+        "is afraid of",
+        "fear:{thing_slug}",
+        "I am afraid of {object}.",
+        [
+            "What am I scared of?",
+            "What am I afraid of?",
+            "What frightens me?",
+            "What is my fear?",
+            "What am I terrified of?",
+        ],
+        ["I am scared of", "I am afraid of", "What frightens me most is"],
+    ),
     "stated": _t(
         "stated",
         "stated:{thing_slug}",
