@@ -26,7 +26,7 @@ from .backends.base import Backend, EditPrompt, Factors, GenerationStats, VStarS
 from .config import EngineConfig
 from .editor import EditSettings, Protection, nullspace_basis, spread, target_values
 from .errors import EditError, InputError, UnknownFact
-from .facts import ACTIVE, FORGOTTEN, SUPERSEDED, Fact
+from .facts import ACTIVE, FORGOTTEN, SUPERSEDED, Fact, slot_writes
 from .priority import checkpoint
 from .prompts import audit_conversations, fact_prompts
 from .store import EditBatch, MemoryStore, UserMemory, validate_user_id
@@ -211,16 +211,8 @@ class Engine:
         from sleepmem.plugin import manager
         from sleepmem.plugin.types import ExtractContext
 
-        pm = self.plugins
         context = ExtractContext(user_id=user_id, history=tuple(history), chat=self._base_chat)
-        facts: list[Fact] = []
-        for extractor in manager.extractors(pm):
-            if extractor.name not in self.config.extractors:
-                continue
-            facts.extend(extractor.extract(message, context))
-        for extra in pm.hook.extract_facts(message=message, context=context):
-            facts.extend(extra or [])
-        return facts
+        return manager.run_extractors(self.plugins, message, context, self.config.extractors)
 
     def observe(
         self, user_id: str, message: str, history: Sequence[tuple[str, str]] = ()
@@ -250,21 +242,12 @@ class Engine:
         with self._lock(user_id):
             mem = self.memory(user_id)
             active = mem.facts()
-            by_slot = {f.slot_key: f for f in active}
-            fresh: dict[str, Fact] = {}
-            for fact in facts:
-                fact = self._vetted(user_id, fact, report)
-                if fact is None:
-                    continue
-                old = by_slot.get(fact.slot_key)
-                if old is not None and old.answer.casefold() == fact.answer.casefold():
-                    report.skipped.append(f"already known: {old.text}")
-                    continue
-                fresh[fact.slot_key] = fact  # the last statement in a message wins its slot
+            vetted = [v for f in facts if (v := self._vetted(user_id, f, report)) is not None]
+            fresh, report.superseded, known = slot_writes(active, vetted)
+            report.skipped += [f"already known: {f.text}" for f in known]
             if not fresh:
                 return report
-            new = [f.with_status(ACTIVE) for f in fresh.values()]
-            report.superseded = [by_slot[s] for s in fresh if s in by_slot]
+            new = [f.with_status(ACTIVE) for f in fresh]
             self._apply(mem, new, retire={f.id: SUPERSEDED for f in report.superseded})
             report.added = new
         report.seconds = time.perf_counter() - started
