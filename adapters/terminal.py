@@ -39,6 +39,7 @@ def wake_lines(report: Any) -> list[str]:
     """The short notes printed after a reply when the message changed the user's memory."""
     lines = [f"(remembered: {f.text})" for f in report.added]
     lines += [f"(replaces: {f.text})" for f in report.superseded]
+    lines += [f"(forgot: {f.text})" for f in getattr(report, "forgotten", [])]
     return lines
 
 

@@ -9,7 +9,8 @@ the model. Turns are scored against their gold facts with the rule the conversat
 uses (``bench.fact_matches``), so its end-to-end extraction figures agree with these.
 
 Per run (one extractor alone, or a combination): recall, precision, per-user figures,
-corrections superseded, forget requests honoured, changes made on chatter turns (and on
+corrections superseded, forget requests honoured (``manager.run_forget_requests``, matched
+as ``Engine.observe`` does with ``facts.forget_matches``), changes made on chatter turns (and on
 questions or hypotheticals where the file marks them), ms per message, and every miss and
 false fact with the text of its turn. Only the model extractor needs a model (``chat``).
 """
@@ -32,7 +33,7 @@ from sleepmem.plugin.types import ChatFn, ExtractContext
 from .bench import fact_matches, machine_header
 from .config import EngineConfig
 from .errors import InputError
-from .facts import Fact, slot_writes
+from .facts import Fact, forget_matches, slot_writes
 
 QUIET_KINDS = ("question", "hypothetical")  # turns that must change nothing, where marked
 LIST_LIMIT = 200  # misses / false facts kept per run: enough to read every failure here
@@ -175,16 +176,20 @@ def _play(
     tally = _Tally()
     for index, turn in enumerate(user["turns"]):
         text = turn["text"]
-        context = ExtractContext(user_id=uid, history=tuple(history), chat=chat)
+        context = ExtractContext(
+            user_id=uid, history=tuple(history), chat=chat, known=tuple(active.values())
+        )
         started = time.perf_counter()
         # Engine.observe treats a "/" message as a command, never as facts.
-        raw = (
-            []
-            if text.lstrip().startswith("/")
-            else manager.run_extractors(pm, text, context, names)
-        )
+        command = text.lstrip().startswith("/")
+        raw = [] if command else manager.run_extractors(pm, text, context, names)
+        requests = [] if command else manager.run_forget_requests(pm, text, context)
         run.ms.append(1000 * (time.perf_counter() - started))
         history.append(("user", text))
+        # as Engine.observe: what the message asks to forget goes before its new facts land
+        forgotten = {f.id for r in requests for f in forget_matches(active.values(), r)}
+        for fact in [f for f in active.values() if f.id in forgotten]:
+            active.pop(fact.slot_key, None)
         new, superseded, known = slot_writes(active.values(), _vet(pm, uid, raw))
         for fact in superseded:
             active.pop(fact.slot_key, None)
@@ -209,7 +214,7 @@ def _play(
         if kind in (*QUIET_KINDS, "chatter"):
             quiet = run.quiet.setdefault(kind, {"turns": 0, "changes": 0})
             quiet["turns"] += 1
-            quiet["changes"] += len(new) + len(superseded)
+            quiet["changes"] += len(new) + len(superseded) + len(forgotten)
     facts = list(active.values())
     _judge_corrections(user, facts, ever, run)
     _judge_forgets(user, facts, ever, run)

@@ -8,6 +8,7 @@ short answer the model should give (``answer``). ``slot`` names what the fact is
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterable
@@ -99,3 +100,57 @@ def slot_writes(
         fresh[fact.slot_key] = fact
     superseded = [by_slot[s] for s in fresh if s in by_slot]
     return list(fresh.values()), superseded, known
+
+
+@dataclass(frozen=True)
+class ForgetRequest:
+    """A user asking, in plain words, that something be forgotten ("please forget what I
+    said about my salary", "I don't live in Osaka anymore").
+
+    topic: what the user named, for the reply ("my salary").
+    terms: words or phrases, any of which a fact must mention to be forgotten.
+    answer_only: match only facts whose answer is one of ``terms``: "not X anymore" is
+        about the value X, not about every fact that mentions it.
+    """
+
+    topic: str
+    terms: tuple[str, ...]
+    answer_only: bool = False
+    source: str = ""
+
+
+_SLOT_GENERIC = {"my", "pet", "family", "q", "name", "age"}
+
+
+def _mentions(term: str, text: str) -> bool:
+    # Word-bounded: "ex" must not find "next" or "Texas".
+    return re.search(rf"(?<!\w){re.escape(term)}(?!\w)", text) is not None
+
+
+def forget_matches(active: Iterable[Fact], request: ForgetRequest) -> list[Fact]:
+    """The active facts a plain-words forget request means.
+
+    A fact whose slot names a term ("my:salary" for "salary", "pet:dog:name" for "dog")
+    is the user's topic itself, so when any fact matches that way only those go; else the
+    facts whose text or answer mention a term (word-bounded, any case), as ``/forget``
+    matches a query in a fact's text."""
+    active = [f for f in active if f.status not in (SUPERSEDED, FORGOTTEN)]
+    terms = [t.casefold().strip() for t in request.terms if t and t.strip()]
+    if not terms:
+        return []
+    if request.answer_only:
+        return [f for f in active if f.answer.casefold() in terms]
+    by_slot = [
+        f
+        for f in active
+        if any(
+            part in terms
+            for part in re.split(r"[:|_\s]+", f.slot_key.casefold())
+            if part not in _SLOT_GENERIC
+        )
+    ]
+    if by_slot:
+        return by_slot
+    return [
+        f for f in active if any(_mentions(t, f"{f.text}\n{f.answer}".casefold()) for t in terms)
+    ]

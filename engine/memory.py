@@ -26,7 +26,7 @@ from .backends.base import Backend, EditPrompt, Factors, GenerationStats, VStarS
 from .config import EngineConfig
 from .editor import EditSettings, Protection, nullspace_basis, spread, target_values
 from .errors import EditError, InputError, UnknownFact
-from .facts import ACTIVE, FORGOTTEN, SUPERSEDED, Fact, slot_writes
+from .facts import ACTIVE, FORGOTTEN, SUPERSEDED, Fact, forget_matches, slot_writes
 from .priority import checkpoint
 from .prompts import audit_conversations, fact_prompts
 from .store import EditBatch, MemoryStore, UserMemory, validate_user_id
@@ -40,6 +40,7 @@ class WakeReport:
     superseded: list[Fact] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # why facts were not written
     seconds: float = 0.0
+    forgotten: list[Fact] = field(default_factory=list)  # asked in plain words to forget
 
 
 @dataclass
@@ -206,23 +207,59 @@ class Engine:
 
     # ------------------------------------------------------------------ wake
     def extract(
-        self, user_id: str, message: str, history: Sequence[tuple[str, str]] = ()
+        self,
+        user_id: str,
+        message: str,
+        history: Sequence[tuple[str, str]] = (),
+        known: Sequence[Fact] = (),
     ) -> list[Fact]:
+        """The facts wake finds in ``message``; ``known`` (the user's active facts) lets a
+        correction that names only the old value find its slot."""
         from sleepmem.plugin import manager
         from sleepmem.plugin.types import ExtractContext
 
-        context = ExtractContext(user_id=user_id, history=tuple(history), chat=self._base_chat)
+        context = ExtractContext(
+            user_id=user_id, history=tuple(history), chat=self._base_chat, known=tuple(known)
+        )
         return manager.run_extractors(self.plugins, message, context, self.config.extractors)
 
     def observe(
         self, user_id: str, message: str, history: Sequence[tuple[str, str]] = ()
     ) -> WakeReport:
-        """Wake: extract facts from one user message and write the new ones."""
+        """Wake: forget what the message asks to forget, then extract facts from it and
+        write the new ones (the report lists both)."""
         user_id = validate_user_id(user_id)
         self._check_message(message)
         if message.lstrip().startswith("/"):
             return WakeReport()
-        return self.write(user_id, self.extract(user_id, message, history))
+        forgotten = self.forget_requested(user_id, message, history)
+        known = self.memories(user_id)
+        report = self.write(user_id, self.extract(user_id, message, history, known))
+        report.forgotten = forgotten
+        return report
+
+    def forget_requested(
+        self, user_id: str, message: str, history: Sequence[tuple[str, str]] = ()
+    ) -> list[Fact]:
+        """Forget what ``message`` asks, in plain words, to be forgotten ("please forget what
+        I said about my salary"): each matching active fact goes through ``forget``, as
+        ``/forget <id>`` would. Returns the facts forgotten; [] when it asks nothing or
+        matches nothing."""
+        from sleepmem.plugin import manager
+        from sleepmem.plugin.types import ExtractContext
+
+        user_id = validate_user_id(user_id)
+        known = self.memories(user_id)
+        context = ExtractContext(user_id=user_id, history=tuple(history), known=tuple(known))
+        requests = manager.run_forget_requests(self.plugins, message, context)
+        ids = dict.fromkeys(f.id for r in requests for f in forget_matches(known, r))
+        gone: list[Fact] = []
+        for fact_id in ids:
+            try:
+                gone += self.forget(user_id, fact_id)
+            except UnknownFact:  # forgotten meanwhile by another request
+                continue
+        return gone
 
     def remember(self, user_id: str, text: str) -> WakeReport:
         """Explicit /remember: always yields at least one fact for non-empty text."""

@@ -181,6 +181,14 @@ class MemoryService:
 
         def pieces() -> Iterator[str]:
             self._notify("user_message", user_id=user_id, message=message, history=history)
+            gone = self._forget_requested(user_id, message, history)
+            if gone:
+                # Forgotten before any reply, so the reply cannot repeat it; the answer says
+                # what went, as /forget's does.
+                from sleepmem.plugin.builtins.commands import describe_forgotten
+
+                yield describe_forgotten(gone)
+                return
             with FOREGROUND.reply():
                 for piece in self.engine.reply(user_id, messages, max_new_tokens, stats):
                     if stop.is_set():
@@ -188,6 +196,19 @@ class MemoryService:
                     yield piece
 
         return pieces()
+
+    def _forget_requested(
+        self, user_id: str, message: str, history: list[dict[str, str]]
+    ) -> list[Fact]:
+        """Forget what ``message`` asks to forget in plain words (wake on; no command)."""
+        if not self.engine.config.server.wake or message.lstrip().startswith("/"):
+            return []
+        pairs = [(m.get("role", ""), m.get("content", "")) for m in history]
+        try:
+            return self.engine.forget_requested(user_id, message, pairs)
+        except SleepmemError as exc:  # the reply goes on; wake tries the request again
+            log.warning("forget request failed user=%s: %s", user_id, exc)
+            return []
 
     async def stream_reply(
         self,
@@ -276,12 +297,20 @@ class MemoryService:
             if not inbox or not self.engine.config.server.wake:
                 return None
             facts: list[Fact] = []
+            forgotten: list[Fact] = []
             for message, history in inbox:
                 if message.lstrip().startswith("/"):
                     continue
                 pairs = [(m.get("role", ""), m.get("content", "")) for m in history]
-                facts.extend(self.engine.extract(user_id, message, pairs))
-            return self.engine.write(user_id, facts) if facts else None
+                # a request the reply already honoured matches nothing any more
+                forgotten += self.engine.forget_requested(user_id, message, pairs)
+                known = self.engine.memories(user_id)
+                facts.extend(self.engine.extract(user_id, message, pairs, known))
+            if not facts and not forgotten:
+                return None
+            report = self.engine.write(user_id, facts) if facts else WakeReport()
+            report.forgotten = forgotten
+            return report
 
         try:
             report = await self._queued(user_id, run)

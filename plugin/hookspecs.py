@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import pluggy
 from sleepmem.engine.facts import Fact
-from sleepmem.plugin.types import ExtractContext, Extractor
+from sleepmem.plugin.types import ExtractContext, Extractor, ForgetRequest
 
 PROJECT = "sleepmem"
 
@@ -59,6 +59,19 @@ def extract_facts(message: str, context: ExtractContext) -> list[Fact]:
     run whatever the config key ``extractors`` says). Returns the facts found in
     ``message`` (``[]`` for none). Several plugins may answer; the results are concatenated
     in hook-call order.
+    """
+    return []
+
+
+@hookspec
+def forget_requests(message: str, context: ExtractContext) -> list[ForgetRequest]:
+    """Fires for every user message in wake, before its facts are written.
+
+    Returns what the user asks, in plain words, to be forgotten ("please forget what I
+    said about my salary" -> ``ForgetRequest("my salary", ("salary",))``), or ``[]``. The
+    engine forgets the active facts each request matches (``facts.forget_matches``) the
+    way ``/forget`` does: status forgotten, edit removed. Several plugins may answer; the
+    requests are concatenated. ``context.known`` holds the user's active facts.
     """
     return []
 

@@ -27,7 +27,7 @@ import pluggy
 from sleepmem.engine.errors import ConfigError
 from sleepmem.engine.facts import Fact
 from sleepmem.plugin import hookspecs
-from sleepmem.plugin.types import ExtractContext, Extractor
+from sleepmem.plugin.types import ExtractContext, Extractor, ForgetRequest
 
 log = logging.getLogger(__name__)
 
@@ -271,6 +271,17 @@ def run_extractors(
     for extra in pm.hook.extract_facts(message=message, context=context):
         facts.extend(extra or [])
     return facts
+
+
+def run_forget_requests(
+    pm: pluggy.PluginManager, message: str, context: ExtractContext
+) -> list[ForgetRequest]:
+    """What ``message`` asks to be forgotten: every ``forget_requests`` hook answer, in
+    hook-call order. Wake and the extraction benchmark both call this."""
+    out: list[ForgetRequest] = []
+    for answer in pm.hook.forget_requests(message=message, context=context):
+        out.extend(r for r in answer or [] if isinstance(r, ForgetRequest))
+    return out
 
 
 def commands(pm: pluggy.PluginManager | None = None) -> dict[str, tuple[Callable[..., Any], str]]:

@@ -10,7 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from sleepmem.engine.facts import Fact
+from sleepmem.engine.facts import Fact, ForgetRequest
+
+__all__ = ["ChatFn", "ExtractContext", "Extractor", "Fact", "ForgetRequest"]
 
 ChatFn = Callable[[list[dict[str, str]]], str]
 """Runs the chat model greedily on OpenAI-style messages and returns the reply text."""
@@ -26,11 +28,15 @@ class ExtractContext:
         rule extractor uses the last user turns to resolve "He is a beagle." style pronouns.
     chat: when given, runs the chat model greedily; only the model-based extractor uses it.
         It is optional so that extraction never depends on a model being loaded.
+    known: the user's active facts. A correction that names only the old value ("it's
+        Larissa, not Marissa") lands in the slot of the fact holding that value, and a
+        bare name ("Biscuit is 4 now") refers to the pet or relative of that name.
     """
 
     user_id: str = ""
     history: Sequence[tuple[str, str]] = field(default_factory=tuple)
     chat: ChatFn | None = None
+    known: Sequence[Fact] = field(default_factory=tuple)
 
 
 @runtime_checkable

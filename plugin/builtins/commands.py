@@ -32,8 +32,12 @@ def forget(engine: Any, user_id: str, arg: str) -> str:
         raise InputError("usage: /forget <fact id or words from it>; /memories lists them")
     if arg.strip() == "all":
         return f"Forgot everything ({engine.forget_all(user_id)} facts)."
-    gone = engine.forget(user_id, arg)
-    return "\n".join(f"Forgot: {f.text} [{f.id}]" for f in gone)
+    return describe_forgotten(engine.forget(user_id, arg))
+
+
+def describe_forgotten(facts: Any) -> str:
+    """The chat answer for forgotten facts: /forget's, and a forget request's in plain words."""
+    return "\n".join(f"Forgot: {f.text} [{f.id}]" for f in facts)
 
 
 def memories(engine: Any, user_id: str, arg: str) -> str:

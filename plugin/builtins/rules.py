@@ -12,20 +12,28 @@ clause boundary (", so ...", " and I ...", ", in the north of ...") and stripped
 
 Precision matters more than recall: a wrong fact in a slot silently replaces a right one.
 
-This module holds the pipeline, ``/remember`` parsing and the plugin hook. The rules
-themselves are in ``rules_identity`` and ``rules_interests``, what they share (value
-parsing, the clause state) in ``rule_parse`` and the word lists in ``lexicon``. The
-public names other modules import from here are re-exported (see ``__all__``).
+Corrections: a fact in the slot of a known one supersedes it; one that names only the old
+value ("it's 1986, not 1988") is read against the user's known facts
+(``rules_corrections``). Forget requests in plain words ("please forget what I said about
+my salary") and values said to no longer hold ("not Osaka anymore") are returned by
+``forget_requests`` (``rules_forget``), which the ``forget_requests`` hook answers.
+
+This module holds the pipeline, ``/remember`` and the plugin hooks. The rules themselves
+are in ``rules_identity``, ``rules_interests`` and ``rules_speech``, text preparation in
+``rule_text``, what the rules share (value parsing, the clause state) in ``rule_parse``,
+the word lists in ``lexicon`` and ``lexicon_corrections``, the ``/remember`` notes in
+``rules_remember``. The public names other modules import from here are re-exported (see
+``__all__``).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
-from sleepmem.engine.facts import Fact
+from sleepmem.engine.facts import Fact, ForgetRequest
 from sleepmem.plugin.builtins.lexicon import (
     ANIMALS,
     CAT_BREEDS,
@@ -41,8 +49,11 @@ from sleepmem.plugin.builtins.lexicon import (
     relative_fields,
     singular,
 )
-from sleepmem.plugin.builtins.phrasing import build_fact
-from sleepmem.plugin.builtins.rule_parse import I_, NAME, _Clause, _Entity, _value
+from sleepmem.plugin.builtins.rule_parse import I_, NAME, _Clause, _Entity
+from sleepmem.plugin.builtins.rule_text import normalise, sentences, strip_prefix
+from sleepmem.plugin.builtins.rules_corrections import by_value, drop_not_tail, known_entities
+from sleepmem.plugin.builtins.rules_forget import forget_requests as asked_to_forget
+from sleepmem.plugin.builtins.rules_forget import no_longer
 from sleepmem.plugin.builtins.rules_identity import (
     _r_business,
     _r_dates,
@@ -65,6 +76,7 @@ from sleepmem.plugin.builtins.rules_interests import (
     _r_study,
     _r_transport,
 )
+from sleepmem.plugin.builtins.rules_remember import note_fact, strip_remember
 from sleepmem.plugin.builtins.rules_speech import (
     QUESTION_START,
     before_question,
@@ -92,6 +104,7 @@ __all__ = [
     "RuleExtractor",
     "animal_fields",
     "extract",
+    "forget_requests",
     "instrument_in",
     "looks_like_business",
     "looks_like_job",
@@ -105,7 +118,6 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 20_000  # longer messages are cut: nobody states facts in a novel
 MAX_SENTENCE_CHARS = 1_000  # a "sentence" longer than this is code, a log or a paste
-MAX_SENTENCES = 200
 MAX_FACTS = 40
 HISTORY_TURNS = 3  # prior user turns scanned for a pronoun's antecedent
 
@@ -113,71 +125,6 @@ HISTORY_TURNS = 3  # prior user turns scanned for a pronoun's antecedent
 # text preparation
 # --------------------------------------------------------------------------------------
 
-_TRANSLATE = str.maketrans(
-    {
-        "\u2019": "'",
-        "\u2018": "'",
-        "\u02bc": "'",
-        "`": "'",
-        "\u00b4": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u201e": '"',
-        "\u2013": "-",
-        "\u2014": " - ",
-        "\u2026": "...",
-        "\u00a0": " ",
-    }
-)
-_ZERO_WIDTH = re.compile(r"[\u200b-\u200f\u2060\ufeff]")
-_SPACES = re.compile(r"[ \t\r\f\v]+")
-
-
-def _normalise(text: str) -> str:
-    """NFKC, straight quotes, single spaces: the rules are written against this form."""
-    text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
-    text = _ZERO_WIDTH.sub("", text)
-    return _SPACES.sub(" ", text).strip()
-
-
-_SENT_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
-_ABBREV_END = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|Mt|Jr|Sr|Prof|vs|etc|e\.g|i\.e)\.$", I_)
-
-
-def _sentences(text: str) -> list[str]:
-    """Split on sentence punctuation and newlines, keeping "St. Louis" together."""
-    out: list[str] = []
-    for part in _SENT_SPLIT.split(text):
-        part = part.strip()
-        if not part:
-            continue
-        if out and _ABBREV_END.search(out[-1]):
-            out[-1] = f"{out[-1]} {part}"
-        else:
-            out.append(part)
-        if len(out) > MAX_SENTENCES:
-            break
-    return out
-
-
-_PREFIX = re.compile(
-    r"^(?:hi|hello|hey|hiya|heya|howdy|greetings|good\s+(?:morning|afternoon|evening|day)|"
-    r"yo|oh|ok|okay|so|well|also|and|but|plus|btw|by\s+the\s+way|fyi|ps|p\.s\.|"
-    r"actually|in\s+fact|to\s+be\s+honest|honestly|anyway|anyways|sorry|correction|wait|"
-    r"no|nope|yes|yeah|yep|um|uh|hmm|lol|haha|oops|update|please|"
-    r"(?:please\s+)?(?:remember|note|keep\s+in\s+mind|don't\s+forget)(?:\s+that)?|"
-    r"just\s+so\s+you\s+know(?:\s+that)?|for\s+the\s+record|for\s+your\s+information|"
-    r"you\s+should\s+know(?:\s+that)?|fun\s+fact|let\s+me\s+tell\s+you(?:\s+that)?|"
-    r"i\s+(?:should|forgot\s+to|wanted\s+to|want\s+to|have\s+to|must)\s+"
-    r"(?:mention|say|tell\s+you|let\s+you\s+know)(?:\s+that)?|to\s+clarify|"
-    r"there|here's\s+(?:a\s+)?(?:thing|fact)(?:\s+about\s+me)?|about\s+me|"
-    r"quick\s+(?:update|correction|note)|small\s+correction|new\s+info|"
-    # a reason given before a question or a request: "since I'm allergic to ..., what ..."
-    r"(?:since|because|cause|cuz|as|given\s+that|now\s+that|seeing\s+(?:as|that))"
-    r"(?=\s+(?:I|I'm|Im|my|we)\b))"
-    r"(?:\s*[,!.:;-]+\s*|\s+(?=\S)|$)",
-    I_,
-)
 _HYPO_START = re.compile(
     r"^(?:if|imagine|suppose|supposing|pretend|hypothetically|what\s+if|let's\s+say|"
     r"let\s+us\s+say|in\s+(?:a|my|this)\s+(?:story|dream|game|novel)|once\s+upon)\b",
@@ -217,6 +164,8 @@ _PRON = (
 )
 _CLAUSE_SPLIT = re.compile(
     rf"\s*;\s*|\s+-\s+(?={_PRON}\b)"
+    # "I told you I live in Lyon, but no: we moved ...": the retraction ends the old claim
+    r"|,?\s+but\s+no\b\s*[:,!.-]*\s*|\s*:\s+(?=(?:last|this|next|now|since)\b)"
     rf"|,\s*(?:(?:and|but|so|because|since|as|although|though|while|whereas|plus|also|"
     rf"then|yet)\s+)?(?={_PRON}\b)"
     rf"|\s+(?:and|but|so|because|while|whereas|although|though|yet)\s+(?=(?:also\s+)?{_PRON}\b)",
@@ -236,6 +185,11 @@ _WILL = re.compile(r"\b(?:will|won't)\b|\bWill\s+(?:I|you|we)\b")  # "My name is
 _NEGATION = re.compile(
     r"n't\b|\b(?:not|never|no|nobody|nothing|neither|nor|none|no\s+longer)\b", I_
 )
+# "I told you Hinewai is seven, but ...": the user quoting what they said before, either
+# repeated or about to be corrected; either way it says nothing new.
+_OWN_EARLIER = re.compile(
+    r"^I\s+(?:told\s+(?:you|u)|said|wrote|mentioned|typed|thought\s+I\s+(?:said|told))\b", I_
+)
 _REPORTED = re.compile(
     r"\b(?P<who>[\w']+)\s+(?:says?|said|thinks?|thought|claims?|claimed|believes?|believed|"
     r"told\s+(?:me|him|her|them|everyone|us))\s+(?:that\s+)?(?:I|my|we)\b",
@@ -243,20 +197,13 @@ _REPORTED = re.compile(
 )
 
 
-def _strip_prefix(text: str) -> str:
-    for _ in range(6):
-        new = _PREFIX.sub("", text, count=1).strip()
-        if new == text:
-            break
-        text = new
-    return text
-
-
 def _gated(clause: str) -> bool:
     """True when a clause must not yield facts: a question, a wish, a negation, hearsay."""
     if not clause or QUESTION_START.match(clause):
         return True
     if _HYPO.search(clause) or _WILL.search(clause) or _NEGATION.search(clause):
+        return True
+    if _OWN_EARLIER.match(clause):
         return True
     m = _REPORTED.search(clause)
     return bool(m and m["who"].lower() not in ("i", "we"))
@@ -345,7 +292,7 @@ def _sentence_body(sentence: str) -> str:
     """The part of a sentence rules may look at, or "" when the whole sentence is off-limits."""
     if sentence.rstrip(" )\"'").endswith("?"):
         sentence = before_question(sentence)  # what it states before it asks, if anything
-    body = _strip_prefix(sentence)
+    body = strip_prefix(sentence)
     if not body or _HYPO_START.match(body):
         return ""
     for pat, repl in (*_CONTRACTIONS, *_DISLIKE_NORMAL):
@@ -369,8 +316,8 @@ def _clauses(body: str) -> list[str]:
     """Independent clauses of a sentence, with adverbs after "I am" etc. taken out."""
     out = []
     for raw in _CLAUSE_SPLIT.split(body):
-        clause = _AUX_ADVERBS.sub(r"\1 ", with_subject(_strip_prefix(raw.strip())))
-        clause = _NEGATED_TAIL.sub("", clause).strip().rstrip(" .!;:,")
+        clause = _AUX_ADVERBS.sub(r"\1 ", with_subject(strip_prefix(raw.strip())))
+        clause = drop_not_tail(_NEGATED_TAIL.sub("", clause).strip().rstrip(" .!;:,"))
         if clause:
             out.append(clause)
     return out
@@ -387,47 +334,78 @@ def _dedupe(facts: Iterable[Fact]) -> list[Fact]:
     return out[:MAX_FACTS]
 
 
-def _run(message: str, entity: _Entity | None = None) -> tuple[list[Fact], _Entity | None]:
+@dataclass
+class _Reading:
+    """What one message says: its facts, the entity it leaves for the next sentence, and
+    the values it says no longer hold ("not Osaka anymore")."""
+
+    facts: list[Fact] = field(default_factory=list)
+    entity: _Entity | None = None
+    no_longer: list[ForgetRequest] = field(default_factory=list)
+    sentences: list[str] = field(default_factory=list)
+
+
+def _clause_facts(clause: str, raw: str, source: str, entity: _Entity | None) -> _Clause:
+    c = _Clause(clause, source=source, loose=_is_loose(clause))
+    if clause != raw and entity is not None:
+        c.known_name = entity.name
+    for rule in _RULES:
+        try:
+            rule(c)
+        except Exception:  # a rule bug must not break the chat
+            log.warning("rule %s failed on %r", rule.__name__, clause, exc_info=True)
+    for fallback in (_r_generic, r_svo):  # the first that finds something wins
+        if c.facts:
+            break
+        try:
+            fallback(c)
+        except Exception:
+            log.warning("fallback %s failed on %r", fallback.__name__, clause, exc_info=True)
+    return c
+
+
+def _named(raw: str, names: dict[str, _Entity]) -> _Entity | None:
+    """The known pet or relative a clause opens with by name ("Biscuit is 4 now")."""
+    first = raw.split(" ", 1)[0].strip(",.!:;'").casefold()
+    return names.get(first)
+
+
+def _run(message: str, entity: _Entity | None = None, known: Sequence[Fact] = ()) -> _Reading:
+    out = _Reading(entity=entity)
     if not isinstance(message, str):
-        return [], entity
-    text = _normalise(message[:MAX_MESSAGE_CHARS])
+        return out
+    text = normalise(message[:MAX_MESSAGE_CHARS])
     if not text or text.startswith("/"):
-        return [], entity
-    facts: list[Fact] = []
-    for sentence in _sentences(text):
+        return out
+    names = known_entities(known)
+    for sentence in sentences(text):
         if len(sentence) > MAX_SENTENCE_CHARS:
             continue
+        out.sentences.append(sentence)
         body = _sentence_body(sentence)
         if not body:
             continue
         source = sentence if len(sentence) <= 300 else sentence[:300]
+        found: list[Fact] = []
         for raw in _clauses(body):
-            clause = _resolve(raw, entity)
+            gone = no_longer(raw)
+            if gone is not None:
+                out.no_longer.append(gone)
+            referent = _named(raw, names) or out.entity
+            clause = _resolve(raw, referent)
             if _gated(clause):
                 continue
-            c = _Clause(clause, source=source, loose=_is_loose(clause))
-            if clause != raw and entity is not None:
-                c.known_name = entity.name
-            for rule in _RULES:
-                try:
-                    rule(c)
-                except Exception:  # a rule bug must not break the chat
-                    log.warning("rule %s failed on %r", rule.__name__, clause, exc_info=True)
-            for fallback in (_r_generic, r_svo):  # the first that finds something wins
-                if c.facts:
-                    break
-                try:
-                    fallback(c)
-                except Exception:
-                    log.warning(
-                        "fallback %s failed on %r", fallback.__name__, clause, exc_info=True
-                    )
-            facts.extend(c.facts)
+            c = _clause_facts(clause, raw, source, referent)
+            found.extend(c.facts)
             if c.entity is not None:
-                entity = c.entity
-        if len(facts) >= MAX_FACTS:
+                out.entity = c.entity
+        # last, so that in its slot the corrected value wins over a rule's reading
+        found.extend(by_value(strip_prefix(body), known, source))
+        out.facts.extend(found)
+        if len(out.facts) >= MAX_FACTS:
             break
-    return _dedupe(facts), entity
+    out.facts = _dedupe(out.facts)
+    return out
 
 
 def _history_entity(context: ExtractContext | None) -> _Entity | None:
@@ -441,98 +419,54 @@ def _history_entity(context: ExtractContext | None) -> _Entity | None:
     entity = None
     for content in turns[-HISTORY_TURNS:]:
         if isinstance(content, str):
-            _, entity = _run(content[:2000], entity)
+            entity = _run(content[:2000], entity).entity
     return entity
+
+
+def _known(context: ExtractContext | None) -> list[Fact]:
+    known = getattr(context, "known", ()) or ()
+    return [f for f in known if isinstance(f, Fact)]
 
 
 def extract(message: str, context: ExtractContext | None = None) -> list[Fact]:
     """Facts the user states about themselves in ``message``; never raises."""
     try:
-        facts, _ = _run(message, _history_entity(context))
+        return _run(message, _history_entity(context), _known(context)).facts
     except Exception:  # pragma: no cover - last line of defence
         log.warning("rule extraction failed", exc_info=True)
         return []
-    return facts
+
+
+def forget_requests(message: str, context: ExtractContext | None = None) -> list[ForgetRequest]:
+    """What ``message`` asks to be forgotten, or says no longer holds; never raises."""
+    try:
+        reading = _run(message, _history_entity(context), _known(context))
+        return [*asked_to_forget(reading.sentences), *reading.no_longer]
+    except Exception:  # pragma: no cover - last line of defence
+        log.warning("rule forget detection failed", exc_info=True)
+        return []
 
 
 # --------------------------------------------------------------------------------------
 # /remember
 # --------------------------------------------------------------------------------------
 
-_REMEMBER_PREFIX = re.compile(r"^/?remember\b\s*:?\s*(?:that\s+)?", I_)
-_NOTE_VERB = re.compile(
-    r"^(?P<subj>I|we)\s+(?P<verb>have|had|like|love|need|want|own|use|prefer|keep|collect|eat|"
-    r"drink|play|study|visit|visited|went\s+to|am|'m|was|know|make|grow|watch|listen\s+to|"
-    r"follow|support|teach|wear|take|do)\s+(?P<rest>.+)$",
-    I_,
-)
-_NOTE_IS = re.compile(
-    r"^(?P<np>(?:the|my|our)\s+[\w'\s-]{1,40}?)\s+(?P<verb>is|are|was)\s+(?P<rest>.+)$", I_
-)
-_PRESENT_VERBS = {"have", "like", "love", "need", "want", "own", "use", "prefer", "keep",
-                  "collect", "eat", "drink", "play", "study", "know", "make", "grow", "watch",
-                  "listen to", "follow", "support", "teach", "wear", "take", "do"}  # fmt: skip
-
-
-def _lower_first(text: str) -> str:
-    """ "The wifi password" -> "the wifi password"; "I" stays "I"."""
-    if re.match(r"^I\b", text):
-        return text
-    return text[:1].lower() + text[1:]
-
 
 def parse_statement(text: str) -> list[Fact]:
     """Facts for an explicit ``/remember <statement>``: at least one for non-blank text.
 
-    The rules run first; when they find nothing the statement is kept as a note whose
-    answer is its key phrase, asked about with "What do you remember about me?" and, when
-    the statement has a simple shape, with a question built from it ("What do I have?").
+    The rules run first; when they find nothing the statement is kept as a note
+    (``rules_remember.note_fact``).
     """
     if not isinstance(text, str):
         return []
-    body = _REMEMBER_PREFIX.sub("", _normalise(text[:MAX_MESSAGE_CHARS])).strip()
+    body = strip_remember(normalise(text[:MAX_MESSAGE_CHARS]))
     if not body or not any(ch.isalnum() or not ch.isascii() for ch in body):
         return []
     facts = extract(body)
     if facts:
         return facts
-    statement = body if len(body) <= 300 else body[:300].rsplit(" ", 1)[0]
-    statement = statement.rstrip(" .!")
-    answer, question, prompt = "", "", ""
-    m = _NOTE_VERB.match(statement)
-    if m:
-        verb = m["verb"].lower()
-        rest = _value(m["rest"], max_words=10)[1] or m["rest"]
-        answer = rest
-        prompt = f"I {verb}" if verb not in ("'m",) else "I am"
-        if verb in _PRESENT_VERBS:
-            question = f"What do I {verb}?"
-        elif verb in ("visited", "went to"):
-            question = "Where did I go?" if verb == "went to" else "What did I visit?"
-    else:
-        m = _NOTE_IS.match(statement)
-        if m:
-            np = m["np"].strip()
-            answer = _value(m["rest"], max_words=10)[1] or m["rest"]
-            question = f"What {m['verb'].lower()} {np[0].lower() + np[1:]}?"
-            prompt = f"{np[0].upper() + np[1:]} {m['verb'].lower()}"
-    if not answer:
-        words = statement.split()
-        answer = " ".join(words[:12])
-    elif answer in statement:
-        # the prompt is the statement up to the answer, article included ("I have a")
-        prompt = statement[: statement.index(answer)].strip() or prompt
-    fact = build_fact(
-        "note",
-        answer,
-        obj=statement,
-        source=body[:300],
-        extractor=NAME,
-        thing_key=statement,
-        lead_questions=[question] if question else [],
-        extra_statements=[prompt, f"As I told you, {_lower_first(prompt)}"] if prompt else [],
-        text=statement[:1].upper() + statement[1:],
-    )
+    fact = note_fact(body)
     return [fact] if fact else []
 
 
@@ -554,6 +488,13 @@ class RuleExtractor:
 
 
 EXTRACTOR = RuleExtractor()
+
+
+@hookimpl(specname="forget_requests")
+def forget_requests_hook(message: str, context: ExtractContext) -> list[ForgetRequest]:
+    """Plain-words forget requests; they run with the rule extractor's plugin, whatever
+    the config key ``extractors`` says, as ``/forget`` does."""
+    return forget_requests(message, context)
 
 
 @hookimpl(tryfirst=True)
