@@ -31,8 +31,8 @@ def test_defaults() -> None:
     cfg = load_config(None, env=NO_ENV, discover=False)
     assert cfg == EngineConfig()
     assert cfg.model == "default"
-    assert cfg.editor.layers == (4, 5, 6, 7, 8)
-    assert cfg.editor.target_layer == 8
+    assert cfg.editor.layers == (3, 4, 5, 6, 7, 8, 9, 10)
+    assert cfg.editor.target_layer == 10
     assert cfg.extractors == ("rules",)
 
 
