@@ -118,8 +118,9 @@ def _request(verb_match: re.Match[str], sentence: str) -> ForgetRequest | None:
 
 _NO_LONGER_VERB = r"(?:live\s+in|work\s+(?:at|for|as)|drive|have|own|play|support|use)"
 _ANYMORE = re.compile(
-    r"(?:\b(?:I|we)\s+(?:don't|dont|do\s+not|do\s+n't)\s+" + _NO_LONGER_VERB +
-    r"|\b(?:I|we)\s+(?:am|are)\s*(?:not|n't)|^not(?:\s+(?:in|at|with|from))?)\s+"
+    r"(?:\b(?:I|we)\s+(?:don't|dont|do\s+not|do\s+n't)\s+"
+    + _NO_LONGER_VERB
+    + r"|\b(?:I|we)\s+(?:am|are)\s*(?:not|n't)|^not(?:\s+(?:in|at|with|from))?)\s+"
     r"(?:a\s+|an\s+|the\s+)?(?P<value>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){0,2}?)"
     r"\s+(?:anymore|any\s+more)\b",
     re.I,
