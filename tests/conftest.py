@@ -35,6 +35,22 @@ def shared_home(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Pa
     return link_models(tmp_path_factory.mktemp("sleepmem-home"), model_dir)
 
 
+# The suite runs on the lighter editor of the previous defaults (5 layers, 5 contexts, 10
+# prompts per fact): the behaviour tested is the same and CI stays within its time limit;
+# the shipped defaults' figures come from `sleepmem bench`, not from tests.
+TEST_EDITOR = {
+    "editor.layers": [4, 5, 6, 7, 8],
+    "editor.contexts": 5,
+    "editor.v_prompts": 10,
+    "editor.max_rank_per_fact": 10,
+}
+
+
+@pytest.fixture(scope="session")
+def test_editor() -> dict:
+    return dict(TEST_EDITOR)
+
+
 @pytest.fixture(scope="session")
 def engine_factory(backend, shared_home: Path):
     """Build engines on the one loaded model; a new engine on the same home = a restart."""
@@ -46,7 +62,9 @@ def engine_factory(backend, shared_home: Path):
 
     def make(home: Path | None = None, **overrides):
         cfg = load_config(
-            overrides={"home": str(home or shared_home), **overrides}, discover=False, env={}
+            overrides={"home": str(home or shared_home), **TEST_EDITOR, **overrides},
+            discover=False,
+            env={},
         )
         engine = Engine(cfg, backend)
         # Statistics depend on the model only; compute them once per session.

@@ -63,9 +63,9 @@ def _mlx_engine(backend, torch_engine_factory, home: Path) -> Engine:
     and the id is the same under both backends, so the session's torch-computed statistics
     are what this engine reads from a shared cache; the mlx backend's own second moments
     and keys are checked in test_activations_match_torch."""
-    cfg = load_config(overrides={"home": str(home)}, discover=False, env={})
-    engine = Engine(cfg, backend)
-    engine._stats = torch_engine_factory(home).statistics()
+    torch_engine = torch_engine_factory(home)  # the suite's config, on this home
+    engine = Engine(torch_engine.config, backend)
+    engine._stats = torch_engine.statistics()
     return engine
 
 
@@ -169,9 +169,9 @@ def test_activations_match_torch(mlx_backend, backend):
         assert _rel(moments_m[layer], moments_t[layer]) < ACTIVATION_RTOL
 
 
-def test_same_edit_under_both_backends(edited):
+def test_same_edit_under_both_backends(edited, test_editor):
     torch_dw, mlx_dw = _dense(edited["torch"]["factors"]), _dense(edited["mlx"]["factors"])
-    layers = list(load_config(discover=False, env={}).editor.layers)
+    layers = test_editor["editor.layers"]
     assert sorted(torch_dw) == sorted(mlx_dw) == layers
     for layer in torch_dw:
         assert _rel(mlx_dw[layer], torch_dw[layer]) < EDIT_RTOL, layer
