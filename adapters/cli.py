@@ -325,7 +325,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_sleep(args: argparse.Namespace) -> int:
-    from sleepmem.plugin.builtins.commands import describe_sleep
     from tqdm import tqdm
 
     config = _config(args)
@@ -344,7 +343,7 @@ def cmd_sleep(args: argparse.Namespace) -> int:
                 report = engine.sleep(
                     user, config.schedule.max_drift, reason="command", progress=step
                 )
-            print(f"{user}: {describe_sleep(report)}")
+            print(f"{user}: {report.describe()}")
     finally:
         engine.close()
     return 0

@@ -154,3 +154,8 @@ def forget_matches(active: Iterable[Fact], request: ForgetRequest) -> list[Fact]
     return [
         f for f in active if any(_mentions(t, f"{f.text}\n{f.answer}".casefold()) for t in terms)
     ]
+
+
+def describe_forgotten(facts: Iterable[Fact]) -> str:
+    """The chat answer for forgotten facts: /forget's, and a forget request's in plain words."""
+    return "\n".join(f"Forgot: {f.text} [{f.id}]" for f in facts)

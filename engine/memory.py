@@ -58,6 +58,17 @@ class SleepReport:
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def describe(self) -> str:
+        """The chat answer to /sleep."""
+        if not self.facts:
+            return "Nothing to consolidate yet."
+        return (
+            f"Slept on {self.facts} facts in {self.seconds:.0f} s: recall "
+            f"{self.audit_before:.0%} -> {self.audit_after:.0%}, drift "
+            f"{self.drift_before:+.1%} -> {self.drift_after:+.1%}; "
+            + ("new memory kept." if self.kept_new else self.reason + ".")
+        )
+
 
 class Engine:
     def __init__(self, config: EngineConfig, backend: Backend, pm: Any | None = None) -> None:

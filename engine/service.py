@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from .backends.base import GenerationStats
 from .errors import InputError, SleepmemError
-from .facts import Fact
+from .facts import Fact, describe_forgotten
 from .memory import Engine, SleepReport, WakeReport
 from .priority import FOREGROUND
 from .store import validate_user_id
@@ -185,8 +185,6 @@ class MemoryService:
             if gone:
                 # Forgotten before any reply, so the reply cannot repeat it; the answer says
                 # what went, as /forget's does.
-                from sleepmem.plugin.builtins.commands import describe_forgotten
-
                 yield describe_forgotten(gone)
                 return
             with FOREGROUND.reply():
@@ -342,9 +340,7 @@ class MemoryService:
         if text.strip().split()[0].lower() == "/sleep":
             # Sleep through the one path that marks the user as sleeping and fires hooks.
             report = await self.sleep(user_id, reason="command")
-            from sleepmem.plugin.builtins.commands import describe_sleep
-
-            return describe_sleep(report)
+            return report.describe()
         try:
             return await self._queued(user_id, self.engine.command, user_id, text)
         except SleepmemError as exc:

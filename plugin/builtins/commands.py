@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sleepmem.engine.errors import InputError
+from sleepmem.engine.facts import describe_forgotten
 from sleepmem.plugin.hookspecs import hookimpl
 
 
@@ -35,11 +36,6 @@ def forget(engine: Any, user_id: str, arg: str) -> str:
     return describe_forgotten(engine.forget(user_id, arg))
 
 
-def describe_forgotten(facts: Any) -> str:
-    """The chat answer for forgotten facts: /forget's, and a forget request's in plain words."""
-    return "\n".join(f"Forgot: {f.text} [{f.id}]" for f in facts)
-
-
 def memories(engine: Any, user_id: str, arg: str) -> str:
     facts = engine.memories(user_id)
     if not facts:
@@ -48,18 +44,7 @@ def memories(engine: Any, user_id: str, arg: str) -> str:
 
 
 def sleep(engine: Any, user_id: str, arg: str) -> str:
-    return describe_sleep(engine.sleep(user_id, reason="command"))
-
-
-def describe_sleep(r: Any) -> str:
-    """The chat answer to /sleep for a ``SleepReport``."""
-    if not r.facts:
-        return "Nothing to consolidate yet."
-    return (
-        f"Slept on {r.facts} facts in {r.seconds:.0f} s: recall {r.audit_before:.0%} -> "
-        f"{r.audit_after:.0%}, drift {r.drift_before:+.1%} -> {r.drift_after:+.1%}; "
-        + ("new memory kept." if r.kept_new else r.reason + ".")
-    )
+    return engine.sleep(user_id, reason="command").describe()
 
 
 @hookimpl
