@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from .asking import rephrasings
+
 _CONTRACT = (
     (r"\bWhat is\b", "What's"),
     (r"\bWho is\b", "Who's"),
@@ -108,15 +110,23 @@ def variants(question: str) -> list[str]:
     return unique
 
 
+def _alternate(first: list[str], second: list[str]) -> list[str]:
+    out = []
+    for i in range(max(len(first), len(second))):
+        out += first[i : i + 1] + second[i : i + 1]
+    return out
+
+
 def wordings(questions: tuple[str, ...] | list[str], n: int) -> list[str]:
-    """Up to ``n`` distinct questions: the given ones first, then variants of each in turn."""
+    """Up to ``n`` distinct questions: the given ones first, then, for each in turn, other
+    words for it (``asking.rephrasings``) alternating with other forms of it (``variants``)."""
     given: list[str] = []
     for q in questions:
         q = " ".join(q.split())
         if q and q.casefold() not in {g.casefold() for g in given}:
             given.append(q)
     out = given[:n]
-    pools = [variants(q) for q in given]
+    pools = [_alternate(rephrasings(q), variants(q)) for q in given]
     i = 0
     while len(out) < n and any(i < len(p) for p in pools):
         for pool in pools:
