@@ -1,7 +1,8 @@
 """The ``sleepmem`` command line.
 
 Cheap subcommands (``config``, ``plugins``, ``model list``) never import torch; the ones
-that need the model (``chat``, ``bench``, ``stats``) load it once through ``Engine.open``.
+that need the model (``chat``, ``bench``, ``stats``) load it once through the plugin
+layer's ``registry.open_engine`` (the configured plugins, their backend, the engine).
 Errors a user can act on (SleepmemError) are printed as one message with exit code 2.
 """
 
@@ -55,8 +56,9 @@ def _home(config: Any) -> Path:
 
 
 def _open_engine(config: Any) -> Any:
-    """Load the model (pulling the default once if needed) and build the engine."""
-    from sleepmem.engine.memory import Engine
+    """Load the plugins and the model (pulling the default once if needed) and build the
+    engine."""
+    from sleepmem.plugin import registry
 
     threads = os.environ.get(THREADS_ENV, "").strip()
     if threads:
@@ -70,7 +72,7 @@ def _open_engine(config: Any) -> Any:
 
         torch.set_num_threads(count)
     started = time.perf_counter()
-    engine = Engine.open(config, progress=True)
+    engine = registry.open_engine(config, progress=True)
     log.info("model %s loaded in %.1f s", engine.backend.model_id, time.perf_counter() - started)
     return engine
 
@@ -218,23 +220,24 @@ def cmd_bench_extract(args: argparse.Namespace) -> int:
     if not bench.is_file():
         raise InputError(f"benchmark file {bench} does not exist")
     from sleepmem.engine import bench_extract
-    from sleepmem.plugin import manager
+    from sleepmem.plugin import manager, registry
+    from sleepmem.plugin.builtins.model_extractor import NAME as MODEL_EXTRACTOR
 
     config = _config(args)
     names = tuple(n.strip().lower() for n in args.extractors.split(",") if n.strip())
     if not names:
         raise InputError("--extractors needs at least one name, e.g. rules or rules,model")
     runs = bench_extract.plan_runs(names, config.extractors)
-    pm = manager.load_plugins(manager.new_plugin_manager(), allowed=config.plugins)
+    plugins = registry.load_registry(config, manager.new_plugin_manager())
     engine = None
     chat = None
     # Only the model extractor reads the model; rules alone run without loading one.
-    if bench_extract.needs_model(runs):
+    if bench_extract.needs_model(runs, MODEL_EXTRACTOR):
         engine = _open_engine(config)
         chat = bench_extract.model_chat(engine.backend)
     try:
         result = bench_extract.run_extract_bench(
-            bench, config, pm, names, chat=chat, users=args.users, progress=True
+            bench, config, plugins, names, chat=chat, users=args.users, progress=True
         )
         if engine is not None:
             result["model"] = engine.backend.model_id

@@ -2,8 +2,9 @@
 
 Kept apart from the argument parsing in ``cli.py`` so that it can be driven with a fake
 ``input`` and any output stream (tests, other front ends). Chat commands (``/remember``,
-``/forget``, ...) go to ``Engine.command``; only ``/new`` and ``/quit`` are handled here,
-because they concern this terminal session rather than the user's memory.
+``/forget``, ``/sleep``...) go to ``Engine.command``, the one command table the server and
+Discord use too; only ``/new`` and ``/quit`` are handled here, because they concern this
+terminal session rather than the user's memory. Wake is ``Engine.observe``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from sleepmem.engine.commands import split_command
 from sleepmem.engine.errors import SleepmemError
 
 PROMPT = "you> "
@@ -85,8 +87,9 @@ def run_chat(
             if not text:
                 continue
             try:
-                if text.startswith("/"):
-                    name = text[1:].split(maxsplit=1)[0].lower() if len(text) > 1 else ""
+                parsed = split_command(text)
+                if parsed is not None:
+                    name = parsed[0].lower()
                     if name in ("quit", "exit", "q"):
                         return 0
                     if name == "new":

@@ -414,7 +414,7 @@ def run_ablation(
         for section, values in _nested(ABLATIONS[name]).items():
             overrides[section] = {**overrides.get(section, {}), **values}
         cfg = load_config(overrides=overrides, discover=False, env={})
-        variant = Engine(cfg, engine.backend, pm=engine.pm)
+        variant = Engine(cfg, engine.backend, engine.plugins)
         variant._stats = (
             engine._stats if variant.settings.layers == engine.settings.layers else None
         )

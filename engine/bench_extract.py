@@ -1,18 +1,20 @@
 """The extraction benchmark: what wake finds in each message, scored per turn, no edit.
 
 Each user's turns (format: shared/bench/CONVERSATIONS.md) are played in order through the
-path wake takes (``manager.run_extractors``: the chosen extractors, then the
-``extract_facts`` hook, with the user's earlier turns as history; ``before_edit`` vets each
-fact). What a turn yields lands on a per-user ledger by the slot rule of ``Engine.write``
-(``facts.slot_writes``), so a correction supersedes the fact in its slot as it would in
-the model. Turns are scored against their gold facts with the rule the conversation bench
-uses (``bench.fact_matches``), so its end-to-end extraction figures agree with these.
+path wake takes (``hooks.Plugins.extract``: the chosen extractors, then the
+``extract_facts`` hook, with the user's earlier turns as history; ``before_edit`` vets
+each fact). What a turn yields lands on a per-user ledger by the slot rule of
+``Engine.write`` (``facts.slot_writes``), so a correction supersedes the fact in its slot
+as it would in the model. Turns are scored against their gold facts with the rule the
+conversation bench uses (``bench.fact_matches``), so its end-to-end extraction figures
+agree with these.
 
 Per run (one extractor alone, or a combination): recall, precision, per-user figures,
-corrections superseded, forget requests honoured (``manager.run_forget_requests``, matched
-as ``Engine.observe`` does with ``facts.forget_matches``), changes made on chatter turns (and on
+corrections superseded, forget requests honoured (``Plugins.forget_requests``, matched as
+``Engine.wake`` does with ``facts.forget_matches``), changes made on chatter turns (and on
 questions or hypotheticals where the file marks them), ms per message, and every miss and
-false fact with the text of its turn. Only the model extractor needs a model (``chat``).
+false fact with the text of its turn. Only the model extractor needs a model (``chat``);
+the caller passes the plugins and names that extractor, so this module imports none.
 """
 
 from __future__ import annotations
@@ -26,14 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sleepmem.plugin import manager
-from sleepmem.plugin.builtins.model_extractor import NAME as MODEL_EXTRACTOR
-from sleepmem.plugin.types import ChatFn, ExtractContext
 
 from .bench import fact_matches, machine_header
+from .commands import is_command
 from .config import EngineConfig
 from .errors import InputError
 from .facts import Fact, forget_matches, slot_writes
+from .hooks import ChatFn, ExtractContext, Plugins
 
 QUIET_KINDS = ("question", "hypothetical")  # turns that must change nothing, where marked
 LIST_LIMIT = 200  # misses / false facts kept per run: enough to read every failure here
@@ -86,11 +87,11 @@ def _brief(fact: Fact) -> dict[str, str]:
     }
 
 
-def _vet(pm: Any, user_id: str, facts: Iterable[Fact]) -> list[Fact]:
+def _vet(plugins: Plugins, user_id: str, facts: Iterable[Fact]) -> list[Fact]:
     """The facts ``before_edit`` lets through, as a plugin rewrote them."""
     out = []
     for fact in facts:
-        verdict = pm.hook.before_edit(user_id=user_id, fact=fact)
+        verdict = plugins.before_edit(user_id, fact)
         if verdict is False:
             continue
         out.append(verdict if isinstance(verdict, Fact) else fact)
@@ -166,7 +167,11 @@ def _judge_forgets(user: dict[str, Any], active: list[Fact], ever: list[Fact], r
 
 
 def _play(
-    pm: Any, user: dict[str, Any], names: Sequence[str], chat: ChatFn | None, run: _Run
+    plugins: Plugins,
+    user: dict[str, Any],
+    names: Sequence[str],
+    chat: ChatFn | None,
+    run: _Run,
 ) -> None:
     """Tell everything ``user`` says, scoring each turn as it lands on the ledger."""
     uid = f"bench-extract:{user['user']}"
@@ -180,17 +185,17 @@ def _play(
             user_id=uid, history=tuple(history), chat=chat, known=tuple(active.values())
         )
         started = time.perf_counter()
-        # Engine.observe treats a "/" message as a command, never as facts.
-        command = text.lstrip().startswith("/")
-        raw = [] if command else manager.run_extractors(pm, text, context, names)
-        requests = [] if command else manager.run_forget_requests(pm, text, context)
+        # Engine.wake treats a command as a command, never as facts.
+        command = is_command(text)
+        raw = [] if command else plugins.extract(text, context, names)
+        requests = [] if command else plugins.forget_requests(text, context)
         run.ms.append(1000 * (time.perf_counter() - started))
         history.append(("user", text))
-        # as Engine.observe: what the message asks to forget goes before its new facts land
+        # as Engine.wake: what the message asks to forget goes before its new facts land
         forgotten = {f.id for r in requests for f in forget_matches(active.values(), r)}
         for fact in [f for f in active.values() if f.id in forgotten]:
             active.pop(fact.slot_key, None)
-        new, superseded, known = slot_writes(active.values(), _vet(pm, uid, raw))
+        new, superseded, known = slot_writes(active.values(), _vet(plugins, uid, raw))
         for fact in superseded:
             active.pop(fact.slot_key, None)
         for fact in new:
@@ -228,7 +233,7 @@ def _share(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def score_run(
-    pm: Any,
+    plugins: Plugins,
     data: dict[str, Any],
     names: Sequence[str],
     chat: ChatFn | None = None,
@@ -239,7 +244,7 @@ def score_run(
 
     run = _Run()
     for user in tqdm(data["users"], desc="+".join(names), disable=not progress, leave=False):
-        _play(pm, user, names, chat, run)
+        _play(plugins, user, names, chat, run)
     ms = run.ms or [0.0]
     corrections, forgets = _share(run.corrections), _share(run.forgets)
     forgets["never_stored"] = sum(1 for f in run.forgets if not f["was_stored"])
@@ -273,9 +278,10 @@ def model_chat(backend: Any) -> ChatFn:
     return chat
 
 
-def needs_model(runs: Iterable[Sequence[str]]) -> bool:
-    """Does any run use the model extractor (the only one that reads the model)?"""
-    return any(MODEL_EXTRACTOR in names for names in runs)
+def needs_model(runs: Iterable[Sequence[str]], model_extractor: str) -> bool:
+    """Does any run use the extractor named ``model_extractor`` (the only one that reads
+    the model; the caller names it, so this module knows no plugin by name)?"""
+    return any(model_extractor in names for names in runs)
 
 
 def plan_runs(requested: Sequence[str], configured: Sequence[str]) -> list[tuple[str, ...]]:
@@ -302,24 +308,23 @@ def load_bench(path: Path, users: int | None = None) -> dict[str, Any]:
 def run_extract_bench(
     bench_path: Path,
     config: EngineConfig,
-    pm: Any,
+    plugins: Plugins,
     extractors: Sequence[str] = ("rules",),
     chat: ChatFn | None = None,
     users: int | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Every run of ``plan_runs(extractors, config.extractors)`` over ``bench_path``;
-    ``pm`` holds the plugins (``manager.load_plugins``), ``chat`` the model when an
-    extractor needs one."""
+    ``plugins`` are the loaded plugins, ``chat`` the model when an extractor needs one."""
     data = load_bench(bench_path, users)
-    known = [e.name for e in manager.extractors(pm)]
+    known = plugins.extractor_names()
     unknown = sorted(set(extractors) - set(known))
     if unknown:
         raise InputError(f"unknown extractors {unknown}; registered: {', '.join(known)}")
     configured = tuple(config.extractors)
     runs = {}
     for names in plan_runs(extractors, configured):
-        runs["+".join(names)] = score_run(pm, data, names, chat, progress)
+        runs["+".join(names)] = score_run(plugins, data, names, chat, progress)
     return {
         **machine_header(config, bench_path),
         "users": len(data["users"]),

@@ -16,72 +16,43 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from . import paths, statistics
 from .backends.base import Backend, EditPrompt, Factors, GenerationStats, VStarSettings
+from .commands import is_command, split_command
 from .config import EngineConfig
 from .editor import EditSettings, Protection, nullspace_basis, spread, target_values
 from .errors import EditError, InputError, UnknownFact
 from .facts import ACTIVE, FORGOTTEN, SUPERSEDED, Fact, forget_matches, slot_writes
+from .hooks import ExtractContext, Plugins
 from .priority import checkpoint
 from .prompts import audit_conversations, fact_prompts
+from .reports import SleepReport, Turn, WakeReport
 from .store import EditBatch, MemoryStore, UserMemory, validate_user_id
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class WakeReport:
-    added: list[Fact] = field(default_factory=list)
-    superseded: list[Fact] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # why facts were not written
-    seconds: float = 0.0
-    forgotten: list[Fact] = field(default_factory=list)  # asked in plain words to forget
-
-
-@dataclass
-class SleepReport:
-    facts: int = 0
-    audit_before: float = 0.0
-    audit_after: float = 0.0
-    drift_before: float = 0.0
-    drift_after: float = 0.0
-    kept_new: bool = False
-    repaired: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    reason: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    def describe(self) -> str:
-        """The chat answer to /sleep."""
-        if not self.facts:
-            return "Nothing to consolidate yet."
-        return (
-            f"Slept on {self.facts} facts in {self.seconds:.0f} s: recall "
-            f"{self.audit_before:.0%} -> {self.audit_after:.0%}, drift "
-            f"{self.drift_before:+.1%} -> {self.drift_after:+.1%}; "
-            + ("new memory kept." if self.kept_new else self.reason + ".")
-        )
-
-
 class Engine:
-    def __init__(self, config: EngineConfig, backend: Backend, pm: Any | None = None) -> None:
+    """One loaded model and every user's memory on it.
+
+    ``plugins`` is what the plugins registered (``hooks.Plugins``); the engine calls it
+    for extraction, vetting, commands and notifications and never finds plugins itself,
+    so the caller decides which exist (the plugin layer's ``registry.open_engine`` loads
+    the configured ones and the backend).
+    """
+
+    def __init__(self, config: EngineConfig, backend: Backend, plugins: Plugins) -> None:
         self.config = config
         self.backend = backend
+        self.plugins = plugins
         self.home = paths.home(config.home)
         self.store = MemoryStore(paths.users_dir(self.home))
-        if pm is None:
-            from sleepmem.plugin import manager
-
-            # Loaded now, not on the first message, so a broken plugin fails at startup.
-            pm = manager.load_plugins(allowed=config.plugins)
-        self.pm = pm
+        self._sleeping: set[str] = set()
+        self._sleeping_lock = threading.Lock()
         self._stats: statistics.Statistics | None = None
         self._stats_lock = threading.Lock()
         self._user_locks: dict[str, threading.Lock] = {}
@@ -111,12 +82,6 @@ class Engine:
         )
 
     # ------------------------------------------------------------------ plumbing
-    @classmethod
-    def open(cls, config: EngineConfig, progress: bool = False) -> Engine:
-        from .backends import load_backend
-
-        return cls(config, load_backend(config, progress=progress))
-
     def statistics(self, progress: bool = False) -> statistics.Statistics:
         with self._stats_lock:
             if self._stats is None:
@@ -224,28 +189,45 @@ class Engine:
         history: Sequence[tuple[str, str]] = (),
         known: Sequence[Fact] = (),
     ) -> list[Fact]:
-        """The facts wake finds in ``message``; ``known`` (the user's active facts) lets a
-        correction that names only the old value find its slot."""
-        from sleepmem.plugin import manager
-        from sleepmem.plugin.types import ExtractContext
+        """The facts the configured extractors (config key ``extractors``) find in
+        ``message``; ``known`` (the user's active facts) lets a correction that names only
+        the old value find its slot."""
+        return self.plugins.extract(
+            message, self._context(user_id, history, known), self.config.extractors
+        )
 
-        context = ExtractContext(
+    def _context(
+        self, user_id: str, history: Sequence[tuple[str, str]], known: Sequence[Fact]
+    ) -> ExtractContext:
+        return ExtractContext(
             user_id=user_id, history=tuple(history), chat=self._base_chat, known=tuple(known)
         )
-        return manager.run_extractors(self.plugins, message, context, self.config.extractors)
 
     def observe(
         self, user_id: str, message: str, history: Sequence[tuple[str, str]] = ()
     ) -> WakeReport:
-        """Wake: forget what the message asks to forget, then extract facts from it and
-        write the new ones (the report lists both)."""
-        user_id = validate_user_id(user_id)
+        """Wake for one message (the terminal's path): ``wake`` with just this turn."""
         self._check_message(message)
-        if message.lstrip().startswith("/"):
-            return WakeReport()
-        forgotten = self.forget_requested(user_id, message, history)
-        known = self.memories(user_id)
-        report = self.write(user_id, self.extract(user_id, message, history, known))
+        return self.wake(user_id, [(message, history)])
+
+    def wake(self, user_id: str, turns: Sequence[Turn]) -> WakeReport:
+        """Wake: for each turn in order, forget what it asks to forget and extract its
+        facts; then write all the facts found in one edit (the report lists both).
+
+        Every front end wakes through here: the terminal one message at a time, the
+        service with the messages that queued up behind a running edit, so several
+        messages cost one solve. Commands are skipped: they are never facts.
+        """
+        user_id = validate_user_id(user_id)
+        facts: list[Fact] = []
+        forgotten: list[Fact] = []
+        for message, history in turns:
+            if is_command(message):
+                continue
+            # a request the reply already honoured matches nothing any more
+            forgotten += self.forget_requested(user_id, message, history)
+            facts += self.extract(user_id, message, history, self.memories(user_id))
+        report = self.write(user_id, facts) if facts else WakeReport()
         report.forgotten = forgotten
         return report
 
@@ -256,13 +238,10 @@ class Engine:
         I said about my salary"): each matching active fact goes through ``forget``, as
         ``/forget <id>`` would. Returns the facts forgotten; [] when it asks nothing or
         matches nothing."""
-        from sleepmem.plugin import manager
-        from sleepmem.plugin.types import ExtractContext
-
         user_id = validate_user_id(user_id)
         known = self.memories(user_id)
         context = ExtractContext(user_id=user_id, history=tuple(history), known=tuple(known))
-        requests = manager.run_forget_requests(self.plugins, message, context)
+        requests = self.plugins.forget_requests(message, context)
         ids = dict.fromkeys(f.id for r in requests for f in forget_matches(known, r))
         gone: list[Fact] = []
         for fact_id in ids:
@@ -273,12 +252,15 @@ class Engine:
         return gone
 
     def remember(self, user_id: str, text: str) -> WakeReport:
-        """Explicit /remember: always yields at least one fact for non-empty text."""
-        from sleepmem.plugin.builtins.rules import parse_statement
-
+        """Explicit /remember: the configured extractors read ``text`` as wake would; when
+        they find nothing, the plugins' ``explicit_statement`` keeps it anyway (the rules
+        plugin stores a note), so any text with a word in it yields at least one fact."""
         user_id = validate_user_id(user_id)
         self._check_message(text)
-        facts = parse_statement(text)
+        known = self.memories(user_id)
+        facts = self.extract(user_id, text, (), known)
+        if not facts:
+            facts = self.plugins.explicit_statement(text, self._context(user_id, (), known))
         if not facts:
             raise InputError(f"could not turn {text!r} into a fact")
         return self.write(user_id, facts)
@@ -315,16 +297,13 @@ class Engine:
     MAX_QUESTIONS = 8
 
     def _vetted(self, user_id: str, fact: Fact, report: WakeReport) -> Fact | None:
-        verdict = self.plugins.hook.before_edit(user_id=user_id, fact=fact)
+        verdict = self.plugins.before_edit(user_id, fact)
         if verdict is False:
             report.skipped.append(f"vetoed by a plugin: {fact.text}")
             return None
         fact = verdict if isinstance(verdict, Fact) else fact
         if len(fact.questions) < self.MIN_QUESTIONS:
-            more = [q for extra in self.plugins.hook.fact_questions(fact=fact) for q in extra or []]
-            merged = list(
-                dict.fromkeys([*fact.questions, *(q for q in more if isinstance(q, str))])
-            )
+            merged = list(dict.fromkeys([*fact.questions, *self.plugins.fact_questions(fact)]))
             fact = dataclasses.replace(fact, questions=tuple(merged[: self.MAX_QUESTIONS]))
         return fact
 
@@ -414,33 +393,27 @@ class Engine:
                 )
         return protection
 
-    @property
-    def plugins(self) -> Any:
-        """The plugin manager this engine fires its hooks on (loaded with ``config.plugins``)."""
-        return self.pm
-
     def _notify(self, hook: str, **kwargs: Any) -> None:
-        from sleepmem.plugin import manager
-
-        manager.notify(self.pm, hook, **kwargs)
+        self.plugins.notify(hook, **kwargs)
 
     def command(self, user_id: str, text: str) -> str | None:
-        """Run a chat command ("/sleep", "/forget x"); None when ``text`` is not one."""
-        from sleepmem.plugin import manager
-
-        stripped = text.strip()
-        if not stripped.startswith("/"):
+        """Run a chat command ("/sleep", "/forget x") from the plugins' one command table;
+        None when ``text`` is not one. Every front end's commands end here, so a plugin
+        that replaces a command replaces it everywhere."""
+        parsed = split_command(text)
+        if parsed is None:
             return None
-        name, _, arg = stripped[1:].partition(" ")
-        table = manager.commands(self.plugins)
-        if name.lower() == "help" or name.lower() not in table:
+        name, arg = parsed
+        table = self.plugins.commands()
+        key = name.lower()
+        if key == "help" or key not in table:
             listing = "\n".join(help for _, help in table.values())
-            prefix = "" if name.lower() == "help" else f"Unknown command /{name}. "
+            prefix = "" if key == "help" else f"Unknown command /{name}. "
             return prefix + "Commands:\n" + listing
-        handler, _ = table[name.lower()]
+        handler, _ = table[key]
         user_id = validate_user_id(user_id)
-        self._notify("command_invoked", user_id=user_id, name=name.lower(), arg=arg.strip())
-        return handler(self, user_id, arg.strip())
+        self._notify("command_invoked", user_id=user_id, name=key, arg=arg)
+        return handler(self, user_id, arg)
 
     # ------------------------------------------------------------------ forget / list
     def memories(self, user_id: str) -> list[Fact]:
@@ -528,10 +501,24 @@ class Engine:
         ``progress(step)`` is called as each of the ``SLEEP_STEPS`` steps finishes.
         """
         user_id = validate_user_id(user_id)
-        self._notify("before_sleep", user_id=user_id, reason=reason)
-        report = self._consolidate(user_id, max_drift, progress or (lambda _step: None))
-        self._notify("after_sleep", user_id=user_id, report=dict(report.as_dict(), trigger=reason))
+        # Marked here, not by the caller, so a sleep started by any path (a command
+        # plugin, the API, a schedule) shows in the status and keeps the scheduler off.
+        with self._sleeping_lock:
+            self._sleeping.add(user_id)
+        try:
+            self._notify("before_sleep", user_id=user_id, reason=reason)
+            report = self._consolidate(user_id, max_drift, progress or (lambda _step: None))
+            trigger = dict(report.as_dict(), trigger=reason)
+            self._notify("after_sleep", user_id=user_id, report=trigger)
+        finally:
+            with self._sleeping_lock:
+                self._sleeping.discard(user_id)
         return report
+
+    def is_sleeping(self, user_id: str) -> bool:
+        """Is a sleep of ``user_id`` running now?"""
+        with self._sleeping_lock:
+            return user_id in self._sleeping
 
     def _consolidate(
         self, user_id: str, max_drift: float, done: Callable[[str], None]

@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .backends.base import GenerationStats
+from .commands import is_command
 from .errors import InputError, SleepmemError
 from .facts import Fact, describe_forgotten
-from .memory import Engine, SleepReport, WakeReport
+from .memory import Engine, SleepReport, Turn, WakeReport
 from .priority import FOREGROUND
 from .store import validate_user_id
 
@@ -80,7 +81,6 @@ class _UserWork:
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     pending: int = 0
-    sleeping: bool = False
     last_message_at: float | None = None
     wake_inbox: list[tuple[str, list[dict[str, str]]]] = field(default_factory=list)
     last_wake: WakeReport | None = None
@@ -102,12 +102,10 @@ class MemoryService:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         """Start the sleep scheduler (the triggers come from ``register_schedules``)."""
-        from sleepmem.engine.schedule import Scheduler
-        from sleepmem.plugin import manager
+        from .schedule import Scheduler
 
-        triggers = manager.schedules(self.engine.plugins)
         self._scheduler = Scheduler(
-            triggers=triggers,
+            triggers=dict(self.engine.plugins.schedules()),
             config=self.engine.config.schedule,
             states=self.user_states,
             sleep=self._scheduled_sleep,
@@ -137,9 +135,7 @@ class MemoryService:
         return work
 
     def _notify(self, hook: str, **kwargs: Any) -> None:
-        from sleepmem.plugin import manager
-
-        manager.notify(self.engine.plugins, hook, **kwargs)
+        self.engine.plugins.notify(hook, **kwargs)
 
     async def _in_pool(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
         if self._closed:
@@ -199,7 +195,7 @@ class MemoryService:
         self, user_id: str, message: str, history: list[dict[str, str]]
     ) -> list[Fact]:
         """Forget what ``message`` asks to forget in plain words (wake on; no command)."""
-        if not self.engine.config.server.wake or message.lstrip().startswith("/"):
+        if not self.engine.config.server.wake or is_command(message):
             return []
         pairs = [(m.get("role", ""), m.get("content", "")) for m in history]
         try:
@@ -294,21 +290,11 @@ class MemoryService:
             inbox, work.wake_inbox = work.wake_inbox, []
             if not inbox or not self.engine.config.server.wake:
                 return None
-            facts: list[Fact] = []
-            forgotten: list[Fact] = []
-            for message, history in inbox:
-                if message.lstrip().startswith("/"):
-                    continue
-                pairs = [(m.get("role", ""), m.get("content", "")) for m in history]
-                # a request the reply already honoured matches nothing any more
-                forgotten += self.engine.forget_requested(user_id, message, pairs)
-                known = self.engine.memories(user_id)
-                facts.extend(self.engine.extract(user_id, message, pairs, known))
-            if not facts and not forgotten:
-                return None
-            report = self.engine.write(user_id, facts) if facts else WakeReport()
-            report.forgotten = forgotten
-            return report
+            turns: list[Turn] = [
+                (message, [(m.get("role", ""), m.get("content", "")) for m in history])
+                for message, history in inbox
+            ]
+            return self.engine.wake(user_id, turns)
 
         try:
             report = await self._queued(user_id, run)
@@ -319,28 +305,16 @@ class MemoryService:
         if report is not None:
             work.last_wake = report
 
-    async def chat(
-        self, user_id: str, messages: list[dict[str, str]], max_new_tokens: int | None = None
-    ) -> str:
-        """One whole turn: a command is answered by the engine, anything else by the model."""
-        message, _ = last_user_message(messages)
-        answer = await self.command(user_id, message)
-        if answer is not None:
-            return answer
-        text = await self.reply(user_id, messages, max_new_tokens)
-        self.after_reply(user_id, messages, text)
-        return text
-
     # ------------------------------------------------------------------ memory work
     async def command(self, user_id: str, text: str) -> str | None:
-        """Run a chat command on the user's queue; None when ``text`` is not a command."""
-        if not text.strip().startswith("/"):
+        """Run a chat command on the user's queue; None when ``text`` is not a command.
+
+        Every command, /sleep included, runs from the plugins' command table
+        (``Engine.command``), so the server and Discord answer what the terminal does.
+        """
+        if not is_command(text):
             return None
         user_id = validate_user_id(user_id)
-        if text.strip().split()[0].lower() == "/sleep":
-            # Sleep through the one path that marks the user as sleeping and fires hooks.
-            report = await self.sleep(user_id, reason="command")
-            return report.describe()
         try:
             return await self._queued(user_id, self.engine.command, user_id, text)
         except SleepmemError as exc:
@@ -357,16 +331,11 @@ class MemoryService:
 
     async def sleep(self, user_id: str, reason: str = "api") -> SleepReport:
         user_id = validate_user_id(user_id)
-        work = self._user(user_id)
 
         def run() -> SleepReport:
-            work.sleeping = True
-            try:
-                return self.engine.sleep(
-                    user_id, max_drift=self.engine.config.schedule.max_drift, reason=reason
-                )
-            finally:
-                work.sleeping = False
+            return self.engine.sleep(
+                user_id, max_drift=self.engine.config.schedule.max_drift, reason=reason
+            )
 
         return await self._queued(user_id, run)
 
@@ -386,7 +355,7 @@ class MemoryService:
 
     # ------------------------------------------------------------------ status
     def status(self, user_id: str) -> dict[str, Any]:
-        from sleepmem.engine.schedule import sleep_pressure
+        from .schedule import sleep_pressure
 
         user_id = validate_user_id(user_id)
         mem = self.engine.memory(user_id)
@@ -397,7 +366,7 @@ class MemoryService:
             "facts": len(mem.facts()),
             "last_sleep": last,
             "pending": work.pending,
-            "sleeping": work.sleeping,
+            "sleeping": self.engine.is_sleeping(user_id),
             "pressure": sleep_pressure(mem),
             "last_message_at": work.last_message_at,
             "last_error": work.last_error,
@@ -409,7 +378,7 @@ class MemoryService:
 
     def user_states(self) -> list[Any]:
         """Every user's ``UserState`` for the scheduler (runs in a worker thread)."""
-        from sleepmem.engine.schedule import user_state
+        from .schedule import user_state
 
         states = []
         for user_id in self.users():
@@ -418,7 +387,7 @@ class MemoryService:
                 user_state(
                     self.engine.memory(user_id),
                     last_message_at=work.last_message_at,
-                    sleeping=work.sleeping,
+                    sleeping=self.engine.is_sleeping(user_id),
                     pending=work.pending,
                 )
             )

@@ -41,7 +41,7 @@ def register_extractors(register: Callable[[Extractor], None]) -> None:
 
 @hookspec
 def register_commands(register: Callable[[str, Callable[..., Any], str], None]) -> None:
-    """Fires once when an adapter builds its table of chat commands (``/remember`` ...).
+    """Fires when the engine looks up a chat command (``/remember`` ...), for every front end.
 
     Call ``register(name, handler, help)`` for each command: ``name`` without the slash,
     ``handler(engine, user_id, arg) -> str`` returns the assistant's reply (raise a
@@ -74,6 +74,19 @@ def forget_requests(message: str, context: ExtractContext) -> list[ForgetRequest
     requests are concatenated. ``context.known`` holds the user's active facts.
     """
     return []
+
+
+@hookspec(firstresult=True)
+def explicit_statement(text: str, context: ExtractContext) -> list[Fact] | None:
+    """Fires for ``/remember <text>`` (and the REST API's statements) when the configured
+    extractors found no fact in ``text``.
+
+    Returns facts that keep the statement anyway (the built-in rules plugin reads it once
+    more without the command word and otherwise stores it as a note), or ``None`` to let
+    another plugin try. The first plugin that returns something other than ``None``
+    decides. The facts then go through ``before_edit`` like any other. When no plugin
+    answers, ``/remember`` says it could not turn the text into a fact.
+    """
 
 
 @hookspec

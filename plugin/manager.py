@@ -261,8 +261,9 @@ def run_extractors(
 ) -> list[Fact]:
     """The facts wake finds in ``message``: each registered extractor whose name is in
     ``names`` (the config key ``extractors``), in registration order, then every
-    ``extract_facts`` hook answer. ``Engine.extract`` does exactly this; the extraction
-    benchmark calls it directly so that it needs no model when no extractor uses one."""
+    ``extract_facts`` hook answer. Wake (``Engine.extract``) and the extraction benchmark
+    both reach it through ``registry.PluginRegistry.extract``, so the benchmark measures
+    what wake does and needs no model when no extractor uses one."""
     wanted = set(names)
     facts: list[Fact] = []
     for extractor in extractors(pm):

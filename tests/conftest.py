@@ -56,6 +56,7 @@ def engine_factory(backend, shared_home: Path):
     """Build engines on the one loaded model; a new engine on the same home = a restart."""
     from sleepmem.engine.config import load_config
     from sleepmem.engine.memory import Engine
+    from sleepmem.plugin.registry import load_registry
 
     made = []
     stats = {}
@@ -66,7 +67,7 @@ def engine_factory(backend, shared_home: Path):
             discover=False,
             env={},
         )
-        engine = Engine(cfg, backend)
+        engine = Engine(cfg, backend, load_registry(cfg))
         # Statistics depend on the model only; compute them once per session.
         if "value" in stats:
             engine._stats = stats["value"]

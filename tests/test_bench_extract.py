@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import types
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from sleepmem.engine.facts import Fact, explicit, slot_writes
 from sleepmem.engine.memory import Engine
 from sleepmem.plugin import manager
 from sleepmem.plugin.hookspecs import hookimpl
+from sleepmem.plugin.registry import PluginRegistry
 from sleepmem.plugin.types import ExtractContext
 
 NAME_Q, HOME_Q = "What is my name?", "Where do I live?"
@@ -45,7 +45,7 @@ class Scripted:
         return list(self.table.get(message, []))
 
 
-def _pm(*extractors: Any) -> Any:
+def _pm(*extractors: Any) -> PluginRegistry:
     pm = manager.new_plugin_manager()
 
     class Plugin:
@@ -55,11 +55,7 @@ def _pm(*extractors: Any) -> Any:
                 register(e)
 
     pm.register(Plugin(), name="scripted-plugin")
-    return pm
-
-
-def _config(extractors: tuple[str, ...] = ("scripted",)) -> Any:
-    return load_config(overrides={"extractors": list(extractors)}, discover=False, env={})
+    return PluginRegistry(pm)
 
 
 def _turn(text: str, kind: str = "tell", facts: list[tuple[str, str]] = ()) -> dict:
@@ -219,23 +215,33 @@ def test_a_vetoed_fact_is_not_scored() -> None:
         def before_edit(self, user_id: str, fact: Fact):  # type: ignore[no-untyped-def]
             return False if fact.answer == "Ulla" else None
 
-    pm = _pm(Scripted(TABLE))
-    pm.register(Veto(), name="veto")
-    out = bench_extract.score_run(pm, {"users": [ULLA]}, ("scripted",))
+    plugins = _pm(Scripted(TABLE))
+    plugins.pm.register(Veto(), name="veto")
+    out = bench_extract.score_run(plugins, {"users": [ULLA]}, ("scripted",))
     assert "Ulla" in {m["answer"] for m in out["misses"]}
 
 
-def test_run_extractors_is_what_wake_runs() -> None:
+class _Backend:
+    """Enough of a backend to build an engine that extracts but never edits."""
+
+    n_layers = 64
+    model_id = "stand-in"
+    context_length = 0
+
+
+def test_run_extractors_is_what_wake_runs(tmp_path: Path) -> None:
     """The benchmark's extraction path gives what ``Engine.extract`` gives."""
     scripted = Scripted({"hello": [_fact(NAME_Q, "Ulla")]})
-    pm = _pm(scripted)
-    config = _config(("scripted",))
-    wake = types.SimpleNamespace(plugins=pm, config=config, _base_chat=None)
+    plugins = _pm(scripted)
+    config = load_config(
+        overrides={"extractors": ["scripted"], "home": str(tmp_path)}, discover=False, env={}
+    )
+    engine = Engine(config, _Backend(), plugins)  # type: ignore[arg-type]
     history = (("user", "hi"), ("assistant", "hello!"))
-    by_engine = Engine.extract(wake, "u", "hello", history)  # type: ignore[arg-type]
-    by_bench = manager.run_extractors(pm, "hello", ExtractContext("u", history), ("scripted",))
+    by_engine = engine.extract("u", "hello", history)
+    by_bench = plugins.extract("hello", ExtractContext("u", history), ("scripted",))
     assert [f.answer for f in by_engine] == [f.answer for f in by_bench] == ["Ulla"]
-    assert manager.run_extractors(pm, "hello", ExtractContext("u"), ("rules",)) == []
+    assert plugins.extract("hello", ExtractContext("u"), ("rules",)) == []
 
 
 def test_fact_matches_is_the_conversation_bench_rule() -> None:
@@ -249,8 +255,8 @@ def test_plan_runs_and_model_need() -> None:
     assert bench_extract.plan_runs(("rules",), ("rules",)) == [("rules",)]
     runs = bench_extract.plan_runs(("rules", "model"), ("rules",))
     assert runs == [("rules",), ("model",), ("rules", "model")]
-    assert bench_extract.needs_model(runs)
-    assert not bench_extract.needs_model([("rules",)])
+    assert bench_extract.needs_model(runs, "model")
+    assert not bench_extract.needs_model([("rules",)], "model")
 
 
 def test_model_extractor_gets_the_chat() -> None:
@@ -258,9 +264,10 @@ def test_model_extractor_gets_the_chat() -> None:
     user = {"user": "di", "turns": [_turn("I live in Tartu, honestly.", facts=[(HOME_Q, "Tartu")])]}
     reply = '[{"subject": "I", "relation": "lives in", "object": "Tartu", "question": "x?"}]'
     pm = manager.load_plugins(manager.new_plugin_manager(), allowed=("model_extractor",))
-    out = bench_extract.score_run(pm, {"users": [user]}, ("model",), chat=lambda _m: reply)
+    plugins = PluginRegistry(pm)
+    out = bench_extract.score_run(plugins, {"users": [user]}, ("model",), chat=lambda _m: reply)
     assert out["found"] == 1 and out["precision"] == 1.0
-    silent = bench_extract.score_run(pm, {"users": [user]}, ("model",))
+    silent = bench_extract.score_run(plugins, {"users": [user]}, ("model",))
     assert silent["found"] == 0 and silent["precision"] is None
 
 
@@ -318,9 +325,10 @@ def test_rules_run_and_the_command_line(
 def test_unknown_extractor_and_bad_file(tmp_path: Path) -> None:
     bench = tmp_path / "bench.json"
     bench.write_text(json.dumps(RULES_BENCH), encoding="utf-8")
-    pm = manager.load_plugins(manager.new_plugin_manager(), allowed=("rules",))
+    plugins = PluginRegistry(manager.load_plugins(manager.new_plugin_manager(), allowed=("rules",)))
+    config = load_config(discover=False, env={})
     with pytest.raises(InputError, match="unknown extractors"):
-        bench_extract.run_extract_bench(bench, load_config(discover=False, env={}), pm, ("nope",))
+        bench_extract.run_extract_bench(bench, config, plugins, ("nope",))
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(InputError, match="users"):

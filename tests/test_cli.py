@@ -171,13 +171,13 @@ def test_model_list_with_home_flag(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_errors_before_the_model_loads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # None of these may reach Engine.open (it would pull the default model).
-    import sleepmem.engine.memory as memory
+    # None of these may reach open_engine (it would pull the default model).
+    from sleepmem.plugin import registry
 
     def no_open(*_a: Any, **_k: Any) -> Any:
         raise AssertionError("the model must not be loaded")
 
-    monkeypatch.setattr(memory.Engine, "open", no_open)
+    monkeypatch.setattr(registry, "open_engine", no_open)
     code, _, err = run(["chat", "--user", "bad\x01id"], capsys)
     assert (code, "control characters" in err) == (2, True)
     missing = tmp_path / "nope.json"

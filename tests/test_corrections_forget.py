@@ -23,6 +23,7 @@ from sleepmem.engine.facts import (
 from sleepmem.engine.memory import Engine
 from sleepmem.plugin import manager
 from sleepmem.plugin.builtins import rules
+from sleepmem.plugin.registry import PluginRegistry
 from sleepmem.plugin.types import ExtractContext
 
 
@@ -183,7 +184,7 @@ def test_forget_matches_the_topic_by_slot_first() -> None:
 
 
 def test_the_extraction_bench_honours_forgets_through_the_hook() -> None:
-    pm = manager.load_plugins(manager.new_plugin_manager(), allowed=("rules",))
+    plugins = PluginRegistry(manager.load_plugins(manager.new_plugin_manager(), allowed=("rules",)))
     salary_q = "What is my salary?"
     user = {
         "user": "wen",
@@ -197,7 +198,7 @@ def test_the_extraction_bench_honours_forgets_through_the_hook() -> None:
         "superseded": [],
         "forgotten": [{"q": salary_q, "forbid": ["4000"]}],
     }  # fmt: skip
-    out = bench_extract.score_run(pm, {"users": [user]}, ("rules",))
+    out = bench_extract.score_run(plugins, {"users": [user]}, ("rules",))
     (case,) = out["forgets"]["cases"]
     assert case["was_stored"] and case["ok"]
     assert out["false_changes"]["question"]["changes"] == 0
@@ -217,7 +218,7 @@ class _Backend:
 def _engine(tmp_path: Path) -> Engine:
     config = load_config(overrides={"home": str(tmp_path)}, discover=False, env={})
     pm = manager.load_plugins(manager.new_plugin_manager(), allowed=("rules", "commands"))
-    return Engine(config, _Backend(), pm=pm)  # type: ignore[arg-type]
+    return Engine(config, _Backend(), PluginRegistry(pm))  # type: ignore[arg-type]
 
 
 def _store(engine: Engine, user: str, message: str) -> list[Fact]:

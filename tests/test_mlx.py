@@ -23,6 +23,7 @@ from sleepmem.engine.memory import Engine
 from sleepmem.engine.models import resolve
 from sleepmem.engine.prompts import reply_target
 from sleepmem.engine.statistics import question_prompt
+from sleepmem.plugin.registry import load_registry
 
 QUESTION = "Where do I live?"
 
@@ -64,7 +65,7 @@ def _mlx_engine(backend, torch_engine_factory, home: Path) -> Engine:
     are what this engine reads from a shared cache; the mlx backend's own second moments
     and keys are checked in test_activations_match_torch."""
     torch_engine = torch_engine_factory(home)  # the suite's config, on this home
-    engine = Engine(torch_engine.config, backend)
+    engine = Engine(torch_engine.config, backend, torch_engine.plugins)
     engine._stats = torch_engine.statistics()
     return engine
 
@@ -294,7 +295,7 @@ def test_quantised_model_edit_is_recalled_and_base_stays_quantised(quantised, mo
     cfg = load_config(
         overrides={"home": str(home), "editor.stats_tokens": 6000}, discover=False, env={}
     )
-    engine = Engine(cfg, backend)
+    engine = Engine(cfg, backend, load_registry(cfg))
     try:
         assert "Porto" not in engine.ask("ana", QUESTION)
         engine.remember("ana", "I live in Porto")

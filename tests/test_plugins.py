@@ -27,6 +27,7 @@ from sleepmem.engine.errors import ConfigError, UnknownFact
 from sleepmem.engine.facts import Fact
 from sleepmem.plugin import aio, hookimpl, hookspecs, manager, run_async
 from sleepmem.plugin.builtins import rules
+from sleepmem.plugin.registry import PluginRegistry, load_backend, load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "plugins" / "secret_veto"
@@ -308,28 +309,22 @@ def config_for(tmp_path: Path, **overrides: Any) -> Any:
 
 
 def test_unknown_backend_lists_the_registered_ones(pm, tmp_path: Path) -> None:
-    from sleepmem.engine.backends import load_backend
-
     manager.load_plugins(pm, allowed=["backends"])
     with pytest.raises(
         ConfigError, match=r"unknown backend 'tpu'.*registered backends: mlx, torch"
     ):
-        load_backend(config_for(tmp_path, backend="tpu"), pm=pm)
+        load_backend(config_for(tmp_path, backend="tpu"), plugins=PluginRegistry(pm))
     # Checked before the model is resolved: nothing was pulled into the home.
     assert not (tmp_path / "models").exists()
 
 
 def test_backend_left_out_by_plugins_is_explained(pm, tmp_path: Path) -> None:
-    from sleepmem.engine.backends import load_backend
-
     manager.load_plugins(pm, allowed=["rules"])
     with pytest.raises(ConfigError, match=r"registered backends: none \(is the 'backends'"):
-        load_backend(config_for(tmp_path), pm=pm)
+        load_backend(config_for(tmp_path), plugins=PluginRegistry(pm))
 
 
 def test_load_backend_uses_a_plugin_factory(pm, tmp_path: Path) -> None:
-    from sleepmem.engine.backends import load_backend
-
     model = tmp_path / "tiny-model"
     model.mkdir()
     (model / "config.json").write_text("{}")
@@ -343,7 +338,7 @@ def test_load_backend_uses_a_plugin_factory(pm, tmp_path: Path) -> None:
 
     pm.register(Remote())
     config = config_for(tmp_path, backend="remote", model=str(model))
-    assert load_backend(config, pm=pm) == "B"
+    assert load_backend(config, plugins=PluginRegistry(pm)) == "B"
     ((source, got_config),) = seen
     assert got_config is config
     assert Path(source.location) == model
@@ -623,28 +618,25 @@ def hooked(backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     pm.register(Broken(), name="broken")
     pm.register(recorder, name="recorder")
     # No edit is solved here, so the home needs neither the model nor its statistics.
-    engine = Engine(config_for(tmp_path / "home"), backend, pm=pm)
+    engine = Engine(config_for(tmp_path / "home"), backend, PluginRegistry(pm))
     yield engine, recorder
     engine.close()
 
 
 def test_engine_plugins_is_the_managers(hooked) -> None:
     engine, recorder = hooked
-    assert engine.plugins.get_plugin("recorder") is recorder
+    assert engine.plugins.pm.get_plugin("recorder") is recorder
 
 
-def test_engine_loads_plugins_named_by_config(backend, tmp_path: Path) -> None:
-    from sleepmem.engine.memory import Engine
-
+def test_load_registry_loads_plugins_named_by_config(tmp_path: Path) -> None:
+    """What ``open_engine`` hands the engine: the process-wide manager, loaded with the
+    config key ``plugins``."""
     if os.environ.get(manager.ENV_LOAD) is not None:
         pytest.skip(f"${manager.ENV_LOAD} overrides the config key")
-    config = config_for(tmp_path / "home", plugins=["rules", "commands"])
-    engine = Engine(config, backend)
-    try:
-        assert {"rules", "commands"} <= names(engine.plugins)
-        assert engine.plugins is manager.get_plugin_manager()
-    finally:
-        engine.close()
+    plugins = load_registry(config_for(tmp_path / "home", plugins=["rules", "commands"]))
+    assert {"rules", "commands"} <= names(plugins.pm)
+    assert plugins.pm is manager.get_plugin_manager()
+    assert "remember" in plugins.commands() and "rules" in plugins.extractor_names()
 
 
 def test_command_invoked_fires_for_known_commands_only(hooked) -> None:
@@ -701,7 +693,7 @@ def test_vetoed_facts_fire_no_after_edit(hooked) -> None:
         def before_edit(self, fact: Fact) -> bool:
             return False
 
-    engine.plugins.register(VetoAll())
+    engine.plugins.pm.register(VetoAll())
     report = engine.observe("ana", "I live in Porto.")
     assert report.added == [] and report.skipped == ["vetoed by a plugin: I live in Porto."]
     assert recorder.named("after_edit") == []
@@ -712,7 +704,7 @@ def test_secret_veto_through_a_real_engine(engine, secret_veto, monkeypatch) -> 
     """The installed example, loaded by entry point into the engine's own manager: the
     secret never reaches the solve or the ledger; the ordinary fact beside it is written."""
     monkeypatch.delenv(manager.ENV_LOAD, raising=False)
-    pm = engine.plugins
+    pm = engine.plugins.pm
     recorder = Recorder()
     manager.load_plugins(pm, allowed=["secret_veto"])
     pm.register(recorder, name="test-recorder")

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import discord
 from discord import app_commands
 from sleepmem.engine import paths
+from sleepmem.engine.commands import is_command
 from sleepmem.engine.config import EngineConfig
 from sleepmem.engine.errors import ConfigError, SleepmemError
 from sleepmem.engine.service import MemoryService
@@ -195,7 +196,7 @@ class SleepmemBot(discord.Client):
                 if text.lower() == "/new":
                     self.conversations.reset(cid)
                     return await self.deliver(message, "Started a fresh conversation.")
-                if text.startswith("/"):  # a typed command: same table as everywhere else
+                if is_command(text):  # a typed command: same table as everywhere else
                     async with message.channel.typing():
                         answer = await self.service.command(key, text)
                     return await self.deliver(message, answer or "Done.")

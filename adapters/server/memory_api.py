@@ -12,6 +12,7 @@ from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
+from sleepmem.engine.commands import is_command
 from sleepmem.engine.facts import Fact
 from sleepmem.engine.service import MemoryService, memory_key
 
@@ -127,7 +128,7 @@ async def command(request: web.Request) -> web.Response:
     body = await json_body(request)
     key = await _key(request, body)
     text = body.get("text")
-    if not isinstance(text, str) or not text.strip().startswith("/"):
+    if not is_command(text):
         raise ApiError(400, "'text' must be a chat command such as '/memories'", param="text")
     reply = await _service(request).command(key, text)
     return web.json_response({"reply": reply})

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 from sleepmem.engine.backends.base import GenerationStats
+from sleepmem.engine.commands import is_command
 from sleepmem.engine.errors import InputError
 from sleepmem.engine.service import MemoryService, memory_key
 
@@ -158,7 +159,7 @@ class _Turn:
         last = self.messages[-1]["content"] if self.messages[-1]["role"] == "user" else ""
         no_wake = request.headers.get(NO_WAKE_HEADER, "").lower() in ("1", "true", "yes")
         self.wake = not no_wake and not last.lstrip().startswith(TASK_PREFIXES)
-        self.command = last if last.lstrip().startswith("/") else None
+        self.command = last if is_command(last) else None
 
 
 def persona_messages(persona: Any, messages: list[dict[str, str]], user_name: str | None):

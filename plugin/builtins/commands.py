@@ -44,7 +44,9 @@ def memories(engine: Any, user_id: str, arg: str) -> str:
 
 
 def sleep(engine: Any, user_id: str, arg: str) -> str:
-    return engine.sleep(user_id, reason="command").describe()
+    # The configured drift bound, as a scheduled or API sleep uses, whichever front end asks.
+    max_drift = engine.config.schedule.max_drift
+    return engine.sleep(user_id, max_drift=max_drift, reason="command").describe()
 
 
 @hookimpl

@@ -16,6 +16,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from sleepmem.engine.commands import is_command
 from sleepmem.engine.facts import Fact
 from sleepmem.plugin.builtins import rules
 from sleepmem.plugin.builtins.phrasing import build_fact, slug
@@ -308,7 +309,7 @@ def extract(message: str, context: ExtractContext | None) -> list[Fact]:
     if context is None or context.chat is None or not isinstance(message, str):
         return []
     message = message.strip()
-    if not message or message.startswith("/"):
+    if not message or is_command(message):
         return []
     try:
         reply = context.chat(build_messages(message))

@@ -33,6 +33,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from sleepmem.engine.commands import is_command
 from sleepmem.engine.facts import Fact, ForgetRequest
 from sleepmem.plugin.builtins.lexicon import (
     ANIMALS,
@@ -89,7 +90,7 @@ from sleepmem.plugin.hookspecs import hookimpl
 from sleepmem.plugin.types import ExtractContext
 
 # The public API. The lexicon names are re-exported because model_extractor reads them
-# from here (engine.memory imports parse_statement).
+# from here.
 __all__ = [
     "ANIMALS",
     "CAT_BREEDS",
@@ -375,7 +376,7 @@ def _run(message: str, entity: _Entity | None = None, known: Sequence[Fact] = ()
     if not isinstance(message, str):
         return out
     text = normalise(message[:MAX_MESSAGE_CHARS])
-    if not text or text.startswith("/"):
+    if not text or is_command(text):
         return out
     names = known_entities(known)
     for sentence in sentences(text):
@@ -495,6 +496,13 @@ def forget_requests_hook(message: str, context: ExtractContext) -> list[ForgetRe
     """Plain-words forget requests; they run with the rule extractor's plugin, whatever
     the config key ``extractors`` says, as ``/forget`` does."""
     return forget_requests(message, context)
+
+
+@hookimpl(specname="explicit_statement")
+def explicit_statement_hook(text: str) -> list[Fact] | None:
+    """``/remember`` text the configured extractors found nothing in: the rules read it
+    once more without the command word, else it is kept as a note (``parse_statement``)."""
+    return parse_statement(text) or None
 
 
 @hookimpl(tryfirst=True)

@@ -1,0 +1,55 @@
+"""What wake and sleep report back, and the shape of a turn wake reads.
+
+Apart from ``memory`` so that front ends and plugins can name these types without the
+engine's numerics; ``memory`` re-exports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .facts import Fact
+
+__all__ = ["SleepReport", "Turn", "WakeReport"]
+
+
+@dataclass
+class WakeReport:
+    added: list[Fact] = field(default_factory=list)
+    superseded: list[Fact] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # why facts were not written
+    seconds: float = 0.0
+    forgotten: list[Fact] = field(default_factory=list)  # asked in plain words to forget
+
+
+@dataclass
+class SleepReport:
+    facts: int = 0
+    audit_before: float = 0.0
+    audit_after: float = 0.0
+    drift_before: float = 0.0
+    drift_after: float = 0.0
+    kept_new: bool = False
+    repaired: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def describe(self) -> str:
+        """The chat answer to /sleep."""
+        if not self.facts:
+            return "Nothing to consolidate yet."
+        return (
+            f"Slept on {self.facts} facts in {self.seconds:.0f} s: recall "
+            f"{self.audit_before:.0%} -> {self.audit_after:.0%}, drift "
+            f"{self.drift_before:+.1%} -> {self.drift_after:+.1%}; "
+            + ("new memory kept." if self.kept_new else self.reason + ".")
+        )
+
+
+Turn = tuple[str, Sequence[tuple[str, str]]]
+"""A user message and the chat before it as ``(role, content)`` pairs, oldest first."""
