@@ -4,7 +4,8 @@ Kept apart from the argument parsing in ``cli.py`` so that it can be driven with
 ``input`` and any output stream (tests, other front ends). Chat commands (``/remember``,
 ``/forget``, ``/sleep``...) go to ``Engine.command``, the one command table the server and
 Discord use too; only ``/new`` and ``/quit`` are handled here, because they concern this
-terminal session rather than the user's memory. Wake is ``Engine.observe``.
+terminal session rather than the user's memory. Wake is ``Engine.observe``: each message
+is committed to the user's wake inbox before its edit, so Ctrl-C mid-edit loses nothing.
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ def run_chat(
         healed = engine.heal(user)
         if healed:
             _say(out, _dim(f"(re-wrote {healed} fact(s) left unwritten by an earlier run)", out))
+        if wake and engine.pending_count(user):
+            # said before the last run stopped, not yet learned: learned first
+            for note in wake_lines(engine.wake_pending(user)):
+                _say(out, _dim(note, out))
     except SleepmemError as exc:
         _say(out, f"error: {exc}")
     _say(out, banner(engine, user))

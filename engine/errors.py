@@ -31,3 +31,7 @@ class EditError(SleepmemError):
 
 class StoreError(SleepmemError):
     """The memory store on disk is unreadable or inconsistent."""
+
+
+class Interrupted(SleepmemError):
+    """Background memory work was stopped (shutdown) before it stored anything."""

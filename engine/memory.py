@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from . import paths, statistics
+from . import inbox, paths, statistics
 from .backends.base import Backend, EditPrompt, Factors, GenerationStats, VStarSettings
 from .commands import is_command, split_command
 from .config import EngineConfig
 from .editor import EditSettings, Protection, nullspace_basis, spread, target_values
-from .errors import EditError, InputError, UnknownFact
+from .errors import EditError, InputError, Interrupted, SleepmemError, UnknownFact
 from .facts import ACTIVE, FORGOTTEN, SUPERSEDED, Fact, forget_matches, slot_writes
 from .hooks import ExtractContext, Plugins
 from .priority import checkpoint
@@ -206,9 +206,52 @@ class Engine:
     def observe(
         self, user_id: str, message: str, history: Sequence[tuple[str, str]] = ()
     ) -> WakeReport:
-        """Wake for one message (the terminal's path): ``wake`` with just this turn."""
+        """Wake for one message (the terminal's path): into the inbox, then woken with
+        whatever else was waiting there."""
+        self.receive(user_id, message, history)
+        return self.wake_pending(user_id)
+
+    def receive(
+        self, user_id: str, message: str, history: Sequence[tuple[str, str]] = ()
+    ) -> int | None:
+        """Commit ``message`` to the user's wake inbox (``inbox``); once this returns, a
+        restart cannot lose it. None for commands: they are never facts."""
+        user_id = validate_user_id(user_id)
         self._check_message(message)
-        return self.wake(user_id, [(message, history)])
+        if is_command(message):
+            return None
+        pairs = tuple((str(role), str(content)) for role, content in history)
+        return inbox.receive(self.memory(user_id), message, pairs)
+
+    def wake_pending(self, user_id: str) -> WakeReport:
+        """Wake every message waiting in the user's inbox, oldest first, in one edit; they
+        leave it once their facts are written. A failed wake leaves them waiting (each is
+        dropped after ``inbox.MAX_ATTEMPTS`` failures); a shutdown never counts."""
+        user_id = validate_user_id(user_id)
+        with self._lock(user_id + "\0wake"):
+            mem = self.memory(user_id)
+            waiting = inbox.pending(mem)
+            if not waiting:
+                return WakeReport()
+            seqs = [r.seq for r in waiting]
+            try:
+                report = self.wake(user_id, [(r.message, r.history) for r in waiting])
+            except Interrupted:
+                raise
+            except SleepmemError:
+                for seq in inbox.failed(mem, seqs):
+                    log.warning("wake gave up on message %d of user %s", seq, user_id)
+                raise
+            inbox.done(mem, seqs)
+            return report
+
+    def pending_count(self, user_id: str) -> int:
+        """Messages of ``user_id`` waiting in the wake inbox."""
+        return inbox.count(self.memory(validate_user_id(user_id)))
+
+    def pending_users(self) -> list[str]:
+        """Users with messages waiting in their wake inbox (after a restart)."""
+        return [u for u in self.store.users() if self.pending_count(u)]
 
     def wake(self, user_id: str, turns: Sequence[Turn]) -> WakeReport:
         """Wake: for each turn in order, forget what it asks to forget and extract its
@@ -439,6 +482,7 @@ class Engine:
             mem = self.memory(user_id)
             count = len(mem.facts())
             mem.forget_all()
+            inbox.clear(mem)  # what they said before the reset is not learned after it
             self._factor_cache.pop(user_id, None)
         return count
 

@@ -6,6 +6,10 @@ the service marks reply generation as foreground, and the backends' long loops c
 ``checkpoint()`` between steps: it returns at once when no reply is running, otherwise it
 waits until none is, for at most ``max_wait`` seconds per call, so memory work still
 advances under a constant stream of chats. Results are unchanged; only timing moves.
+
+The same points let shutdown stop background work: after ``stop_background()`` the next
+``checkpoint()`` raises ``Interrupted``, and since an edit stores nothing until its solve is
+done, the user's memory stays as it was and the message stays in the wake inbox.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import contextvars
 import threading
 import time
 from collections.abc import Iterator
+
+from .errors import Interrupted
 
 _in_foreground: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "sleepmem_foreground", default=False
@@ -27,6 +33,7 @@ class Foreground:
         self.paused_seconds = 0.0  # total time background work spent waiting (for benchmarks)
         self._active = 0
         self._cond = threading.Condition()
+        self._stopping = False
 
     @property
     def active(self) -> int:
@@ -47,13 +54,24 @@ class Foreground:
                     self._cond.notify_all()
             _in_foreground.reset(token)
 
+    def stop_background(self, stopping: bool = True) -> None:
+        """Make every later ``checkpoint`` outside a reply raise ``Interrupted`` (shutdown);
+        ``stop_background(False)`` lets background work run again."""
+        with self._cond:
+            self._stopping = stopping
+            self._cond.notify_all()
+
     def checkpoint(self) -> None:
         """Called by background loops between steps; never waits inside a reply itself."""
-        if not self._active or _in_foreground.get():
+        if _in_foreground.get():
+            return
+        if self._stopping:
+            raise Interrupted("memory work stopped for shutdown; it resumes on the next start")
+        if not self._active:
             return
         with self._cond:
             started = time.monotonic()
-            self._cond.wait_for(lambda: not self._active, timeout=self.max_wait)
+            self._cond.wait_for(lambda: not self._active or self._stopping, timeout=self.max_wait)
             # Under the lock: several background threads may pause at once.
             self.paused_seconds += time.monotonic() - started
 

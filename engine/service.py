@@ -27,9 +27,9 @@ from typing import Any, TypeVar
 
 from .backends.base import GenerationStats
 from .commands import is_command
-from .errors import InputError, SleepmemError
+from .errors import InputError, Interrupted, SleepmemError
 from .facts import Fact, describe_forgotten
-from .memory import Engine, SleepReport, Turn, WakeReport
+from .memory import Engine, SleepReport, WakeReport
 from .priority import FOREGROUND
 from .store import validate_user_id
 
@@ -82,7 +82,6 @@ class _UserWork:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     pending: int = 0
     last_message_at: float | None = None
-    wake_inbox: list[tuple[str, list[dict[str, str]]]] = field(default_factory=list)
     last_wake: WakeReport | None = None
     last_error: str | None = None
 
@@ -98,29 +97,50 @@ class MemoryService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._scheduler: Any = None
         self._closed = False
+        self._accepting = True  # False once shutdown starts: new wake work stays in the inbox
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        """Start the sleep scheduler (the triggers come from ``register_schedules``)."""
+        """Wake what the last run left in the inboxes, then start the sleep scheduler (the
+        triggers come from ``register_schedules``). The replays are queued before any
+        request can be, so each user's old messages are woken before new ones."""
         from .schedule import Scheduler
 
+        for user_id in await asyncio.to_thread(self.engine.pending_users):
+            log.info("waking messages left pending by the last run user=%s", user_id)
+            self._spawn(self._wake(user_id))
+        triggers = self.engine.plugins.schedules()
         self._scheduler = Scheduler(
-            triggers=dict(self.engine.plugins.schedules()),
+            triggers=triggers,
             config=self.engine.config.schedule,
             states=self.user_states,
             sleep=self._scheduled_sleep,
         )
         await self._scheduler.start()
 
-    async def close(self) -> None:
-        """Finish queued work, stop the scheduler and the thread pools."""
+    async def close(self, finish: bool = True, grace: float = 20.0) -> None:
+        """Stop the scheduler and the thread pools. With ``finish`` every queued job runs
+        to its end first; without (shutdown), running edits and sleeps stop at their next
+        step, within ``grace`` seconds, storing nothing: their messages stay in the inbox
+        and are woken on the next start."""
+        if self._closed:
+            return
+        self._accepting = False
         if self._scheduler is not None:
             await self._scheduler.stop()
             self._scheduler = None
-        await self.drain()
+        if finish:
+            await self.drain()
+        else:
+            FOREGROUND.stop_background()
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.drain(), grace)
+            finally:
+                FOREGROUND.stop_background(False)
         self._closed = True
-        self._chat_pool.shutdown(wait=True, cancel_futures=True)
-        self._work_pool.shutdown(wait=True)
+        self._chat_pool.shutdown(wait=finish, cancel_futures=True)
+        self._work_pool.shutdown(wait=finish, cancel_futures=True)
 
     async def drain(self) -> None:
         """Wait until every queued wake and sleep job has finished."""
@@ -148,6 +168,8 @@ class MemoryService:
         work.pending += 1
         try:
             async with work.lock:
+                if not self._accepting:  # shutting down: what is queued waits for next start
+                    raise Interrupted("the memory service is shutting down")
                 return await self._in_pool(self._work_pool, fn, *args)
         finally:
             work.pending -= 1
@@ -271,38 +293,47 @@ class MemoryService:
             stop.set()  # nobody is waiting for the rest
             raise
 
-    def after_reply(self, user_id: str, messages: list[dict[str, str]], reply: str) -> None:
-        """Fire ``assistant_reply`` and queue wake for the last user message; returns at once.
-
-        Wake jobs that pile up behind a running one are merged into one edit.
-        """
+    async def receive(self, user_id: str, messages: list[dict[str, str]]) -> None:
+        """Commit the conversation's last user message to the user's wake inbox: front ends
+        call this before the reply ends, so a restart cannot lose what was said."""
+        if not self.engine.config.server.wake:
+            return
         user_id = validate_user_id(user_id)
         message, history = last_user_message(messages)
-        work = self._user(user_id)
-        work.wake_inbox.append((message, history))
-        self._spawn(self._wake(user_id, list(messages), reply))
+        pairs = [(m.get("role", ""), m.get("content", "")) for m in history]
+        await asyncio.to_thread(self.engine.receive, user_id, message, pairs)
 
-    async def _wake(self, user_id: str, messages: list[dict[str, str]], reply: str) -> None:
+    def after_reply(self, user_id: str, messages: list[dict[str, str]], reply: str) -> None:
+        """Fire ``assistant_reply`` and queue wake of the user's inbox; returns at once.
+
+        Messages that pile up behind a running edit are woken together in one edit.
+        """
+        user_id = validate_user_id(user_id)
+        self._spawn(self._wake(user_id, (list(messages), reply)))
+
+    async def _wake(
+        self, user_id: str, replied: tuple[list[dict[str, str]], str] | None = None
+    ) -> None:
         work = self._user(user_id)
 
         def run() -> WakeReport | None:
-            self._notify("assistant_reply", user_id=user_id, messages=messages, reply=reply)
-            inbox, work.wake_inbox = work.wake_inbox, []
-            if not inbox or not self.engine.config.server.wake:
+            if replied is not None:
+                messages, reply = replied
+                self._notify("assistant_reply", user_id=user_id, messages=messages, reply=reply)
+            if not self._accepting or not self.engine.config.server.wake:
                 return None
-            turns: list[Turn] = [
-                (message, [(m.get("role", ""), m.get("content", "")) for m in history])
-                for message, history in inbox
-            ]
-            return self.engine.wake(user_id, turns)
+            return self.engine.wake_pending(user_id)
 
         try:
             report = await self._queued(user_id, run)
+        except Interrupted:
+            log.info("wake stopped for shutdown user=%s; the inbox keeps it", user_id)
+            return
         except SleepmemError as exc:
             work.last_error = str(exc)
             log.warning("wake failed user=%s: %s", user_id, exc)
             return
-        if report is not None:
+        if report is not None and (report.added or report.forgotten or report.superseded):
             work.last_wake = report
 
     # ------------------------------------------------------------------ memory work
@@ -366,6 +397,7 @@ class MemoryService:
             "facts": len(mem.facts()),
             "last_sleep": last,
             "pending": work.pending,
+            "inbox": self.engine.pending_count(user_id),
             "sleeping": self.engine.is_sleeping(user_id),
             "pressure": sleep_pressure(mem),
             "last_message_at": work.last_message_at,

@@ -24,7 +24,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -281,6 +281,17 @@ class UserMemory:
             raise
         self._conn = conn
         return conn
+
+    @contextlib.contextmanager
+    def ledger(self, create: bool = True) -> Iterator[sqlite3.Connection | None]:
+        """The ledger connection under this memory's lock, for tables other modules keep in
+        it (the wake inbox); None when it does not exist and ``create`` is False. Each
+        statement commits on its own; SQLite errors come out as StoreError."""
+        with self._lock:
+            try:
+                yield self._db(create=create)
+            except sqlite3.DatabaseError as e:
+                raise StoreError(f"ledger {self._ledger} is unreadable or corrupt: {e}") from e
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

@@ -244,13 +244,14 @@ def test_the_service_wakes_through_engine_wake(tmp_path: Path, monkeypatch) -> N
     async def through_service() -> None:
         service = MemoryService(engine)
         try:
-            work = service._user("ana")
-            work.wake_inbox.append(("/memories", []))  # queued earlier: a command
-            service.after_reply("ana", [{"role": "user", "content": "I keep bees"}], "Nice!")
+            said = [{"role": "user", "content": "I keep bees"}]
+            await service.receive("ana", [{"role": "user", "content": "/memories"}])
+            await service.receive("ana", said)
+            service.after_reply("ana", said, "Nice!")
             await service.drain()
         finally:
             await service.close()
 
     asyncio.run(through_service())
-    assert calls[1] == ["/memories", "I keep bees"]
+    assert calls[1] == ["I keep bees"]  # a command never enters the inbox
     assert len(gate.facts) == 2  # the command gave no fact; the message did

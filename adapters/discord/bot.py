@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -233,6 +234,7 @@ class SleepmemBot(discord.Client):
             else turns
         )
         async with message.channel.typing():
+            await self.service.receive(key, chat)  # a restart from here on loses nothing
             reply = (await self.service.reply(key, chat)).strip()
         sent = await self.deliver(message, reply or "…")
         if reply:
@@ -358,12 +360,24 @@ def _register_commands(tree: app_commands.CommandTree[Any], bot: SleepmemBot) ->
 
 
 async def serve(engine: Any, config: EngineConfig, token: str, character: Any = None) -> None:
-    """Run the bot until it is stopped; the service's queued edits finish before return."""
+    """Run the bot until SIGTERM or SIGINT, then log out and stop background edits at their
+    next step; messages not yet woken stay in the inbox for the next start."""
     service = MemoryService(engine)
     await service.start()
     bot = SleepmemBot(service, config, character=character)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # not available on Windows' default loop or outside the main thread: Ctrl-C still
+        # ends asyncio.run there, and the finally below still runs
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    running = asyncio.ensure_future(bot.start(token))
+    stopping = asyncio.ensure_future(stop.wait())
     try:
-        await bot.start(token)
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            running.result()  # a login error surfaces here
     except discord.LoginFailure as exc:
         raise ConfigError(f"Discord rejected the bot token ({exc}); reset it and retry") from exc
     except discord.PrivilegedIntentsRequired as exc:
@@ -373,8 +387,16 @@ async def serve(engine: Any, config: EngineConfig, token: str, character: Any = 
             "Privileged Gateway Intents > Message Content Intent"
         ) from exc
     finally:
+        stopping.cancel()
         await bot.close()
-        await service.close()
+        if not running.done():
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await running
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+        await service.close(finish=False)
 
 
 def run(config: EngineConfig, open_engine: Callable[[EngineConfig], Any]) -> int:

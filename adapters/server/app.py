@@ -56,9 +56,13 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "model": service.engine.backend.model_id})
 
 
-def create_app(service: MemoryService, *, manage_service: bool = True) -> web.Application:
-    """The server for ``service``. With ``manage_service`` the app starts the service's
-    scheduler on startup and drains and closes it on cleanup."""
+def create_app(
+    service: MemoryService, *, manage_service: bool = True, finish_on_close: bool = True
+) -> web.Application:
+    """The server for ``service``. With ``manage_service`` the app starts the service
+    (inbox replay, scheduler) on startup and closes it on cleanup: after finishing every
+    queued job, or with ``finish_on_close`` False (a shutdown) after stopping them, their
+    messages left in the inbox for the next start."""
     config = service.engine.config
     # Without CORS origins configured the CORS middleware would only pass requests through.
     cors = [cors_middleware] if config.server.cors_origins else []
@@ -81,7 +85,7 @@ def create_app(service: MemoryService, *, manage_service: bool = True) -> web.Ap
             await service.start()
 
         async def stop(_app: web.Application) -> None:
-            await service.close()
+            await service.close(finish=finish_on_close)
 
         app.on_startup.append(start)
         app.on_cleanup.append(stop)

@@ -192,6 +192,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         text = await service.command(turn.user, turn.command) or ""
         stats.finish_reason = "stop"
     else:
+        if turn.wake:
+            await service.receive(turn.user, turn.prompt)  # durable before the reply exists
         text = await service.reply(turn.user, turn.prompt, turn.max_tokens, stats)
         if turn.wake:
             service.after_reply(turn.user, turn.prompt, text)
@@ -226,6 +228,8 @@ async def _pieces(service: MemoryService, turn: _Turn, stats: GenerationStats):
         stats.finish_reason = "stop"
         yield await service.command(turn.user, turn.command) or ""
         return
+    if turn.wake:
+        await service.receive(turn.user, turn.prompt)  # durable before the reply exists
     async for piece in service.stream_reply(turn.user, turn.prompt, turn.max_tokens, stats):
         yield piece
 

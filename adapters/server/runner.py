@@ -8,9 +8,9 @@ user's memory.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
+import socket
 import threading
 from typing import Any
 
@@ -64,13 +64,36 @@ async def listen(app: web.Application, host: str, port: int) -> tuple[web.AppRun
     return runner, f"http://{shown}:{bound}"
 
 
+STREAM_GRACE = 10.0
+"""Seconds a shutdown waits for replies in flight before closing their connections."""
+
+
 def serve(service: MemoryService) -> None:
-    """Run until interrupted (Ctrl-C / SIGTERM), then finish queued work and exit."""
+    """Run until SIGTERM or SIGINT (Ctrl-C), then shut down cleanly, well within 30 s.
+
+    aiohttp's ``run_app`` handles both signals: it stops accepting connections, lets
+    replies in flight finish for ``STREAM_GRACE`` seconds, then runs the app's cleanup,
+    which stops background edits at their next step (``MemoryService.close``). Nothing a
+    reply acknowledged is lost: the wake inbox holds it for the next start.
+    """
     config = service.engine.config
     check_bind(config)
+    host, port = config.server.host, config.server.port
+    # Bound here rather than by run_app so the printed address is the real one (port 0).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{bound}"
+    app = create_app(service, finish_on_close=False)
 
-    async def main() -> None:
-        runner, url = await start_site(service, config.server.host, config.server.port)
+    async def announce(_app: web.Application) -> None:
         log.info(
             "sleepmem serving %s at %s/v1 (model %s)",
             config.server.model_name,
@@ -81,13 +104,17 @@ def serve(service: MemoryService) -> None:
             f"sleepmem: OpenAI-compatible API at {url}/v1  (model {config.server.model_name})",
             flush=True,
         )
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await runner.cleanup()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    app.on_startup.append(announce)
+    web.run_app(
+        app,
+        sock=sock,
+        print=None,
+        shutdown_timeout=STREAM_GRACE,
+        access_log=log if log.isEnabledFor(10) else None,
+        handle_signals=True,
+    )
+    log.info("sleepmem stopped")
 
 
 class BackgroundServer:
