@@ -126,6 +126,7 @@ def test_generation_stops_at_end_of_turn(mlx_backend):
     assert list(mlx_backend.generate(text, 0)) == []
 
 
+@pytest.mark.model  # the model fixture is looked up by name, which conftest cannot see
 @pytest.mark.parametrize("which", ["backend", "mlx_backend"])
 def test_generation_counts_its_tokens_and_says_why_it_ended(which, request):
     model = request.getfixturevalue(which)
