@@ -384,9 +384,9 @@ class MlxBackend:
                 model, tokenizer = load(source.location)
         except Exception as exc:  # mlx-lm raises ValueError, FileNotFoundError, hub errors...
             if source.kind == "hub":
-                from ..models import _hub_error
+                from ..models.resolve import hub_error
 
-                raise _hub_error(source.location, f"{type(exc).__name__}: {exc}") from exc
+                raise hub_error(source.location, f"{type(exc).__name__}: {exc}") from exc
             raise ModelError(
                 f"mlx-lm could not load {source.location}: {type(exc).__name__}: {exc}"
             ) from exc
