@@ -102,12 +102,12 @@ class Engine:
             return self._user_locks.setdefault(user_id, threading.Lock())
 
     def factors(self, user_id: str) -> Factors:
-        """The user's live update: all their batches, concatenated along the rank axis."""
+        """The user's live update: their one edit batch (empty if they have none)."""
         user_id = validate_user_id(user_id)
         cached = self._factor_cache.get(user_id)
         if cached is None:
-            batches = self.memory(user_id).batches()
-            cached = Factors.concat([Factors(dict(b.layers)) for b in batches])
+            edit = self.memory(user_id).edit()
+            cached = Factors(dict(edit.layers)) if edit is not None else Factors()
             self._factor_cache[user_id] = cached
         return cached
 
@@ -443,14 +443,16 @@ class Engine:
         return count
 
     def heal(self, user_id: str) -> int:
-        """Re-edit facts the ledger holds but no edit covers (after a crash or a new model)."""
+        """Re-edit facts the ledger holds but no edit covers (after a crash or a new model),
+        and re-solve an edit that still holds facts no longer active (a crash between a
+        forget's ledger write and its delta write). Returns the facts that were unwritten."""
         user_id = validate_user_id(user_id)
         with self._lock(user_id):
             mem = self.memory(user_id)
-            missing = mem.unwritten_facts()
-            if missing:
+            state = mem.reconcile()
+            if state["unwritten"] or state["stale_batches"]:
                 self._apply(mem, [], retire={})
-        return len(missing)
+        return len(state["unwritten"])
 
     # ------------------------------------------------------------------ sleep
     AUDIT_PROBES = 2  # held-out (wording, context) pairs asked per fact

@@ -25,23 +25,6 @@ class Factors:
 
     layers: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
-    @staticmethod
-    def concat(parts: Sequence[Factors]) -> Factors:
-        """Sum of updates = concatenation of their factors along the rank axis."""
-        merged: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-        for part in parts:
-            for layer, pair in part.layers.items():
-                merged.setdefault(layer, []).append(pair)
-        return Factors(
-            {
-                layer: (
-                    np.concatenate([r for r, _ in pairs], axis=1),
-                    np.concatenate([a for _, a in pairs], axis=1),
-                )
-                for layer, pairs in merged.items()
-            }
-        )
-
     def __bool__(self) -> bool:
         return any(r.shape[1] for r, _ in self.layers.values())
 
