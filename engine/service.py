@@ -29,8 +29,9 @@ from .backends.base import GenerationStats
 from .commands import is_command
 from .errors import InputError, SleepmemError
 from .facts import Fact, describe_forgotten
-from .memory import Engine, SleepReport, Turn, WakeReport
+from .memory import Engine
 from .priority import FOREGROUND
+from .reports import SleepReport, Turn, WakeReport
 from .store import validate_user_id
 
 log = logging.getLogger(__name__)
