@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 
 from . import paths, statistics
-from .backends.base import Backend, EditPrompt, Factors, GenerationStats, VStarSettings
+from .backends.base import (
+    Backend,
+    EditPrompt,
+    Factors,
+    GenerationResponse,
+    VStarSettings,
+    text_of,
+)
 from .commands import is_command, split_command
 from .config import EngineConfig
 from .editor import EditSettings, Protection, nullspace_basis, spread, target_values
@@ -125,10 +132,10 @@ class Engine(Consolidation):
         user_id: str,
         messages: Sequence[dict[str, str]],
         max_new_tokens: int | None = None,
-        stats: GenerationStats | None = None,
-    ) -> Iterator[str]:
-        """Stream the model's reply to ``messages`` with ``user_id``'s memory live; token
-        counts and the finish reason land in ``stats``."""
+    ) -> Iterator[GenerationResponse]:
+        """Stream the model's reply to ``messages`` with ``user_id``'s memory live: one
+        response per piece, then one with the token counts and the finish reason. The
+        request is checked now, before the first piece is asked for."""
         if not messages:
             raise InputError("no messages")
         for message in messages:
@@ -149,12 +156,12 @@ class Engine(Consolidation):
                     f"the conversation is {used} tokens and the reply may take {limit}; "
                     f"the model reads at most {window}: start a new chat or send fewer messages"
                 )
-        return self.backend.generate(text, limit, factors, stats)
+        return self.backend.generate(text, limit, factors)
 
     def _base_chat(self, messages: list[dict[str, str]]) -> str:
         """The model without anyone's memory, for the model-based extractor."""
         text = self.backend.chat_text(messages)
-        return "".join(self.backend.generate(text, 200, None))
+        return text_of(self.backend.generate(text, 200, None))
 
     def ask_many(
         self,
@@ -178,7 +185,7 @@ class Engine(Consolidation):
 
     def ask(self, user_id: str, question: str, max_new_tokens: int = 32) -> str:
         """A fresh chat holding only ``question``: how recall is measured."""
-        return "".join(self.reply(user_id, [{"role": "user", "content": question}], max_new_tokens))
+        return text_of(self.reply(user_id, [{"role": "user", "content": question}], max_new_tokens))
 
     # ------------------------------------------------------------------ wake
     def extract(

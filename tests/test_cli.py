@@ -18,6 +18,7 @@ import pytest
 import yaml
 from sleepmem.adapters import terminal
 from sleepmem.adapters.cli import main
+from sleepmem.engine.backends.base import GenerationResponse
 from sleepmem.engine.errors import EditError, InputError
 
 
@@ -225,11 +226,12 @@ class FakeEngine:
 
     def reply(
         self, user: str, messages: Sequence[dict[str, str]], max_new_tokens: int | None = None
-    ) -> Iterator[str]:
+    ) -> Iterator[GenerationResponse]:
         if "x" * 10 in messages[-1]["content"]:
             raise InputError("message too long")
         self.replies.append(list(messages))
-        return iter(["Hel", "lo", "!"])
+        pieces = [GenerationResponse(t, 5, n) for n, t in enumerate(["Hel", "lo", "!"], 1)]
+        return iter([*pieces, GenerationResponse("", 5, 3, "stop")])
 
     def observe(self, user: str, message: str, history: Sequence[tuple[str, str]]) -> _Report:
         self.observed.append((message, list(history)))

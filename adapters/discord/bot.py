@@ -233,7 +233,7 @@ class SleepmemBot(discord.Client):
             else turns
         )
         async with message.channel.typing():
-            reply = (await self.service.reply(key, chat)).strip()
+            reply = (await self.service.reply(key, chat)).text.strip()
         sent = await self.deliver(message, reply or "…")
         if reply:
             # Only now, with the answer on screen: the edit never delays it.
