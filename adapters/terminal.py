@@ -134,10 +134,11 @@ def _turn(
     out.write(REPLY_PREFIX)
     out.flush()
     parts: list[str] = []
-    for piece in stream:
-        parts.append(piece)
-        out.write(piece)
-        out.flush()
+    for response in stream:
+        if response.text:  # the closing response carries only counts and the finish reason
+            parts.append(response.text)
+            out.write(response.text)
+            out.flush()
     _say(out)
     history.append(messages[-1])
     reply = "".join(parts).strip()

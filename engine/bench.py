@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .backends.base import text_of
 from .config import EngineConfig, config_to_dict
 from .facts import Fact
 from .memory import Engine
@@ -435,7 +436,7 @@ def run_ablation(
         ]
         know = [correct(variant.ask(uid, g["question"], ANSWER_TOKENS), g["expect"]) for g in gk]
         raw = [
-            correct("".join(variant.backend.generate(s, 8, variant.factors(uid))), [f.answer])
+            correct(text_of(variant.backend.generate(s, 8, variant.factors(uid))), [f.answer])
             for f in variant.memories(uid)
             for s in f.statements[:1]
         ]

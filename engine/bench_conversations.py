@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .backends.base import text_of
 from .bench import correct, fact_matches, run_header
 from .facts import explicit
 from .memory import Engine
@@ -55,7 +56,7 @@ def _play(
         if mode == "end_to_end":
             history = [(m["role"], m["content"]) for m in messages]
             messages.append({"role": "user", "content": text})
-            reply = "".join(engine.reply(uid, messages, REPLY_TOKENS))
+            reply = text_of(engine.reply(uid, messages, REPLY_TOKENS))
             report = engine.observe(uid, text, history)
             messages.append({"role": "assistant", "content": reply})
             added = report.added

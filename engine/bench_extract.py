@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .backends.base import text_of
 from .bench import fact_matches, machine_header
 from .commands import is_command
 from .config import EngineConfig
@@ -273,7 +274,7 @@ def model_chat(backend: Any) -> ChatFn:
     gets from ``Engine.extract`` in wake."""
 
     def chat(messages: list[dict[str, str]]) -> str:
-        return "".join(backend.generate(backend.chat_text(messages), MODEL_REPLY_TOKENS, None))
+        return text_of(backend.generate(backend.chat_text(messages), MODEL_REPLY_TOKENS, None))
 
     return chat
 

@@ -3,10 +3,8 @@
 wake: every user message is scanned for facts; new facts are written as one edit batch that
 is live for the user's next message. A fact in the slot of an older one supersedes it, and
 the older fact's edit is removed, not left beside the new one.
-sleep: audit every active fact with wordings and contexts its edit never saw, re-solve all of
-them together from the base weights, repair the facts that still fail (more contexts and
-wordings, longer v*), keep the result only if it recalls at least as much and perturbs
-general text no more than the edits it replaces.
+sleep (``sleep.Consolidation``, which Engine inherits): audit, re-solve, repair and keep the
+better of old and new edits.
 """
 
 from __future__ import annotations
@@ -15,13 +13,20 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from . import inbox, paths, statistics
-from .backends.base import Backend, EditPrompt, Factors, GenerationStats, VStarSettings
+from .backends.base import (
+    Backend,
+    EditPrompt,
+    Factors,
+    GenerationResponse,
+    VStarSettings,
+    text_of,
+)
 from .commands import is_command, split_command
 from .config import EngineConfig
 from .editor import EditSettings, Protection, nullspace_basis, spread, target_values
@@ -29,14 +34,15 @@ from .errors import EditError, InputError, Interrupted, SleepmemError, UnknownFa
 from .facts import ACTIVE, FORGOTTEN, SUPERSEDED, Fact, forget_matches, slot_writes
 from .hooks import ExtractContext, Plugins
 from .priority import checkpoint
-from .prompts import audit_conversations, fact_prompts
-from .reports import SleepReport, Turn, WakeReport
+from .prompts import fact_prompts
+from .reports import Turn, WakeReport
+from .sleep import Consolidation
 from .store import EditBatch, MemoryStore, UserMemory, validate_user_id
 
 log = logging.getLogger(__name__)
 
 
-class Engine:
+class Engine(Consolidation):
     """One loaded model and every user's memory on it.
 
     ``plugins`` is what the plugins registered (``hooks.Plugins``); the engine calls it
@@ -102,12 +108,12 @@ class Engine:
             return self._user_locks.setdefault(user_id, threading.Lock())
 
     def factors(self, user_id: str) -> Factors:
-        """The user's live update: all their batches, concatenated along the rank axis."""
+        """The user's live update: their one edit batch (empty if they have none)."""
         user_id = validate_user_id(user_id)
         cached = self._factor_cache.get(user_id)
         if cached is None:
-            batches = self.memory(user_id).batches()
-            cached = Factors.concat([Factors(dict(b.layers)) for b in batches])
+            edit = self.memory(user_id).edit()
+            cached = Factors(dict(edit.layers)) if edit is not None else Factors()
             self._factor_cache[user_id] = cached
         return cached
 
@@ -126,10 +132,10 @@ class Engine:
         user_id: str,
         messages: Sequence[dict[str, str]],
         max_new_tokens: int | None = None,
-        stats: GenerationStats | None = None,
-    ) -> Iterator[str]:
-        """Stream the model's reply to ``messages`` with ``user_id``'s memory live; token
-        counts and the finish reason land in ``stats``."""
+    ) -> Iterator[GenerationResponse]:
+        """Stream the model's reply to ``messages`` with ``user_id``'s memory live: one
+        response per piece, then one with the token counts and the finish reason. The
+        request is checked now, before the first piece is asked for."""
         if not messages:
             raise InputError("no messages")
         for message in messages:
@@ -150,12 +156,12 @@ class Engine:
                     f"the conversation is {used} tokens and the reply may take {limit}; "
                     f"the model reads at most {window}: start a new chat or send fewer messages"
                 )
-        return self.backend.generate(text, limit, factors, stats)
+        return self.backend.generate(text, limit, factors)
 
     def _base_chat(self, messages: list[dict[str, str]]) -> str:
         """The model without anyone's memory, for the model-based extractor."""
         text = self.backend.chat_text(messages)
-        return "".join(self.backend.generate(text, 200, None))
+        return text_of(self.backend.generate(text, 200, None))
 
     def ask_many(
         self,
@@ -179,7 +185,7 @@ class Engine:
 
     def ask(self, user_id: str, question: str, max_new_tokens: int = 32) -> str:
         """A fresh chat holding only ``question``: how recall is measured."""
-        return "".join(self.reply(user_id, [{"role": "user", "content": question}], max_new_tokens))
+        return text_of(self.reply(user_id, [{"role": "user", "content": question}], max_new_tokens))
 
     # ------------------------------------------------------------------ wake
     def extract(
@@ -487,146 +493,16 @@ class Engine:
         return count
 
     def heal(self, user_id: str) -> int:
-        """Re-edit facts the ledger holds but no edit covers (after a crash or a new model)."""
+        """Re-edit facts the ledger holds but no edit covers (after a crash or a new model),
+        and re-solve an edit that still holds facts no longer active (a crash between a
+        forget's ledger write and its delta write). Returns the facts that were unwritten."""
         user_id = validate_user_id(user_id)
         with self._lock(user_id):
             mem = self.memory(user_id)
-            missing = mem.unwritten_facts()
-            if missing:
+            state = mem.reconcile()
+            if state["unwritten"] or state["stale_batches"]:
                 self._apply(mem, [], retire={})
-        return len(missing)
-
-    # ------------------------------------------------------------------ sleep
-    AUDIT_PROBES = 2  # held-out (wording, context) pairs asked per fact
-
-    def audit(self, user_id: str, facts: Sequence[Fact], factors: Factors | None) -> list[bool]:
-        """Does each fact come back where its edit was not trained? Each fact is asked in
-        wordings beyond the ones its edit used, under contexts drawn apart from its family
-        (``contexts.held_out``); it passes when most of those probes get its answer. Asking
-        the trained prompt itself would report 83-100% while users get 20-30% (measured)."""
-        ed = self.config.editor
-        conversations, owner = [], []
-        for i, fact in enumerate(facts):
-            for conversation in audit_conversations(
-                fact, ed.wordings, ed.contexts, self.AUDIT_PROBES
-            ):
-                conversations.append(conversation)
-                owner.append(i)
-        replies = self.ask_many(user_id, conversations, 24, factors) if conversations else []
-        hits = np.zeros(len(facts))
-        asked = np.zeros(len(facts))
-        for i, reply in zip(owner, replies):
-            asked[i] += 1
-            hits[i] += facts[i].answer.casefold() in reply.casefold()
-        return [bool(a and h * 2 >= a) for h, a in zip(hits, asked)]
-
-    def drift(self, factors: Factors | None, texts: Sequence[str] | None = None) -> float:
-        """Relative perplexity change on general text versus the base model."""
-        texts = tuple(texts or statistics.validation_texts(self.backend))
-        if texts not in self._base_nll:
-            self._base_nll[texts] = self.backend.nll(texts, None)
-        base_nll, count = self._base_nll[texts]
-        nll, _ = self.backend.nll(texts, factors)
-        return float(np.exp((nll - base_nll) / max(count, 1)) - 1.0)
-
-    SLEEP_STEPS = 5  # calls of ``sleep``'s ``progress`` when there are facts
-
-    def sleep(
-        self,
-        user_id: str,
-        max_drift: float = 0.03,
-        reason: str = "command",
-        progress: Callable[[str], None] | None = None,
-    ) -> SleepReport:
-        """Consolidate: re-solve all active facts from the base weights in one batch.
-
-        ``reason`` says who asked ("command", "api", "cron", "idle", "pressure" or a plugin
-        schedule's name); it is passed to the ``before_sleep`` and ``after_sleep`` hooks.
-        ``progress(step)`` is called as each of the ``SLEEP_STEPS`` steps finishes.
-        """
-        user_id = validate_user_id(user_id)
-        # Marked here, not by the caller, so a sleep started by any path (a command
-        # plugin, the API, a schedule) shows in the status and keeps the scheduler off.
-        with self._sleeping_lock:
-            self._sleeping.add(user_id)
-        try:
-            self._notify("before_sleep", user_id=user_id, reason=reason)
-            report = self._consolidate(user_id, max_drift, progress or (lambda _step: None))
-            trigger = dict(report.as_dict(), trigger=reason)
-            self._notify("after_sleep", user_id=user_id, report=trigger)
-        finally:
-            with self._sleeping_lock:
-                self._sleeping.discard(user_id)
-        return report
-
-    def is_sleeping(self, user_id: str) -> bool:
-        """Is a sleep of ``user_id`` running now?"""
-        with self._sleeping_lock:
-            return user_id in self._sleeping
-
-    def _consolidate(
-        self, user_id: str, max_drift: float, done: Callable[[str], None]
-    ) -> SleepReport:
-        started = time.perf_counter()
-        wall_start = time.time()
-        report = SleepReport()
-        with self._lock(user_id):
-            mem = self.memory(user_id)
-            facts = mem.facts()
-            report.facts = len(facts)
-            if not facts:
-                report.reason = "nothing to consolidate"
-                return report
-            old = self.factors(user_id)
-            before = self.audit(user_id, facts, old)
-            report.audit_before = sum(before) / len(facts)
-            done("audit")
-            report.drift_before = self.drift(old)
-            done("drift")
-            context = self._solve(user_id, facts, fresh=True)
-            done("re-solve")
-            after = self.audit(user_id, facts, context)
-            failing = frozenset(f.id for f, ok in zip(facts, after) if not ok)
-            if failing:
-                # Repair what still fails where it was not trained; keep it if it helps.
-                kept_values = {k: v for k, v in self._values.items() if k[0] == user_id}
-                repaired = self._solve(user_id, facts, repair=failing)
-                after_repair = self.audit(user_id, facts, repaired)
-                if sum(after_repair) > sum(after):
-                    context, after = repaired, after_repair
-                else:
-                    self._values.update(kept_values)
-            report.audit_after = sum(after) / len(facts)
-            done("audit new")
-            report.drift_after = self.drift(context)
-            done("drift new")
-            report.repaired = [f.text for f, b, a in zip(facts, before, after) if a and not b]
-            better_recall = report.audit_after >= report.audit_before
-            drift_ok = report.drift_after <= max(max_drift, report.drift_before)
-            report.kept_new = better_recall and drift_ok
-            if report.kept_new:
-                batch = EditBatch.new([f.id for f in facts], context.layers, "sleep")
-                mem.commit(add_batches=[batch], remove_batch_ids=[b.id for b in mem.batches()])
-                self._factor_cache.pop(user_id, None)
-                report.reason = "consolidated"
-            else:
-                report.reason = "kept the old edits: " + (
-                    "recall dropped" if not better_recall else "general text drifted"
-                )
-            report.seconds = time.perf_counter() - started
-            mem.record_sleep(wall_start, time.time(), report.as_dict())
-        log.info(
-            "sleep user=%s facts=%d recall %.2f->%.2f drift %.3f->%.3f kept_new=%s seconds=%.1f",
-            user_id,
-            report.facts,
-            report.audit_before,
-            report.audit_after,
-            report.drift_before,
-            report.drift_after,
-            report.kept_new,
-            report.seconds,
-        )
-        return report
+        return len(state["unwritten"])
 
     def close(self) -> None:
         self.store.close()

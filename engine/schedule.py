@@ -3,10 +3,8 @@
 Three parts, each usable on its own:
 
 - ``CronExpr``: a five-field cron expression (minute hour day-of-month month day-of-week) in
-  local wall-clock time, with classic cron semantics (see ``CronExpr.parse``). Written here
-  rather than taken from a dependency because the grammar is small and its edge cases (the
-  day-of-month/day-of-week OR rule, Sunday as 0 or 7, impossible dates) are what a scheduler
-  must get right.
+  local wall-clock time, with classic cron semantics (see ``CronExpr.parse``), parsed and
+  searched by the ``cronsim`` library.
 - Triggers: plain functions ``trigger(state, config, now=...) -> bool`` over a ``UserState``
   and the ``ScheduleConfig``. The built-in "cron", "idle" and "pressure" triggers are
   registered through the ``register_schedules`` hook like any plugin's.
@@ -19,7 +17,6 @@ Three parts, each usable on its own:
 from __future__ import annotations
 
 import asyncio
-import calendar
 import contextlib
 import inspect
 import logging
@@ -27,9 +24,11 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+
+from cronsim import CronSim, CronSimError
 
 from .config import ScheduleConfig
 from .errors import ConfigError, SleepmemError
@@ -42,15 +41,16 @@ log = logging.getLogger("sleepmem.schedule")
 
 # --------------------------------------------------------------------------- cron
 
-_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
-    ("minute", 0, 59, {}),
-    ("hour", 0, 23, {}),
-    ("day-of-month", 1, 31, {}),
-    ("month", 1, 12, {name: i for i, name in enumerate(_MONTH_NAMES, start=1)}),
-    # 7 is accepted as a second Sunday (as in Vixie cron) and folded onto 0 after parsing.
-    ("day-of-week", 0, 7, {name: i for i, name in enumerate(_DAY_NAMES)}),
+# cronsim (a maintained parser, as used by Healthchecks.io) does the grammar and the
+# calendar search; what stays here is the config format around it: exactly five fields
+# (cronsim would read a sixth as seconds), the @daily-style aliases, and errors that say
+# which field is wrong and what it allows.
+_FIELDS: tuple[tuple[str, str], ...] = (
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day-of-month", "1-31"),
+    ("month", "1-12 or jan-dec"),
+    ("day-of-week", "0-7 (0 and 7 are Sunday) or sun-sat"),
 )
 _ALIASES = {
     "@yearly": "0 0 1 1 *",
@@ -61,62 +61,18 @@ _ALIASES = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-_SEARCH_YEARS = 400
-"""The Gregorian calendar repeats every 400 years, so a date that exists at all (Feb 29 on
-a Monday, say) exists within any 400-year span: searching further cannot find anything."""
-
-
-def _field_values(spec: str, lo: int, hi: int, names: dict[str, int]) -> set[int]:
-    """The values one cron field allows; raises ValueError with the problem in words."""
-
-    def number(token: str) -> int:
-        token = token.strip().lower()
-        if token in names:
-            return names[token]
-        if not token.isdigit():
-            hint = f"a number {lo}-{hi}" + (" or a name like " + next(iter(names)) if names else "")
-            raise ValueError(f"{token!r} is not {hint}")
-        value = int(token)
-        if not lo <= value <= hi:
-            raise ValueError(f"{value} is out of range {lo}-{hi}")
-        return value
-
-    values: set[int] = set()
-    for part in spec.split(","):
-        if not part:
-            raise ValueError("empty item in a list (stray comma?)")
-        base, slash, step_text = part.partition("/")
-        step = 1
-        if slash:
-            if not step_text.isdigit() or int(step_text) == 0:
-                raise ValueError(f"step {step_text!r} must be a whole number >= 1")
-            step = int(step_text)
-        if base == "*":
-            start, end = lo, hi
-        elif "-" in base:
-            first, _, last = base.partition("-")
-            start, end = number(first), number(last)
-            if start > end:
-                raise ValueError(f"range {base!r} runs backwards")
-        else:
-            start = number(base)
-            end = hi if slash else start  # "5/15" means 5-max/15, as in Vixie cron
-        values.update(range(start, end + 1, step))
-    return values
+# Any fixed date to parse against: cronsim validates when it is constructed.
+_PARSE_AT = datetime(2000, 1, 1)
 
 
 @dataclass(frozen=True)
 class CronExpr:
-    """A parsed cron expression; all sets hold the allowed values of their field."""
+    """A validated five-field cron expression in local wall-clock time."""
 
     text: str
-    minutes: frozenset[int]
-    hours: frozenset[int]
-    days: frozenset[int]
-    months: frozenset[int]
-    weekdays: frozenset[int]  # 0 = Sunday ... 6 = Saturday
-    day_or: bool
-    """Both day fields are restricted: a day matches if either field matches (classic cron)."""
+    """As written in the config (an alias stays an alias)."""
+    expanded: str
+    """The five fields cronsim reads."""
 
     @classmethod
     def parse(cls, text: str) -> CronExpr:
@@ -125,10 +81,11 @@ class CronExpr:
         Each field takes ``*``, a number, a range ``a-b``, a step ``*/n``, ``a-b/n`` or
         ``a/n`` (= ``a-max/n``), and comma lists of these. Months and weekdays also take
         English three-letter names (``jan``, ``mon``; any case); weekday 0 and 7 are Sunday.
-        As in classic (Vixie) cron, when both day fields are restricted -- neither starts
-        with ``*`` -- a day matches if *either* matches ("0 0 13 * fri" runs on every 13th
-        and every Friday); otherwise both must match. Raises ConfigError naming the field
-        for anything wrong, including dates that never occur ("0 0 31 2 *").
+        As in classic (Vixie/Debian) cron, when both day fields are restricted -- neither
+        starts with ``*`` -- a day matches if *either* matches ("0 0 13 * fri" runs on every
+        13th and every Friday); otherwise both must match. cronsim's extensions (``L``,
+        ``LW``, ``5#2``) are accepted too. Raises ConfigError naming the field for anything
+        wrong, including dates that never occur ("0 0 31 2 *").
         """
         if not isinstance(text, str):
             raise ConfigError(f"cron expression must be a string, not {text!r}")
@@ -143,82 +100,29 @@ class CronExpr:
                 f"cron expression {source!r} has {len(parts)} fields; expected 5: "
                 "minute hour day-of-month month day-of-week (e.g. '0 3 * * *')"
             )
-        sets: list[frozenset[int]] = []
-        for spec, (name, lo, hi, names) in zip(parts, _FIELDS):
-            try:
-                sets.append(frozenset(_field_values(spec, lo, hi, names)))
-            except ValueError as e:
-                problem = f"cron expression {source!r}: {name} field {spec!r}: {e}"
-                raise ConfigError(problem) from None
-        minutes, hours, days, months, weekdays = sets
-        weekdays = frozenset(d % 7 for d in weekdays)
-        day_or = not parts[2].startswith("*") and not parts[4].startswith("*")
-        expr = cls(source, minutes, hours, days, months, weekdays, day_or)
-        # AND rule: some allowed day must exist in some allowed month of a leap year (2000).
-        if not day_or and not any(
-            d <= calendar.monthrange(2000, m)[1] for m in months for d in days
-        ):
-            wanted = ", ".join(_MONTH_NAMES[m - 1] for m in sorted(months))
-            raise ConfigError(
-                f"cron expression {source!r} never runs: day-of-month "
-                f"{parts[2]!r} does not occur in {wanted}"
-            )
-        return expr
+        try:
+            CronSim(expanded, _PARSE_AT)
+        except CronSimError as e:
+            raise ConfigError(_describe(source, parts, str(e))) from None
+        return cls(source, " ".join(parts))
 
     def __str__(self) -> str:
         return self.text
 
-    def day_matches(self, day: date) -> bool:
-        """Whether the day fields (day-of-month, month, weekday) allow ``day``."""
-        if day.month not in self.months:
-            return False
-        dom = day.day in self.days
-        dow = (day.weekday() + 1) % 7 in self.weekdays  # Python's Monday=0 -> cron's Sunday=0
-        return (dom or dow) if self.day_or else (dom and dow)
-
     def matches(self, when: datetime) -> bool:
         """Whether the minute containing ``when`` is one of this expression's times."""
-        return when.minute in self.minutes and when.hour in self.hours and self.day_matches(when)
+        minute = when.replace(second=0, microsecond=0)
+        return self.next_after(minute - timedelta(minutes=1)) == minute
 
     def next_after(self, when: datetime) -> datetime:
         """The first time strictly after ``when`` that matches (seconds zero).
 
-        Works on wall-clock fields, so give it naive local times (``datetime.fromtimestamp``);
-        an aware ``when`` keeps its tzinfo and is treated as a fixed offset. Skips whole
-        months, days and hours that cannot match, so a yearly expression costs a few dozen
-        steps, not half a million minutes.
+        Works on wall-clock fields, so give it naive local times (``datetime.fromtimestamp``).
+        Raises ConfigError if no time matches within cronsim's search horizon (50 years).
         """
-        hours, minutes = sorted(self.hours), sorted(self.minutes)
-        months = sorted(self.months)
-        t = when.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        limit = t.year + _SEARCH_YEARS
         try:
-            while t.year <= limit:
-                if t.month not in self.months:
-                    later = [m for m in months if m > t.month]
-                    if later:
-                        t = t.replace(month=later[0], day=1, hour=0, minute=0)
-                    else:
-                        t = t.replace(year=t.year + 1, month=months[0], day=1, hour=0, minute=0)
-                    continue
-                if not self.day_matches(t):
-                    t = t.replace(hour=0, minute=0) + timedelta(days=1)
-                    continue
-                if t.hour not in self.hours:
-                    later = [h for h in hours if h > t.hour]
-                    if later:
-                        t = t.replace(hour=later[0], minute=0)
-                    else:
-                        t = t.replace(hour=0, minute=0) + timedelta(days=1)
-                    continue
-                if t.minute not in self.minutes:
-                    later = [m for m in minutes if m > t.minute]
-                    if later:
-                        return t.replace(minute=later[0])
-                    t = t.replace(minute=0) + timedelta(hours=1)
-                    continue
-                return t
-        except OverflowError:  # past year 9999
+            return next(CronSim(self.expanded, when.replace(microsecond=0)))
+        except StopIteration:
             pass
         raise ConfigError(f"cron expression {self.text!r} has no time after {when.isoformat()}")
 
@@ -230,6 +134,29 @@ class CronExpr:
             latest = ts
             t = self.next_after(t)
         return latest
+
+
+def _describe(source: str, parts: list[str], error: str) -> str:
+    """cronsim says "Bad <field>"; name the field, what it holds and what it allows."""
+    for (name, allowed), spec in zip(_FIELDS, parts):
+        if error.lower() != f"bad {name}":
+            continue
+        if name == "day-of-month" and _parses(f"0 0 {spec} * *"):
+            # A valid day that no given month has (the 31st of February): say so.
+            return (
+                f"cron expression {source!r} never runs: day-of-month {spec!r} "
+                f"does not occur in month {parts[3]!r}"
+            )
+        return f"cron expression {source!r}: {name} field {spec!r} is not valid ({allowed})"
+    return f"cron expression {source!r}: {error}"
+
+
+def _parses(expr: str) -> bool:
+    try:
+        CronSim(expr, _PARSE_AT)
+    except CronSimError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=32)

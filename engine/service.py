@@ -25,12 +25,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .backends.base import GenerationStats
+from .backends.base import GenerationResponse, whole
 from .commands import is_command
 from .errors import InputError, Interrupted, SleepmemError
 from .facts import Fact, describe_forgotten
-from .memory import Engine, SleepReport, WakeReport
+from .memory import Engine
 from .priority import FOREGROUND
+from .reports import SleepReport, WakeReport
 from .store import validate_user_id
 
 log = logging.getLogger(__name__)
@@ -186,30 +187,31 @@ class MemoryService:
         user_id: str,
         messages: list[dict[str, str]],
         max_new_tokens: int | None,
-        stats: GenerationStats | None,
         stop: threading.Event,
-    ) -> Iterator[str]:
+    ) -> Iterator[GenerationResponse]:
         """Check the request now, on the caller's thread (so a bad one is refused before any
-        chat thread is used), and return the reply's pieces for a chat thread to produce:
+        chat thread is used), and return the reply's responses for a chat thread to produce:
         ``user_message`` fires first and background edits and sleeps pause meanwhile;
         ``stop`` ends it after the current token."""
         user_id = validate_user_id(user_id)
         message, history = last_user_message(messages)
         self._user(user_id).last_message_at = time.time()
 
-        def pieces() -> Iterator[str]:
+        def pieces() -> Iterator[GenerationResponse]:
             self._notify("user_message", user_id=user_id, message=message, history=history)
             gone = self._forget_requested(user_id, message, history)
             if gone:
                 # Forgotten before any reply, so the reply cannot repeat it; the answer says
-                # what went, as /forget's does.
-                yield describe_forgotten(gone)
+                # what went, as /forget's does. No model ran: no tokens; the finish reason
+                # stays "length", what the server has always reported for this answer.
+                yield GenerationResponse(describe_forgotten(gone), 0, 0)
+                yield GenerationResponse("", 0, 0, "length")
                 return
             with FOREGROUND.reply():
-                for piece in self.engine.reply(user_id, messages, max_new_tokens, stats):
+                for response in self.engine.reply(user_id, messages, max_new_tokens):
                     if stop.is_set():
                         return
-                    yield piece
+                    yield response
 
         return pieces()
 
@@ -231,9 +233,9 @@ class MemoryService:
         user_id: str,
         messages: list[dict[str, str]],
         max_new_tokens: int | None = None,
-        stats: GenerationStats | None = None,
-    ) -> AsyncIterator[str]:
-        """Stream the reply with ``user_id``'s memory live.
+    ) -> AsyncIterator[GenerationResponse]:
+        """Stream the reply with ``user_id``'s memory live: the engine's responses, one per
+        piece of text, then the last one with the token counts and the finish reason.
 
         Generation runs in a chat thread; pieces cross to the event loop through a queue.
         When the consumer stops early (a client that hung up), the thread is told to stop
@@ -243,7 +245,7 @@ class MemoryService:
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         stop = threading.Event()
         first_taken = threading.Event()
-        pieces = self._generation(user_id, messages, max_new_tokens, stats, stop)
+        pieces = self._generation(user_id, messages, max_new_tokens, stop)
 
         def produce() -> None:
             try:
@@ -281,14 +283,14 @@ class MemoryService:
         user_id: str,
         messages: list[dict[str, str]],
         max_new_tokens: int | None = None,
-        stats: GenerationStats | None = None,
-    ) -> str:
-        """The whole reply. Generated in one chat-thread call, so the event loop is woken
-        once at the end instead of once per piece."""
+    ) -> GenerationResponse:
+        """The whole reply as one response (its text, token counts and finish reason).
+        Generated in one chat-thread call, so the event loop is woken once at the end
+        instead of once per piece."""
         stop = threading.Event()
-        pieces = self._generation(user_id, messages, max_new_tokens, stats, stop)
+        pieces = self._generation(user_id, messages, max_new_tokens, stop)
         try:
-            return await self._in_pool(self._chat_pool, "".join, pieces)
+            return await self._in_pool(self._chat_pool, whole, pieces)
         except asyncio.CancelledError:
             stop.set()  # nobody is waiting for the rest
             raise

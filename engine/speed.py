@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from .backends.base import GenerationStats
+from .backends.base import GenerationResponse
 from .memory import Engine
 
 PROMPTS = (
@@ -41,15 +41,14 @@ def run_speed_bench(engine: Engine, load_seconds: float, tokens: int = 128) -> d
     produced, seconds, first = 0, 0.0, []
     for prompt in PROMPTS:
         started = time.perf_counter()
-        stats = GenerationStats()
         text = backend.chat_text([{"role": "user", "content": prompt}])
-        stream = backend.generate(text, tokens, stats=stats)
-        next(stream, "")
+        stream = backend.generate(text, tokens)
+        last = next(stream, GenerationResponse("", 0, 0, "length"))
         first.append(time.perf_counter() - started)
-        for _ in stream:
-            pass
+        for response in stream:
+            last = response  # the closing response carries the whole reply's token count
         seconds += time.perf_counter() - started
-        produced += stats.completion_tokens
+        produced += last.completion_tokens
     stats_started = time.perf_counter()
     engine.statistics()
     stats_seconds = time.perf_counter() - stats_started

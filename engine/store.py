@@ -345,6 +345,21 @@ class UserMemory:
             self._ensure_reconciled()
             return list(self._load())
 
+    def edit(self) -> EditBatch | None:
+        """The one batch the engine keeps for this user and model, or None.
+
+        Every engine commit replaces all batches with one joint solve of every active fact
+        (an edit is not the sum of separately solved parts), so a file with several was not
+        written by the engine and is refused rather than half-read.
+        """
+        batches = self.batches()
+        if len(batches) > 1:
+            raise StoreError(
+                f"{self._delta} holds {len(batches)} edit batches; sleepmem writes one per "
+                "user and model (delete the file and the facts are re-edited)"
+            )
+        return batches[0] if batches else None
+
     def unwritten_facts(self) -> list[Fact]:
         """Active facts no batch covers: the engine must (re-)edit these into this model."""
         with self._lock:

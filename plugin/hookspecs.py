@@ -203,6 +203,18 @@ def register_backends(register: Callable[[str, Callable[..., Any]], None]) -> No
 
 
 @hookspec
+def register_cli_commands(cli: Any) -> None:
+    """Fires when the ``sleepmem`` command line is assembled, after the built-in commands.
+
+    ``cli`` is the top-level ``click.Group``: add commands or groups with
+    ``@cli.command()`` / ``cli.add_command(...)`` (as simonw/llm's ``register_commands``).
+    Named ``register_cli_commands`` because ``register_commands`` registers chat commands.
+    Every installed plugin is asked ($SLEEPMEM_LOAD_PLUGINS narrows it; the config is read
+    only after the arguments are parsed). Returns nothing.
+    """
+
+
+@hookspec
 def register_schedules(register: Callable[[str, Callable[..., Any]], None]) -> None:
     """Fires when the scheduler starts (``sleepmem serve``, ``sleepmem discord``).
 

@@ -11,6 +11,21 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures that load (or pull) the model; a test that requests one, directly or through
+# another fixture, is marked ``model`` so that ``pytest -m "not model"`` is the fast tier.
+# A test that only looks a model fixture up by name (request.getfixturevalue) carries
+# ``@pytest.mark.model`` itself.
+MODEL_FIXTURES = frozenset(
+    {"model_dir", "backend", "mlx_backend", "shared_home", "engine_factory", "engine", "serve"}
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        # fixturenames is the closure: a module fixture built on model_dir counts too.
+        if MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.model)
+
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:

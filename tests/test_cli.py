@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 import yaml
 from sleepmem.adapters import terminal
 from sleepmem.adapters.cli import main
+from sleepmem.engine.backends.base import GenerationResponse
 from sleepmem.engine.errors import EditError, InputError
+from sleepmem.plugin import hookimpl, manager
 
 
 @pytest.fixture(autouse=True)
@@ -188,6 +191,57 @@ def test_errors_before_the_model_loads(
     assert (code, "SLEEPMEM_THREADS" in err) == (2, True)
 
 
+def test_sleep_needs_exactly_one_of_user_and_all(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["sleep"], capsys)
+    assert (code, "--user" in err and "--all" in err) == (2, True)
+    code, _, err = run(["sleep", "--user", "ana", "--all"], capsys)
+    assert (code, "exclude" in err) == (2, True)
+
+
+def test_readme_cli_reference_is_up_to_date() -> None:
+    """The README's CLI reference is generated from the click commands; after changing a
+    command, run `python -m sleepmem.adapters.cli.docs --write`."""
+    from sleepmem.adapters.cli import build_cli, docs
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    expected = docs.reference(build_cli(with_plugins=False))
+    assert docs.current_block(readme) == expected, (
+        "run python -m sleepmem.adapters.cli.docs --write"
+    )
+
+
+class _HelloPlugin:
+    """A plugin that adds ``sleepmem hello`` through ``register_cli_commands``."""
+
+    @hookimpl
+    def register_cli_commands(self, cli: click.Group) -> None:
+        @cli.command(help="say hello")
+        @click.option("--name", default="world")
+        def hello(name: str) -> None:
+            if name == "bad":
+                raise InputError("no bad names")
+            click.echo(f"hello {name}")
+
+
+def test_a_plugin_adds_a_working_cli_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from click.testing import CliRunner
+    from sleepmem.adapters import cli
+
+    pm = manager.new_plugin_manager()
+    pm.register(_HelloPlugin(), name="hello-plugin")
+    result = CliRunner().invoke(cli.build_cli(pm), ["hello", "--name", "ana"])
+    assert (result.exit_code, result.output) == (0, "hello ana\n")
+    # Through main, which asks the installed plugins: the command runs like a built-in one,
+    # and a SleepmemError it raises is the usual one-line message with exit code 2.
+    monkeypatch.setattr(cli, "_plugin_manager", lambda: pm)
+    assert run(["hello"], capsys)[:2] == (0, "hello world\n")
+    code, out, err = run(["hello", "--name", "bad"], capsys)
+    assert (code, out, err) == (2, "", "sleepmem: error: no bad names\n")
+    assert "hello" in run(["--help"], capsys)[1]
+
+
 # --------------------------------------------------------------------------- terminal loop
 
 
@@ -215,6 +269,15 @@ class FakeEngine:
         self.replies: list[list[dict[str, str]]] = []
         self.observed: list[tuple[str, list[tuple[str, str]]]] = []
         self.healed = 0
+        self.inbox: list[str] = []  # said before the last run stopped
+
+    def pending_count(self, user: str) -> int:
+        return len(self.inbox)
+
+    def wake_pending(self, user: str) -> _Report:
+        said, self.inbox = self.inbox, []
+        self.facts += said
+        return _Report(added=[_Fact(t) for t in said])
 
     def heal(self, user: str) -> int:
         self.healed += 1
@@ -225,11 +288,12 @@ class FakeEngine:
 
     def reply(
         self, user: str, messages: Sequence[dict[str, str]], max_new_tokens: int | None = None
-    ) -> Iterator[str]:
+    ) -> Iterator[GenerationResponse]:
         if "x" * 10 in messages[-1]["content"]:
             raise InputError("message too long")
         self.replies.append(list(messages))
-        return iter(["Hel", "lo", "!"])
+        pieces = [GenerationResponse(t, 5, n) for n, t in enumerate(["Hel", "lo", "!"], 1)]
+        return iter([*pieces, GenerationResponse("", 5, 3, "stop")])
 
     def observe(self, user: str, message: str, history: Sequence[tuple[str, str]]) -> _Report:
         self.observed.append((message, list(history)))
@@ -278,6 +342,14 @@ def test_terminal_chat_loop() -> None:
     assert engine.observed[1] == ("I live in Porto.", [("user", "hi"), ("assistant", "Hello!")])
     assert engine.replies[-1] == [{"role": "user", "content": "again"}]
     assert all(m != "never read" for m, _ in engine.observed)
+
+
+def test_terminal_learns_what_the_last_run_left_in_the_inbox_first() -> None:
+    engine = FakeEngine()
+    engine.inbox = ["I live in Hobart."]
+    code, out = drive(engine, ["hi"])
+    assert code == 0 and engine.inbox == []
+    assert out.index("(remembered: I live in Hobart.)") < out.index("bot> Hello!")
 
 
 def test_terminal_no_wake_and_eof() -> None:

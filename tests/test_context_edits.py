@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from sleepmem.engine import contexts
+from sleepmem.engine.backends.base import text_of
 from sleepmem.engine.facts import explicit
 from sleepmem.engine.prompts import audit_conversations, fact_prompts
 from sleepmem.engine.wordings import wordings
@@ -39,7 +40,7 @@ def test_batched_replies_equal_one_by_one(engine):
         [{"role": "user", "content": "What is the capital of France?"}],
     ]
     batched = engine.ask_many("ana", conversations, 12)
-    one_by_one = ["".join(engine.reply("ana", conversation, 12)) for conversation in conversations]
+    one_by_one = [text_of(engine.reply("ana", conversation, 12)) for conversation in conversations]
     assert batched == one_by_one
 
 
@@ -87,8 +88,8 @@ def test_odd_conversations_are_answered_or_refused_and_memory_stays(engine):
     german = {"role": "system", "content": "Du bist Klaus, ein freundlicher Bäcker in Köln."}
     empty = {"role": "system", "content": ""}
     for conversation in ([long_system, question], [*turns, question], [german, question]):
-        assert isinstance("".join(engine.reply("ana", conversation, 8)), str)
-    reply = "".join(engine.reply("ana", [empty, question], 8))
+        assert isinstance(text_of(engine.reply("ana", conversation, 8)), str)
+    reply = text_of(engine.reply("ana", [empty, question], 8))
     assert isinstance(reply, str)
     too_long = [{"role": "user", "content": "word " * 3000}] * 3 + [question]
     with pytest.raises(InputError, match="reads at most"):

@@ -245,3 +245,30 @@ def test_observe_changes_nothing_for_a_request_matching_nothing(tmp_path: Path) 
     report: Any = engine.observe("mei", "please forget what I said about my ex")
     assert report.forgotten == [] and report.added == []
     assert len(engine.memories("mei")) == 1
+
+
+def test_heal_re_solves_an_edit_that_still_holds_a_forgotten_fact(tmp_path: Path) -> None:
+    """A crash after a forget's ledger write leaves the edit covering the forgotten fact:
+    heal re-solves the remaining facts instead of leaving it in the weights."""
+    import numpy as np
+    from sleepmem.engine.backends.base import Factors
+    from sleepmem.engine.store import EditBatch
+
+    engine = _engine(tmp_path)
+    salary, city = (_store(engine, "mei", m)[0] for m in ("My salary is 4000.", "I live in Oslo."))
+    pair = (np.ones((4, 1), np.float32), np.ones((3, 1), np.float32))
+    mem = engine.memory("mei")
+    mem.commit(add_batches=[EditBatch.new([salary.id, city.id], {2: pair}, "wake")])
+    mem.commit(set_status={salary.id: FORGOTTEN})  # the ledger, but not the delta file
+    solved: list[list[str]] = []
+
+    def solve(user_id: str, facts: list[Fact], **_: object) -> Factors:
+        solved.append([f.id for f in facts])
+        return Factors({2: pair})
+
+    engine._solve = solve  # type: ignore[method-assign]
+    assert engine.heal("mei") == 0  # nothing unwritten, but the edit was stale
+    assert solved == [[city.id]]
+    edit = engine.memory("mei").edit()
+    assert edit is not None and edit.fact_ids == (city.id,)
+    assert engine.heal("mei") == 0 and len(solved) == 1  # now it is current

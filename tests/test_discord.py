@@ -322,6 +322,7 @@ def test_token_comes_from_config_or_environment() -> None:
 def test_cli_without_token_fails_fast_with_a_clear_message(tmp_path, monkeypatch, capsys):
     pytest.importorskip("discord")
     from sleepmem.adapters import cli
+    from sleepmem.adapters.cli import common
 
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     monkeypatch.delenv("SLEEPMEM_DISCORD__TOKEN", raising=False)
@@ -329,7 +330,7 @@ def test_cli_without_token_fails_fast_with_a_clear_message(tmp_path, monkeypatch
     def no_model(config: Any) -> Any:
         raise AssertionError("the model must not load before the token is checked")
 
-    monkeypatch.setattr(cli, "_open_engine", no_model)
+    monkeypatch.setattr(common, "open_engine", no_model)
     assert cli.main(["discord", "--home", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "DISCORD_TOKEN" in err and "Traceback" not in err

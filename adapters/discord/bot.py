@@ -235,7 +235,7 @@ class SleepmemBot(discord.Client):
         )
         async with message.channel.typing():
             await self.service.receive(key, chat)  # a restart from here on loses nothing
-            reply = (await self.service.reply(key, chat)).strip()
+            reply = (await self.service.reply(key, chat)).text.strip()
         sent = await self.deliver(message, reply or "…")
         if reply:
             # Only now, with the answer on screen: the edit never delays it.

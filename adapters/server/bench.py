@@ -26,6 +26,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from sleepmem.engine.backends.base import GenerationResponse, text_of
 from sleepmem.engine.service import MemoryService
 
 from . import bench_client
@@ -179,16 +180,17 @@ def _engine_timer(engine: Any, sink: list[tuple[float, float]]) -> Iterator[None
     times for the same request."""
     original = engine.reply
 
-    def reply(*args: Any, **kwargs: Any) -> Iterator[str]:
+    def reply(*args: Any, **kwargs: Any) -> Iterator[GenerationResponse]:
         started = time.perf_counter()
         stream = original(*args, **kwargs)
 
-        def timed() -> Iterator[str]:
+        def timed() -> Iterator[GenerationResponse]:
             first = None
             try:
-                for piece in stream:
-                    first = first or time.perf_counter()
-                    yield piece
+                for response in stream:
+                    if response.text:  # the first piece, not the closing response
+                        first = first or time.perf_counter()
+                    yield response
             finally:
                 ended = time.perf_counter()
                 sink.append(((first or ended) - started, ended - started))
@@ -210,7 +212,7 @@ async def _start_floor(engine: Any, pool: ThreadPoolExecutor) -> tuple[web.AppRu
         body = await request.json()
 
         def generate() -> str:
-            return "".join(engine.reply(body["user"], body["messages"], body["max_tokens"]))
+            return text_of(engine.reply(body["user"], body["messages"], body["max_tokens"]))
 
         text = await asyncio.get_running_loop().run_in_executor(pool, generate)
         message = {"role": "assistant", "content": text}
@@ -360,7 +362,7 @@ async def _load(server: BackgroundServer, users: int, messages: int) -> dict[str
         stored = sorted(f.answer for f in engine.memories(f"bench-{i}"))
         if stored != expected:
             wrong_ledgers.append({"user": f"bench-{i}", "expected": expected, "stored": stored})
-        answer = "".join(
+        answer = text_of(
             engine.reply(f"bench-{i}", [{"role": "user", "content": "Where do I live?"}], 16)
         ).lower()
         recalled += cities[i].lower() in answer

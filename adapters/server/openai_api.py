@@ -12,10 +12,11 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
-from sleepmem.engine.backends.base import GenerationStats
+from sleepmem.engine.backends.base import GenerationResponse
 from sleepmem.engine.commands import is_command
 from sleepmem.engine.errors import InputError
 from sleepmem.engine.service import MemoryService, memory_key
@@ -172,13 +173,24 @@ def persona_messages(persona: Any, messages: list[dict[str, str]], user_name: st
     return head + messages
 
 
-def _usage(stats: GenerationStats) -> dict[str, int]:
-    """The OpenAI usage block. A chat command runs no model, so it counts zero tokens."""
+def _usage(last: GenerationResponse) -> dict[str, int]:
+    """The OpenAI usage block, from a generation's last response. A chat command runs no
+    model, so it counts zero tokens."""
     return {
-        "prompt_tokens": stats.prompt_tokens,
-        "completion_tokens": stats.completion_tokens,
-        "total_tokens": stats.prompt_tokens + stats.completion_tokens,
+        "prompt_tokens": last.prompt_tokens,
+        "completion_tokens": last.completion_tokens,
+        "total_tokens": last.prompt_tokens + last.completion_tokens,
     }
+
+
+def _finish(last: GenerationResponse) -> str:
+    # A stream that ended without its last response (it cannot, unless stopped) reports
+    # "length", as a reply that ran out of tokens does.
+    return last.finish_reason or "length"
+
+
+def _command_answer(text: str) -> GenerationResponse:
+    return GenerationResponse(text, 0, 0, "stop")
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -187,16 +199,15 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if turn.stream:
         return await _stream(request, service, turn)
     started = time.perf_counter()
-    stats = GenerationStats()
     if turn.command is not None:
-        text = await service.command(turn.user, turn.command) or ""
-        stats.finish_reason = "stop"
+        reply = _command_answer(await service.command(turn.user, turn.command) or "")
     else:
         if turn.wake:
             await service.receive(turn.user, turn.prompt)  # durable before the reply exists
-        text = await service.reply(turn.user, turn.prompt, turn.max_tokens, stats)
+        reply = await service.reply(turn.user, turn.prompt, turn.max_tokens)
         if turn.wake:
-            service.after_reply(turn.user, turn.prompt, text)
+            service.after_reply(turn.user, turn.prompt, reply.text)
+    text = reply.text
     log.info(
         "chat user=%s model=%s chars=%d seconds=%.2f",
         turn.user,
@@ -214,24 +225,23 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": text},
-                    "finish_reason": stats.finish_reason,
+                    "finish_reason": _finish(reply),
                     "logprobs": None,
                 }
             ],
-            "usage": _usage(stats),
+            "usage": _usage(reply),
         }
     )
 
 
-async def _pieces(service: MemoryService, turn: _Turn, stats: GenerationStats):
+async def _responses(service: MemoryService, turn: _Turn) -> AsyncIterator[GenerationResponse]:
     if turn.command is not None:
-        stats.finish_reason = "stop"
-        yield await service.command(turn.user, turn.command) or ""
+        yield _command_answer(await service.command(turn.user, turn.command) or "")
         return
     if turn.wake:
         await service.receive(turn.user, turn.prompt)  # durable before the reply exists
-    async for piece in service.stream_reply(turn.user, turn.prompt, turn.max_tokens, stats):
-        yield piece
+    async for response in service.stream_reply(turn.user, turn.prompt, turn.max_tokens):
+        yield response
 
 
 async def _stream(request: web.Request, service: MemoryService, turn: _Turn) -> web.StreamResponse:
@@ -240,12 +250,12 @@ async def _stream(request: web.Request, service: MemoryService, turn: _Turn) -> 
     The first piece is awaited before the response starts, so a request the engine
     rejects still gets a proper HTTP error status instead of a broken stream.
     """
-    stats = GenerationStats()
-    pieces = _pieces(service, turn, stats)
+    responses = _responses(service, turn)
+    last = GenerationResponse("", 0, 0, "length")  # what the stream ends on if it yields none
     try:
-        first = await anext(pieces)
+        last = await anext(responses)
     except StopAsyncIteration:
-        first = ""
+        pass
     except InputError as exc:
         raise ApiError(400, str(exc), param="messages") from None
     cid, created = _completion_id(), int(time.time())
@@ -267,16 +277,18 @@ async def _stream(request: web.Request, service: MemoryService, turn: _Turn) -> 
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
     await response.prepare(request)
-    text = first
+    text = last.text
     dropped = False
     try:
-        await response.write(chunk({"role": "assistant", "content": first}))
-        async for piece in pieces:
-            text += piece
-            await response.write(chunk({"content": piece}))
-        await response.write(chunk({}, stats.finish_reason))
+        await response.write(chunk({"role": "assistant", "content": last.text}))
+        async for step in responses:
+            last = step  # the closing one (empty text) carries the usage and finish reason
+            if step.text:
+                text += step.text
+                await response.write(chunk({"content": step.text}))
+        await response.write(chunk({}, _finish(last)))
         if turn.include_usage:
-            await response.write(chunk(None, usage=_usage(stats)))
+            await response.write(chunk(None, usage=_usage(last)))
         await response.write(b"data: [DONE]\n\n")
     except (ConnectionResetError, ConnectionError):
         dropped = True  # the client hung up; the user's message still counts for wake
@@ -288,7 +300,7 @@ async def _stream(request: web.Request, service: MemoryService, turn: _Turn) -> 
             with contextlib.suppress(ConnectionResetError, ConnectionError):
                 await response.write(b"data: " + json.dumps(body).encode() + b"\n\n")
     finally:
-        await pieces.aclose()
+        await responses.aclose()
     if turn.command is None and turn.wake and text:
         service.after_reply(turn.user, turn.prompt, text)
     return response

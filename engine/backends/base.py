@@ -7,7 +7,8 @@ the solves run in float64 whatever the runtime.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -24,23 +25,6 @@ class Factors:
     """
 
     layers: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-
-    @staticmethod
-    def concat(parts: Sequence[Factors]) -> Factors:
-        """Sum of updates = concatenation of their factors along the rank axis."""
-        merged: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-        for part in parts:
-            for layer, pair in part.layers.items():
-                merged.setdefault(layer, []).append(pair)
-        return Factors(
-            {
-                layer: (
-                    np.concatenate([r for r, _ in pairs], axis=1),
-                    np.concatenate([a for _, a in pairs], axis=1),
-                )
-                for layer, pairs in merged.items()
-            }
-        )
 
     def __bool__(self) -> bool:
         return any(r.shape[1] for r, _ in self.layers.values())
@@ -62,14 +46,38 @@ class EditPrompt:
     group: int
 
 
-@dataclass
-class GenerationStats:
-    """Filled in by ``generate`` while it runs: the figures an OpenAI ``usage`` block and
-    finish reason need, counted from the tokens themselves rather than by re-tokenising."""
+@dataclass(frozen=True)
+class GenerationResponse:
+    """One step of a streamed reply, as mlx-lm's ``stream_generate`` yields them: the new
+    text and the figures an OpenAI ``usage`` block and finish reason need, counted from the
+    tokens themselves rather than by re-tokenising.
 
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    finish_reason: str = "length"  # "stop" once the model emits an end-of-turn token
+    A generation yields one response per piece of text (``finish_reason`` None), then one
+    last response with empty ``text`` and the finish reason ("stop": the model emitted an
+    end-of-turn token; "length": it reached the token limit).
+    """
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    """Tokens generated so far (the whole reply's count on the last response)."""
+    finish_reason: str | None = None
+
+
+def text_of(responses: Iterable[GenerationResponse]) -> str:
+    """The whole text of a generation."""
+    return "".join(r.text for r in responses)
+
+
+def whole(responses: Iterable[GenerationResponse]) -> GenerationResponse:
+    """A generation as one response: all its text, with the last response's counts and
+    finish reason ("length" and no tokens if it yielded nothing)."""
+    parts: list[str] = []
+    last = GenerationResponse("", 0, 0, "length")
+    for response in responses:
+        parts.append(response.text)
+        last = response
+    return dataclasses.replace(last, text="".join(parts))
 
 
 class Backend(Protocol):
@@ -93,10 +101,9 @@ class Backend(Protocol):
         text: str,
         max_new_tokens: int,
         factors: Factors | None = None,
-        stats: GenerationStats | None = None,
-    ) -> Iterator[str]:
-        """Greedy continuation of ``text``, yielded piece by piece, with ``factors`` active;
-        token counts and the finish reason go into ``stats`` as they happen."""
+    ) -> Iterator[GenerationResponse]:
+        """Greedy continuation of ``text`` with ``factors`` active, one response per piece
+        of text and a last one with the finish reason (see ``GenerationResponse``)."""
 
     def generate_batch(
         self, texts: Sequence[str], max_new_tokens: int, factors: Factors | None = None

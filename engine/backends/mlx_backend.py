@@ -42,7 +42,7 @@ from ..priority import checkpoint
 from .base import (
     EditPrompt,
     Factors,
-    GenerationStats,
+    GenerationResponse,
     VStarSettings,
     attention_allowed,
     target_tokens,
@@ -384,9 +384,9 @@ class MlxBackend:
                 model, tokenizer = load(source.location)
         except Exception as exc:  # mlx-lm raises ValueError, FileNotFoundError, hub errors...
             if source.kind == "hub":
-                from ..models import _hub_error
+                from ..models.resolve import hub_error
 
-                raise _hub_error(source.location, f"{type(exc).__name__}: {exc}") from exc
+                raise hub_error(source.location, f"{type(exc).__name__}: {exc}") from exc
             raise ModelError(
                 f"mlx-lm could not load {source.location}: {type(exc).__name__}: {exc}"
             ) from exc
@@ -509,14 +509,13 @@ class MlxBackend:
         text: str,
         max_new_tokens: int,
         factors: Factors | None = None,
-        stats: GenerationStats | None = None,
-    ) -> Iterator[str]:
+    ) -> Iterator[GenerationResponse]:
         """Greedy decoding with a KV cache. The next step is queued (async_eval) before the
         current token is read, so building one step's graph overlaps computing the last."""
-        stats = stats if stats is not None else GenerationStats()
         ids = self.encode(text)
-        stats.prompt_tokens = len(ids)
+        prompt_tokens = len(ids)
         if not ids or max_new_tokens <= 0:
+            yield GenerationResponse("", prompt_tokens, 0, "length")
             return
         live = self._factors(factors)
         cache = make_prompt_cache(self.model)
@@ -531,21 +530,22 @@ class MlxBackend:
         pending = step(mx.array(ids))
         produced: list[int] = []
         emitted = ""
+        finish = "length"
         for n in range(max_new_tokens):
             current = pending
             if n + 1 < max_new_tokens:
                 pending = step(current.reshape(1))
             token = int(current.item())
             if token in self._stop_ids:
-                stats.finish_reason = "stop"
+                finish = "stop"
                 break
             produced.append(token)
-            stats.completion_tokens = len(produced)
             decoded = self.tokenizer.decode(produced, skip_special_tokens=True)
             # Hold back pieces that end in a partial UTF-8 character.
             if not decoded.endswith("\ufffd") and len(decoded) > len(emitted):
-                yield decoded[len(emitted) :]
+                yield GenerationResponse(decoded[len(emitted) :], prompt_tokens, len(produced))
                 emitted = decoded
+        yield GenerationResponse("", prompt_tokens, len(produced), finish)
 
     def generate_batch(
         self, texts: Sequence[str], max_new_tokens: int, factors: Factors | None = None

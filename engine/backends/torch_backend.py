@@ -23,7 +23,7 @@ from ..priority import checkpoint
 from .base import (
     EditPrompt,
     Factors,
-    GenerationStats,
+    GenerationResponse,
     VStarSettings,
     attention_allowed,
     target_tokens,
@@ -227,11 +227,10 @@ class TorchBackend:
         text: str,
         max_new_tokens: int,
         factors: Factors | None = None,
-        stats: GenerationStats | None = None,
-    ) -> Iterator[str]:
-        stats = stats if stats is not None else GenerationStats()
+    ) -> Iterator[GenerationResponse]:
         ids = torch.tensor([self.encode(text)], device=self.device)
-        stats.prompt_tokens = ids.shape[1]
+        prompt_tokens = ids.shape[1]
+        finish = "length"
         with self._factors(factors):
             past = None
             produced: list[int] = []
@@ -242,16 +241,16 @@ class TorchBackend:
                 past = getattr(out, self._cache_kw)
                 next_id = int(out.logits[0, -1].argmax())
                 if next_id in self._stop_ids:
-                    stats.finish_reason = "stop"
+                    finish = "stop"
                     break
                 produced.append(next_id)
-                stats.completion_tokens = len(produced)
                 decoded = self.tokenizer.decode(produced, skip_special_tokens=True)
                 # Hold back pieces that end in a partial UTF-8 character.
                 if not decoded.endswith("\ufffd") and len(decoded) > len(emitted):
-                    yield decoded[len(emitted) :]
+                    yield GenerationResponse(decoded[len(emitted) :], prompt_tokens, len(produced))
                     emitted = decoded
                 step_input = torch.tensor([[next_id]], device=self.device)
+        yield GenerationResponse("", prompt_tokens, len(produced), finish)
 
     @torch.inference_mode()
     def generate_batch(

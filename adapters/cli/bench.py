@@ -1,0 +1,240 @@
+"""``sleepmem bench``: the memory, conversation, extraction, server and speed benchmarks.
+Each writes its results as JSON; all but ``extract`` (with the rules alone) load the model,
+and all but ``memory`` run on a scratch home so benchmark users never reach real memory."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+from sleepmem.engine.errors import InputError
+
+from . import common
+from .common import Globals, command, group, json_default, load, save_json, scratch_home
+
+BENCH = click.option("--bench", required=True, metavar="FILE", help="benchmark JSON")
+OUT = click.option("--json", "json_out", required=True, metavar="OUT", help="results file")
+USERS = click.option("--users", type=int, metavar="N", help="only the first N users")
+
+
+def _existing(path: str) -> Path:
+    bench = Path(path).expanduser()
+    if not bench.is_file():
+        raise InputError(f"benchmark file {bench} does not exist")
+    return bench
+
+
+def add_to(cli: click.Group) -> None:
+    benches = group(cli, "bench", "benchmarks")
+
+    @command(
+        benches,
+        "memory",
+        "memory benchmark (wake, questions, sleep, questions); --capacity N: N synthetic "
+        "facts for one user, recall at 10/25/50/100; --ablation: editor variants on the first "
+        "benchmark user (the closing-note table)",
+    )
+    @BENCH
+    @OUT
+    @click.option(
+        "--capacity", type=int, metavar="N", help="run only the capacity test, with N facts"
+    )
+    @click.option(
+        "--pool",
+        metavar="FILE",
+        help="fact pool for --capacity (default: fact_pool_500.json beside --bench)",
+    )
+    @click.option(
+        "--ablation",
+        is_flag=True,
+        help="compare editor variants on the first benchmark user (wake only)",
+    )
+    def memory(
+        g: Globals,
+        bench: str,
+        json_out: str,
+        capacity: int | None,
+        pool: str | None,
+        ablation: bool,
+    ) -> int:
+        path = _existing(bench)
+        from sleepmem.engine import bench as bench_mod
+
+        engine = common.open_engine(load(g))
+        try:
+            if ablation:
+                result = bench_mod.run_ablation(engine, path, progress=True)
+            else:
+                result = bench_mod.run_memory_bench(
+                    engine, path, capacity=capacity, pool=pool, progress=True
+                )
+        finally:
+            engine.close()
+        if ablation:
+            bench_mod.print_ablation(result)
+        else:
+            bench_mod.print_table(result)
+        save_json(result, json_out)
+        return 0
+
+    @command(
+        benches,
+        "conversations",
+        "recall in new conversations under each context of the file (empty chat, app prompt, "
+        "persona, small talk), paraphrases, corrections, forgets, leaks, drift; end to end "
+        "and for the editor alone (CONVERSATIONS.md)",
+    )
+    @BENCH
+    @OUT
+    @click.option(
+        "--mode",
+        type=click.Choice(["both", "editor", "end_to_end"]),
+        default="both",
+        help="editor: gold facts written as explicit facts; end_to_end: through the extractor",
+    )
+    @click.option(
+        "--memory-bench",
+        metavar="FILE",
+        help="general knowledge and neutral text (default: memory_bench.json beside --bench)",
+    )
+    @USERS
+    def conversations(
+        g: Globals,
+        bench: str,
+        json_out: str,
+        mode: str,
+        memory_bench: str | None,
+        users: int | None,
+    ) -> int:
+        path = _existing(bench)
+        from sleepmem.engine import bench_conversations as conv
+
+        modes = conv.MODES if mode == "both" else (mode,)
+        with scratch_home(load(g)) as config:
+            engine = common.open_engine(config)
+            try:
+                result = conv.run_conversation_bench(
+                    engine,
+                    path,
+                    memory_bench,
+                    modes=modes,
+                    users=users,
+                    progress=True,
+                    partial=lambda r: save_json(r, json_out),
+                )
+            finally:
+                engine.close()
+        conv.print_table(result)
+        save_json(result, json_out)
+        return 0
+
+    @command(
+        benches,
+        "extract",
+        "extraction per turn of a conversation bench, no edit (seconds with the rules): "
+        "recall, precision, per user, corrections superseded, forgets honoured, changes on "
+        "chatter/questions/hypotheticals, ms per message, every miss and false fact; each "
+        "extractor alone, together, and the configured set (`model` loads the model)",
+    )
+    @click.option("--bench", required=True, metavar="FILE", help="conversation bench JSON")
+    @OUT
+    @click.option(
+        "--extractors",
+        default="rules",
+        metavar="A,B",
+        help="extractors to run alone and together (default rules; 'model' loads the model)",
+    )
+    @USERS
+    def extract(g: Globals, bench: str, json_out: str, extractors: str, users: int | None) -> int:
+        path = _existing(bench)
+        from sleepmem.engine import bench_extract
+        from sleepmem.plugin import manager, registry
+        from sleepmem.plugin.builtins.model_extractor import NAME as MODEL_EXTRACTOR
+
+        config = load(g)
+        names = tuple(n.strip().lower() for n in extractors.split(",") if n.strip())
+        if not names:
+            raise InputError("--extractors needs at least one name, e.g. rules or rules,model")
+        runs = bench_extract.plan_runs(names, config.extractors)
+        plugins = registry.load_registry(config, manager.new_plugin_manager())
+        engine = None
+        chat = None
+        # Only the model extractor reads the model; rules alone run without loading one.
+        if bench_extract.needs_model(runs, MODEL_EXTRACTOR):
+            engine = common.open_engine(config)
+            chat = bench_extract.model_chat(engine.backend)
+        try:
+            result = bench_extract.run_extract_bench(
+                path, config, plugins, names, chat=chat, users=users, progress=True
+            )
+            if engine is not None:
+                result["model"] = engine.backend.model_id
+                result["backend"] = engine.backend.name
+        finally:
+            if engine is not None:
+                engine.close()
+        bench_extract.print_table(result)
+        save_json(result, json_out)
+        return 0
+
+    @command(
+        benches,
+        "server",
+        "HTTP overhead, first-token latency, N concurrent users over loopback",
+    )
+    @click.option(
+        "--users",
+        type=int,
+        metavar="N",
+        default=20,
+        help="concurrent users (0: skip the load test)",
+    )
+    @click.option("--messages", type=int, metavar="N", default=5, help="facts per user (<= 5)")
+    @click.option(
+        "--rounds",
+        type=int,
+        metavar="N",
+        default=40,
+        help="overhead samples (first token: a quarter)",
+    )
+    @OUT
+    def server(g: Globals, users: int, messages: int, rounds: int, json_out: str) -> int:
+        from sleepmem.adapters.server.bench import run_server_bench
+        from sleepmem.engine.service import MemoryService
+
+        with scratch_home(load(g)) as config:
+            engine = common.open_engine(config)
+            try:
+                engine.statistics()
+                result = run_server_bench(
+                    MemoryService(engine), users=users, messages=messages, rounds=rounds
+                )
+            finally:
+                engine.close()
+        print(json.dumps(result, indent=2, default=json_default))
+        save_json(result, json_out)
+        return 0
+
+    @command(
+        benches,
+        "speed",
+        "decode tokens/s, first token, wake-edit latency, weight bytes and peak memory of "
+        "--backend/--model",
+    )
+    @click.option("--tokens", type=int, metavar="N", default=128, help="tokens per decode sample")
+    @OUT
+    def speed(g: Globals, tokens: int, json_out: str) -> int:
+        from sleepmem.engine.speed import run_speed_bench
+
+        with scratch_home(load(g)) as config:
+            started = time.perf_counter()
+            engine = common.open_engine(config)
+            try:
+                result = run_speed_bench(engine, time.perf_counter() - started, tokens)
+            finally:
+                engine.close()
+        print(json.dumps(result, indent=2, default=json_default))
+        save_json(result, json_out)
+        return 0
