@@ -132,6 +132,57 @@ def add_to(cli: click.Group) -> None:
 
     @command(
         benches,
+        "levers",
+        "editor variants side by side on a conversation bench: each writes the chosen "
+        "users' final gold facts in one edit (no extractor, no sleep) and is asked under "
+        "every context of the file and every paraphrase; recall, general knowledge, drift, "
+        "edit seconds per variant (the ablation table)",
+    )
+    @BENCH
+    @OUT
+    @click.option(
+        "--variant",
+        "variants",
+        multiple=True,
+        metavar="NAME=JSON",
+        help="a variant: name and config overrides, e.g. late='{\"editor.layers\": [9, 10]}'; "
+        "repeatable (default: the effective config alone)",
+    )
+    @click.option("--only", metavar="A,B", help="users by name (default: the first two)")
+    def levers(
+        g: Globals, bench: str, json_out: str, variants: tuple[str, ...], only: str | None
+    ) -> int:
+        path = _existing(bench)
+        from sleepmem.engine import bench_levers
+
+        chosen: dict[str, dict] = {}
+        for spec in variants or ("effective={}",):
+            name, sep, overrides = spec.partition("=")
+            try:
+                parsed = json.loads(overrides) if sep else None
+            except json.JSONDecodeError as exc:
+                raise InputError(f"--variant {name}: overrides are not JSON ({exc})") from None
+            if not name.strip() or not isinstance(parsed, dict):
+                raise InputError(f"--variant {spec!r}: write NAME={{...overrides...}}")
+            chosen[name.strip()] = parsed
+        if only:
+            names = [n.strip() for n in only.split(",") if n.strip()]
+        else:
+            names = [u["user"] for u in json.loads(path.read_text("utf-8"))["users"][:2]]
+        with scratch_home(load(g)) as config:
+            engine = common.open_engine(config)
+            try:
+                result = bench_levers.run_levers(engine, path, chosen, names)
+            finally:
+                engine.close()
+        for name, row in result["variants"].items():
+            figures = {k: v for k, v in row.items() if isinstance(v, float)}
+            click.echo(f"{name}: " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items()))
+        save_json(result, json_out)
+        return 0
+
+    @command(
+        benches,
         "extract",
         "extraction per turn of a conversation bench, no edit (seconds with the rules): "
         "recall, precision, per user, corrections superseded, forgets honoured, changes on "

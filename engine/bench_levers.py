@@ -1,0 +1,117 @@
+"""``sleepmem bench levers``: editor variants side by side on the conversation benchmark.
+
+For choosing the editor's settings by measurement. Each variant (config overrides on top of
+the effective config) writes every chosen user's final gold facts (the last answer told
+for each question) in one edit, as ``/remember`` would, with no extractor and no sleep, and
+is then asked every question under each of the file's contexts and every held-out
+paraphrase, in new conversations. General knowledge and drift on neutral text come from
+``memory_bench.json``. Variants run one after another on the one loaded model.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .bench import correct
+from .config import config_to_dict, load_config
+from .facts import explicit
+from .memory import Engine
+
+ANSWER_TOKENS = 16
+
+
+def _nested(flat: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in flat.items():
+        section, _, name = key.partition(".")
+        if not name:
+            raise ValueError(f"override {key!r} needs a section, e.g. editor.layers")
+        out.setdefault(section, {})[name] = value
+    return out
+
+
+def _variant(engine: Engine, overrides: dict[str, Any]) -> Engine:
+    merged = config_to_dict(engine.config)
+    for section, values in _nested(overrides).items():
+        merged[section] = {**merged.get(section, {}), **values}
+    cfg = load_config(overrides=merged, discover=False, env={})
+    return Engine(cfg, engine.backend, engine.plugins)
+
+
+def final_facts(user: dict[str, Any]) -> list[tuple[str, str]]:
+    """(question, answer) of each gold fact as it stands after the whole conversation."""
+    last: dict[str, str] = {}
+    for turn in user["turns"]:
+        for gold in turn.get("facts", []):
+            last[gold["q"]] = gold["answer"]
+    forgotten = {f["q"] for f in user.get("forgotten", [])}
+    return [(q, a) for q, a in last.items() if q not in forgotten]
+
+
+def _rate(hits: list[bool]) -> float:
+    return sum(hits) / len(hits) if hits else 0.0
+
+
+def measure(
+    engine: Engine, data: dict[str, Any], users: list[dict[str, Any]], mb: dict[str, Any]
+) -> dict[str, Any]:
+    per_context: dict[str, list[bool]] = {c["name"]: [] for c in data["contexts"]}
+    paraphrase: list[bool] = []
+    edit_s, drifts, failures = [], [], []
+    for user in users:
+        uid = f"bench-levers:{user['user']}"
+        if engine.memories(uid):
+            engine.forget_all(uid)
+        started = time.perf_counter()
+        engine.write(uid, [explicit(q, a) for q, a in final_facts(user)])
+        edit_s.append(time.perf_counter() - started)
+        for ctx in data["contexts"]:
+            convs = [
+                [*ctx["messages"], {"role": "user", "content": q["q"]}] for q in user["questions"]
+            ]
+            for q, reply in zip(user["questions"], engine.ask_many(uid, convs, ANSWER_TOKENS)):
+                ok = correct(reply, q["expect"], q.get("forbid", []))
+                per_context[ctx["name"]].append(ok)
+                if not ok:
+                    failures.append({"context": ctx["name"], "q": q["q"], "reply": reply})
+        asks = [(p, q) for q in user["questions"] for p in q.get("paraphrases", [])]
+        convs = [[{"role": "user", "content": p}] for p, _ in asks]
+        for (_, q), reply in zip(asks, engine.ask_many(uid, convs, ANSWER_TOKENS)):
+            paraphrase.append(correct(reply, q["expect"], q.get("forbid", [])))
+        drifts.append(engine.drift(engine.factors(uid), mb["neutral_text"]))
+    gk = mb["general_knowledge"]
+    uid = f"bench-levers:{users[0]['user']}"
+    replies = engine.ask_many(uid, [[{"role": "user", "content": g["question"]}] for g in gk])
+    return {
+        **{name: _rate(hits) for name, hits in per_context.items()},
+        "paraphrase": _rate(paraphrase),
+        "general_knowledge_raw": _rate([correct(r, g["expect"]) for r, g in zip(replies, gk)]),
+        "ppl_drift": float(np.mean(drifts)),
+        "edit_s": edit_s,
+        "failures": failures[:20],
+    }
+
+
+def run_levers(
+    engine: Engine,
+    bench_path: Path,
+    variants: dict[str, dict[str, Any]],
+    user_names: list[str] | None = None,
+    memory_bench: Path | None = None,
+) -> dict[str, Any]:
+    data = json.loads(Path(bench_path).read_text("utf-8"))
+    users = [u for u in data["users"] if not user_names or u["user"] in user_names]
+    if not users:
+        raise ValueError(f"no user of {bench_path} is named {user_names}")
+    mb_path = memory_bench or Path(bench_path).with_name("memory_bench.json")
+    mb = json.loads(Path(mb_path).read_text("utf-8"))
+    result: dict[str, Any] = {"users": [u["user"] for u in users], "variants": {}}
+    for name, overrides in variants.items():
+        variant = _variant(engine, overrides)
+        result["variants"][name] = {"overrides": overrides, **measure(variant, data, users, mb)}
+    return result

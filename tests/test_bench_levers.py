@@ -1,0 +1,48 @@
+"""``sleepmem bench levers``: what each variant writes and how variants are named (no model)."""
+
+import pytest
+from click.testing import CliRunner
+from sleepmem.adapters.cli import build_cli
+from sleepmem.engine.bench_levers import _nested, final_facts
+
+
+def test_final_facts_keep_the_last_answer_and_leave_out_forgotten_ones():
+    user = {
+        "turns": [
+            {"facts": [{"q": "Where do I live?", "answer": "Lima"}]},
+            {"facts": [{"q": "What is my job?", "answer": "baker"}]},
+            {"facts": [{"q": "Where do I live?", "answer": "Cusco"}]},
+            {"facts": [{"q": "What is my salary?", "answer": "a lot"}]},
+        ],
+        "forgotten": [{"q": "What is my salary?", "forbid": ["a lot"]}],
+    }
+    assert final_facts(user) == [("Where do I live?", "Cusco"), ("What is my job?", "baker")]
+
+
+def test_overrides_need_a_section():
+    assert _nested({"editor.layers": [1], "editor.contexts": 2}) == {
+        "editor": {"layers": [1], "contexts": 2}
+    }
+    with pytest.raises(ValueError):
+        _nested({"layers": [1]})
+
+
+@pytest.mark.parametrize("spec", ["late", "late={not json", "={}", "late=[1]"])
+def test_a_malformed_variant_is_refused_before_any_model_loads(tmp_path, spec):
+    bench = tmp_path / "b.json"
+    bench.write_text('{"users": [], "contexts": []}')
+    result = CliRunner().invoke(
+        build_cli(with_plugins=False),
+        [
+            "bench",
+            "levers",
+            "--bench",
+            str(bench),
+            "--json",
+            str(tmp_path / "o.json"),
+            "--variant",
+            spec,
+        ],
+    )
+    assert result.exit_code != 0
+    assert "--variant" in result.output
