@@ -88,6 +88,9 @@ def serve(service: MemoryService) -> None:
     except OSError as exc:
         sock.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    # Listening already: the address is announced on startup, a moment before aiohttp
+    # starts accepting, and a client that connects in between just waits in the backlog.
+    sock.listen(128)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound}"
