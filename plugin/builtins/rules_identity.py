@@ -455,7 +455,9 @@ _PET_NAME = [
 ]
 _PET_APPOS = _pair(
     rf"\bmy\s+(?:[\w-]+\s+)?{_ANIMAL},?\s+(?P<name>{{NAME}})"
-    r"(?=\s*,|\s+(?:is|was|'s|loves|likes|has|just|and|who|sleeps|eats|turned)\b)"
+    r"(?=\s*,|\s+(?:is|was|'s|loves|likes|has|just|and|who|sleeps|eats|turned)\b"
+    # or any verb of the third person: "my cat Pixel keeps stealing my chair"
+    r"|\s+(?P<verb>(?-i:[a-z]{2,}s))\b)"
 )
 _PET_IS_A = _pair(rf"\bmy\s+{_ANIMAL}{_REL_NAME_OPT}\s+(?:is|'s)\s+(?:a|an)\s+(?P<tail>.+)")
 _PET_AGE = _pair(
@@ -506,6 +508,10 @@ def _r_pets(c: _Clause) -> None:
                 c.add("pet_name", name, subject=f"my {f['animal']}", **f)
                 c.entity = _Entity("pet", f["animal"], name)
     m = _pick(_PET_APPOS, c).search(c.text)
+    # typed in lower case, "my dog hates cats" is no dog named "hates": a name read before
+    # an unlisted verb must not itself end like one
+    if m and m["verb"] and c.loose and m["name"].lower().endswith("s"):
+        m = None
     if m:
         name = _valid_name(m["name"], c.loose)
         if c.is_new_name(name):

@@ -313,6 +313,8 @@ def _languages(tail: str) -> str:
     return found[0] if len(found) == 1 else ", ".join(found[:-1]) + " and " + found[-1]
 
 
+languages_in = _languages  # the public name for the rule modules written since
+
 _SPEAK = _rx(rf"{_I}{_ADV}\s+(?:can\s+)?speak{_ADV}\s+(?P<tail>.+)")
 _NATIVE = _rx(
     r"\bmy\s+(?:native\s+language|mother\s+tongue|first\s+language|mother\s+language)"
