@@ -110,6 +110,31 @@ STATED = [
     ("Every morning I drink matcha.", "svo:drink:drink_matcha", "matcha"),
     ("On weekends I go climbing.", "hobby", "climbing"),
     ("I spend my weekends birdwatching.", "hobby", "birdwatching"),
+    # several facts in one long sentence, asides in parentheses, colons
+    ("I'm a geologist (rocks, if you must know), and in May I'm flying to Lima.", "travel", "Lima"),
+    (
+        "I'm a geologist (rocks, if you must know), and in May I'm flying to Lima.",
+        "job",
+        "geologist",
+    ),
+    ("Quick note for the form: Hindi is my mother tongue.", "language:native", "Hindi"),
+    ("I'm a surveyor based in Leeds; more later.", "home", "Leeds"),
+    ("I'm a surveyor based in Leeds; more later.", "job", "surveyor"),
+    ("I am from Peru, from Arequipa, but I live in Madrid now.", "hometown", "Arequipa"),
+    ("Our boy Kai is six and says he'll be a pilot.", "family:son:age", "six"),
+    (
+        "In the mornings, before work, I play the flute the way my gran taught me.",
+        "instrument",
+        "flute",
+    ),
+    ("BRONCOS TONIGHT 🏉 been a broncos fan forever, gonna watch at my mate's", "team", "Broncos"),
+    # learners' English: no article, other prepositions
+    ("I work like baker in a small village.", "job", "baker"),
+    ("my wife Ines is teacher, she work for big school", "family:wife:job", "teacher"),
+    ("I am allergic for peanuts, so no satay please.", "allergy", "peanuts"),
+    ("I was a welder for thirty years before my back gave out.", "job:past", "welder"),
+    ("My nephew Omar studies law in Cairo.", "family:nephew:name", "Omar"),
+    ("My grandson Ilyas visits every Sunday.", "family:grandson:name", "Ilyas"),
     # another person: the teller's fact, the person in the question
     ("My friend Aria lives in Linz.", "family:friend:home", "Linz"),
     ("My neighbour Tom is a firefighter.", "family:neighbour:job", "firefighter"),
@@ -234,10 +259,20 @@ def test_the_bots_own_words_are_never_facts() -> None:
         "I could eat a horse.",
         "Nothing beats it.",
         "I'm a big fan of this conversation.",
+        "my dog hates cats",  # no dog named "hates"
+        "My husband is lovely.",  # no job without an article unless it is a listed job
+        "I live in Graz, if that matters.",  # a condition gates the whole clause
+        "I was a mess for years.",
     ],
 )
 def test_what_must_never_become_a_fact(message: str) -> None:
     assert _answers(message) == set()
+
+
+def test_a_workplace_needs_an_article_or_a_name() -> None:
+    slots = {slot for slot, _ in _found("My brother Ivan works for big company.")}
+    assert "family:brother:workplace" not in slots  # "big company" names no workplace
+    assert ("family:brother:workplace", "Siemens") in _found("My brother Ivan works for Siemens.")
 
 
 def test_another_persons_fact_keeps_the_person_in_its_question() -> None:

@@ -205,7 +205,8 @@ JOBS = _words(
     "pediatrician paediatrician cardiologist dermatologist neurologist optometrist "
     "administrator officer executive supervisor foreman labourer laborer miner "
     "shopkeeper storekeeper grocer translator copywriter marketer strategist planner "
-    "scrum_master tester sysadmin devops webmaster game_designer"
+    "scrum_master tester sysadmin devops webmaster game_designer midwife actuary "
+    "seamstress sommelier doula notary paralegal"
 )
 JOB_SUFFIXES = (
     "ist", "eer", "ician", "ographer", "ologist", "ant", "man", "woman", "smith", "wright",

@@ -3,7 +3,7 @@
 A clause yields nothing when it asks, wishes, supposes, denies, reports what someone else
 said, or instructs the bot ("from now on ..."): precision first, since a wrong fact in a
 slot silently replaces a right one. Only the clause's head is checked for most of these
-(up to ", so ...", ", which ...", ", where ..."): "I live in Bergen, so any plan will
+(up to its first comma, " and ", " which ..."): "I live in Bergen, so any plan will
 involve rain" states where the user lives, although its tail has a "will". A condition
 ("..., if I get the visa") still gates the clause from anywhere in it.
 
@@ -67,11 +67,11 @@ _INSTRUCTION = re.compile(
     r"you're\s+(?:now|my|a|an|the)|system\s+prompt|admin\s+mode|override)\b",
     I_,
 )
-# Where a clause's head ends: the subordinate tail says something else ("..., so please
-# assume ...", "..., which is ...") and its gate words are not about the head.
+# Where a clause's head ends: at its first comma or subordinate word. The tail says
+# something else ("..., so please assume ...", "..., gonna watch it at a friend's") and
+# its gate words are not about the head; a condition in it still gates (``_CONDITION``).
 _HEAD_END = re.compile(
-    r",\s*(?:so|which|where|when|because|as|since|though|although|and|but|while|whereas|"
-    r"who|that's|it's|its|is)\b|\s+(?:so\s+please|so\s+that|which|where)\b",
+    r",|\s+(?:so\s+please|so\s+that|which|where|and)\b",
     I_,
 )
 

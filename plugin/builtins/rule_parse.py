@@ -66,7 +66,7 @@ _TIME_WORDS = (
 )
 _PREPS = (
     r"\s(?:at|in|for|from|with|on|by|near|to|of|about|as|like|during|into|inside|outside|"
-    r"under|over|around|after|before|and|or|who|that)\b"
+    r"under|over|around|after|before|and|or|who|that|based|living|located)\b"
 )
 _CUT_VALUE = re.compile(f"{_PUNCT}|{_CLAUSE_WORDS}|{_TIME_WORDS}", I_)
 _CUT_NP = re.compile(f"{_PUNCT}|{_CLAUSE_WORDS}|{_TIME_WORDS}|{_PREPS}", I_)

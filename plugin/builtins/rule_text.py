@@ -41,6 +41,18 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+_ASIDE = re.compile(r"\s*\((?P<a>[^()]{1,300})\)")
+
+
+def asides_apart(text: str) -> str:
+    """ "I'm a biologist (mostly fish, if I'm honest), and ..." -> the aside moved to a
+    sentence of its own at the end, so its "if" does not gate what it interrupts."""
+    asides = [m["a"].strip() for m in _ASIDE.finditer(text)]
+    if not asides:
+        return text
+    return " ".join([_ASIDE.sub("", text), *(a.rstrip(".!?") + "." for a in asides)])
+
+
 _SENT_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 _ABBREV_END = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|Mt|Jr|Sr|Prof|vs|etc|e\.g|i\.e)\.$", I_)
 

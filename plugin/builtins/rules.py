@@ -52,7 +52,7 @@ from sleepmem.plugin.builtins.lexicon import (
 )
 from sleepmem.plugin.builtins.rule_gate import HYPO_START, canonical, drop_quoted_speech, gated
 from sleepmem.plugin.builtins.rule_parse import I_, NAME, _Clause, _Entity
-from sleepmem.plugin.builtins.rule_text import normalise, sentences, strip_prefix
+from sleepmem.plugin.builtins.rule_text import asides_apart, normalise, sentences, strip_prefix
 from sleepmem.plugin.builtins.rules_answers import bare_answer
 from sleepmem.plugin.builtins.rules_corrections import by_value, drop_not_tail, known_entities
 from sleepmem.plugin.builtins.rules_forget import forget_requests as asked_to_forget
@@ -165,6 +165,8 @@ _CLAUSE_SPLIT = re.compile(
     rf"\s*;\s*|\s+-\s+(?={_PRON}\b)"
     # "I told you I live in Lyon, but no: we moved ...": the retraction ends the old claim
     r"|,?\s+but\s+no\b\s*[:,!.-]*\s*|\s*:\s+(?=(?:last|this|next|now|since)\b)"
+    # "A personal touch: Tamil is my mother tongue": what follows a colon is its own clause
+    r"|\s*:\s+(?=(?-i:[A-Z])|(?:I|my|we)\b)"
     rf"|,\s*(?:(?:and|but|so|because|since|as|although|though|while|whereas|plus|also|"
     rf"then|yet)\s+)?(?={_PRON}\b)"
     rf"|\s+(?:and|but|so|because|while|whereas|although|though|yet)\s+(?=(?:also\s+)?{_PRON}\b)",
@@ -342,7 +344,7 @@ def _run(message: str, entity: _Entity | None = None, known: Sequence[Fact] = ()
     text = normalise(message[:MAX_MESSAGE_CHARS])
     if not text or is_command(text):
         return out
-    text = drop_quoted_speech(text)
+    text = asides_apart(drop_quoted_speech(text))
     if not text.strip(' "'):
         return out
     names = known_entities(known)

@@ -19,9 +19,11 @@ from sleepmem.plugin.builtins.lexicon import (
     FAMILY,
     FAMILY_ADJ,
     FILLER_ADJ,
+    JOBS,
     LANGUAGES_LOWER,
     MONTHS,
     head_word,
+    looks_like_job,
 )
 from sleepmem.plugin.builtins.lexicon_life import (
     CHILD_WORDS,
@@ -400,6 +402,51 @@ def r_hobby_go(c: Clause) -> None:
             return
 
 
-RULES = (r_travel, r_team, r_favourite_plain, r_turning, r_language_more, r_study_more,
+# --- work and places said another way -------------------------------------------------
+
+_BASED = compile_rule(
+    rf"^{I_AM}\s+(?:a|an)\s+[^\W\d_][\w\s-]{{0,40}}?\s+(?:based|living|located)\s+"
+    r"(?:in|out\s+of)\s+(?P<tail>.+)"
+)
+_WORK_LIKE = compile_rule(rf"{I_WE}{ADV}\s+work\s+like\s+(?:a\s+|an\s+)?(?P<tail>.+)")
+_WAS_JOB = compile_rule(
+    r"^I\s+was\s+(?P<art>a|an)\s+(?P<tail>.+?)\s+(?P<span>for\s+(?:\w+\s+){1,2}years|"
+    r"for\s+decades|all\s+my\s+(?:working\s+)?life|until\s+I\s+retired|"
+    r"before\s+I\s+retired|for\s+most\s+of\s+my\s+life)\b"
+)
+# "I am from Ukraine, from Kharkiv": the second "from" narrows the first
+_FROM_FROM = compile_rule(
+    rf"{I_AM}\s+(?:originally\s+)?from\s+[^,;]+?,\s*(?:originally\s+)?from\s+(?P<tail>.+)"
+)
+
+
+def r_work_more(c: Clause) -> None:
+    """ "I'm an actuary based in Pune" (home), "I work like chef" (as learners say it),
+    "I was a seamstress for forty years" (a past job), "from Ukraine, from Kharkiv"."""
+    kinds = c.kinds()
+    m = _BASED.search(c.text)
+    if m and "lives in" not in kinds:
+        place = parse_place(m["tail"], c.loose)
+        if place:
+            c.add("home", place)
+    m = _WORK_LIKE.search(c.text)
+    if m and "works as" not in kinds:
+        _, job = parse_value(m["tail"], CUT_NP, max_words=3)
+        if job and looks_like_job(job) and head_word(job) in JOBS:
+            c.add("job", job)
+    m = _WAS_JOB.search(c.text)
+    if m:
+        _, job = parse_value(m["tail"], CUT_NP, max_words=3)
+        if job and looks_like_job(job):
+            c.add("past_job", job)
+    m = _FROM_FROM.search(c.text)
+    if m:
+        place = parse_place(m["tail"], c.loose)
+        if place:
+            c.facts = [f for f in c.facts if f.relation != "is from"]
+            c.add("origin", place)
+
+
+RULES = (r_work_more, r_travel, r_team, r_favourite_plain, r_turning, r_language_more, r_study_more,
          r_hobby_go)  # fmt: skip
 """The rules of this module, in the order the pipeline runs them."""

@@ -40,6 +40,19 @@ LIFE_TEMPLATES: dict[str, Template] = {
         ],
         ["I support", "The team I support is", "I am a fan of"],
     ),
+    "past_job": _t(
+        "worked as",
+        "job:past",
+        "I worked as {a_obj} {object}.",
+        [
+            "What did I do for a living?",
+            "What was my job?",
+            "What did I work as?",
+            "What was my profession?",
+            "What did I used to do for work?",
+        ],
+        ["I worked as {a}", "My old job was", "For years I was {a}"],
+    ),
     "turning_age": _t(
         "turns",
         "age:next",
