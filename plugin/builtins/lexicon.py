@@ -205,7 +205,8 @@ JOBS = _words(
     "pediatrician paediatrician cardiologist dermatologist neurologist optometrist "
     "administrator officer executive supervisor foreman labourer laborer miner "
     "shopkeeper storekeeper grocer translator copywriter marketer strategist planner "
-    "scrum_master tester sysadmin devops webmaster game_designer"
+    "scrum_master tester sysadmin devops webmaster game_designer midwife actuary "
+    "seamstress sommelier doula notary paralegal"
 )
 JOB_SUFFIXES = (
     "ist", "eer", "ician", "ographer", "ologist", "ant", "man", "woman", "smith", "wright",
@@ -245,7 +246,7 @@ VEHICLE_TYPES = _words(
 FILLER_ADJ = _words(
     "small little big large tiny huge old new nice lovely cute beautiful great good local "
     "cozy cosy amazing wonderful sweet adorable trusty beloved fancy brand-new brand_new "
-    "really very quite pretty super"
+    "really very quite pretty super proper"
 )
 NOT_NAMES = _words(
     "not a an the just also very so really here back sorry fine good ok okay tired happy "
@@ -303,6 +304,9 @@ MONTHS = _words(
 def _head(phrase: str) -> str:
     words = phrase.lower().split()
     return re.sub(r"'s$", "", words[-1]) if words else ""
+
+
+head_word = _head  # the public name for the rule modules written since
 
 
 def looks_like_job(phrase: str) -> bool:

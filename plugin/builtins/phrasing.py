@@ -24,13 +24,14 @@ from collections.abc import Iterable, Mapping
 
 from sleepmem.engine.facts import Fact
 from sleepmem.plugin.builtins.templates import _FAV_EXTRA, USER_TEMPLATES, Template
+from sleepmem.plugin.builtins.templates_life import LIFE_TEMPLATES
 from sleepmem.plugin.builtins.templates_others import OTHER_TEMPLATES
 
 MAX_QUESTIONS = 8
 MIN_QUESTIONS = 4
 
 
-TEMPLATES: dict[str, Template] = {**USER_TEMPLATES, **OTHER_TEMPLATES}
+TEMPLATES: dict[str, Template] = {**USER_TEMPLATES, **OTHER_TEMPLATES, **LIFE_TEMPLATES}
 """Every kind of fact the built-in extractors produce, keyed by kind name."""
 
 
@@ -69,7 +70,8 @@ def _fields_of(template: str) -> list[str]:
     return [name for _, name, _, _ in _FIELDS.parse(template) if name]
 
 
-_MAY_BE_EMPTY = {"art_", "s"}  # grammatical glue, empty on purpose ("the" unsaid, plural verb)
+# grammatical glue, empty on purpose ("the" unsaid, plural verb, no time or sport said)
+_MAY_BE_EMPTY = {"art_", "s", "when_", "sport_"}
 
 
 def _render(template: str, values: Mapping[str, str]) -> str | None:
@@ -104,6 +106,8 @@ def _values(kind: str, answer: str, obj: str, fields: Mapping[str, str]) -> dict
     v["a_obj"] = article(obj)
     art = v.get("art", "")
     v["art_"] = f"{art} " if art else ""
+    v["when_"] = f" {v['when']}" if v.get("when") else ""
+    v["sport_"] = f"{v['sport']} " if v.get("sport") else ""
     plural = v.get("plural") == "1"
     v["does"] = "do" if plural else "does"
     v["is"] = "are" if plural else "is"

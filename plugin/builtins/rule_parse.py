@@ -66,7 +66,7 @@ _TIME_WORDS = (
 )
 _PREPS = (
     r"\s(?:at|in|for|from|with|on|by|near|to|of|about|as|like|during|into|inside|outside|"
-    r"under|over|around|after|before|and|or|who|that)\b"
+    r"under|over|around|after|before|and|or|who|that|based|living|located)\b"
 )
 _CUT_VALUE = re.compile(f"{_PUNCT}|{_CLAUSE_WORDS}|{_TIME_WORDS}", I_)
 _CUT_NP = re.compile(f"{_PUNCT}|{_CLAUSE_WORDS}|{_TIME_WORDS}|{_PREPS}", I_)
@@ -347,3 +347,12 @@ parse_name = _parse_name
 compile_rule = _rx
 I_AM = _IAM
 CUT_NP = _CUT_NP
+parse_place = _parse_place
+parse_date = _parse_date
+capital_span = _capital_span
+clean = _clean
+CUT_VALUE = _CUT_VALUE
+I_WE = _I
+ADV = _ADV
+NUM = _NUM
+MONTH = _MONTH

@@ -41,6 +41,18 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+_ASIDE = re.compile(r"\s*\((?P<a>[^()]{1,300})\)")
+
+
+def asides_apart(text: str) -> str:
+    """ "I'm a biologist (mostly fish, if I'm honest), and ..." -> the aside moved to a
+    sentence of its own at the end, so its "if" does not gate what it interrupts."""
+    asides = [m["a"].strip() for m in _ASIDE.finditer(text)]
+    if not asides:
+        return text
+    return " ".join([_ASIDE.sub("", text), *(a.rstrip(".!?") + "." for a in asides)])
+
+
 _SENT_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 _ABBREV_END = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|Mt|Jr|Sr|Prof|vs|etc|e\.g|i\.e)\.$", I_)
 
@@ -77,6 +89,11 @@ _PREFIX = re.compile(
     r"scratch\s+that|strike\s+that|my\s+bad|my\s+mistake|I\s+mean|I\s+meant|"
     r"I\s+misspoke|I\s+was\s+wrong|typo|(?:damn\s+|stupid\s+)?autocorrect|"
     r"let\s+me\s+(?:correct|rephrase)(?:\s+(?:that|myself))?|"
+    # a habit's time said first: "every morning I drink matcha", "on weekends I go climbing"
+    r"(?:every|most|on|in\s+the|at\s+the|at|during\s+the)\s+(?:single\s+)?(?:day|days|"
+    r"morning|mornings|afternoon|afternoons|evening|evenings|night|nights|weekend|weekends|"
+    r"week|summer|summers|winter|winters|mondays|tuesdays|wednesdays|thursdays|fridays|"
+    r"saturdays|sundays)(?=\s*,?\s*(?:I|we)\b)|"
     # a reason given before a question or a request: "since I'm allergic to ..., what ..."
     r"(?:since|because|cause|cuz|as|given\s+that|now\s+that|seeing\s+(?:as|that))"
     r"(?=\s+(?:I|I'm|Im|my|we)\b))"

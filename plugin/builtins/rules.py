@@ -50,8 +50,10 @@ from sleepmem.plugin.builtins.lexicon import (
     relative_fields,
     singular,
 )
+from sleepmem.plugin.builtins.rule_gate import HYPO_START, canonical, drop_quoted_speech, gated
 from sleepmem.plugin.builtins.rule_parse import I_, NAME, _Clause, _Entity
-from sleepmem.plugin.builtins.rule_text import normalise, sentences, strip_prefix
+from sleepmem.plugin.builtins.rule_text import asides_apart, normalise, sentences, strip_prefix
+from sleepmem.plugin.builtins.rules_answers import bare_answer
 from sleepmem.plugin.builtins.rules_corrections import by_value, drop_not_tail, known_entities
 from sleepmem.plugin.builtins.rules_forget import forget_requests as asked_to_forget
 from sleepmem.plugin.builtins.rules_forget import no_longer
@@ -77,9 +79,10 @@ from sleepmem.plugin.builtins.rules_interests import (
     _r_study,
     _r_transport,
 )
+from sleepmem.plugin.builtins.rules_life import RULES as LIFE_RULES
+from sleepmem.plugin.builtins.rules_life import everyday_family
 from sleepmem.plugin.builtins.rules_remember import note_fact, strip_remember
 from sleepmem.plugin.builtins.rules_speech import (
-    QUESTION_START,
     before_question,
     r_fear,
     r_name_aside,
@@ -126,11 +129,6 @@ HISTORY_TURNS = 3  # prior user turns scanned for a pronoun's antecedent
 # text preparation
 # --------------------------------------------------------------------------------------
 
-_HYPO_START = re.compile(
-    r"^(?:if|imagine|suppose|supposing|pretend|hypothetically|what\s+if|let's\s+say|"
-    r"let\s+us\s+say|in\s+(?:a|my|this)\s+(?:story|dream|game|novel)|once\s+upon)\b",
-    I_,
-)
 _DISLIKE_NORMAL = [
     (re.compile(r"\b(?:do\s*n[o']?t|do\s+not)\s+(?:really\s+)?(?:like|enjoy|care\s+for)\b", I_),
      "dislike"),
@@ -167,47 +165,13 @@ _CLAUSE_SPLIT = re.compile(
     rf"\s*;\s*|\s+-\s+(?={_PRON}\b)"
     # "I told you I live in Lyon, but no: we moved ...": the retraction ends the old claim
     r"|,?\s+but\s+no\b\s*[:,!.-]*\s*|\s*:\s+(?=(?:last|this|next|now|since)\b)"
+    # "A personal touch: Tamil is my mother tongue": what follows a colon is its own clause
+    r"|\s*:\s+(?=(?-i:[A-Z])|(?:I|my|we)\b)"
     rf"|,\s*(?:(?:and|but|so|because|since|as|although|though|while|whereas|plus|also|"
     rf"then|yet)\s+)?(?={_PRON}\b)"
     rf"|\s+(?:and|but|so|because|while|whereas|although|though|yet)\s+(?=(?:also\s+)?{_PRON}\b)",
     I_,
 )
-
-_HYPO = re.compile(
-    r"\b(?:if|unless|suppose|supposing|imagine|imagining|pretend|pretending|hypothetically|"
-    r"wish|wished|maybe|perhaps|someday|one\s+day|dream(?:ing)?\s+(?:of|about)|"
-    r"hop(?:e|es|ing)\s+to|want(?:s|ed)?\s+to|wanna|plan(?:s|ning)?\s+to|going\s+to|gonna|"
-    r"would|wouldn't|could|couldn't|might|should|shall|used\s+to|let's\s+say|role-?play|"
-    r"fictional|in\s+(?:a|the|this)\s+(?:story|game|novel|dream)|"
-    r"(?:I|we|you|he|she|they)'(?:d|ll))\b",
-    I_,
-)
-_WILL = re.compile(r"\b(?:will|won't)\b|\bWill\s+(?:I|you|we)\b")  # "My name is Will" is fine
-_NEGATION = re.compile(
-    r"n't\b|\b(?:not|never|no|nobody|nothing|neither|nor|none|no\s+longer)\b", I_
-)
-# "I told you Hinewai is seven, but ...": the user quoting what they said before, either
-# repeated or about to be corrected; either way it says nothing new.
-_OWN_EARLIER = re.compile(
-    r"^I\s+(?:told\s+(?:you|u)|said|wrote|mentioned|typed|thought\s+I\s+(?:said|told))\b", I_
-)
-_REPORTED = re.compile(
-    r"\b(?P<who>[\w']+)\s+(?:says?|said|thinks?|thought|claims?|claimed|believes?|believed|"
-    r"told\s+(?:me|him|her|them|everyone|us))\s+(?:that\s+)?(?:I|my|we)\b",
-    I_,
-)
-
-
-def _gated(clause: str) -> bool:
-    """True when a clause must not yield facts: a question, a wish, a negation, hearsay."""
-    if not clause or QUESTION_START.match(clause):
-        return True
-    if _HYPO.search(clause) or _WILL.search(clause) or _NEGATION.search(clause):
-        return True
-    if _OWN_EARLIER.match(clause):
-        return True
-    m = _REPORTED.search(clause)
-    return bool(m and m["who"].lower() not in ("i", "we"))
 
 
 def _is_loose(clause: str) -> bool:
@@ -237,6 +201,7 @@ _RULES = (
     _r_misc,
     r_name_aside,
     r_fear,
+    *LIFE_RULES,
 )
 
 
@@ -294,10 +259,11 @@ def _sentence_body(sentence: str) -> str:
     if sentence.rstrip(" )\"'").endswith("?"):
         sentence = before_question(sentence)  # what it states before it asks, if anything
     body = strip_prefix(sentence)
-    if not body or _HYPO_START.match(body):
+    if not body or HYPO_START.match(body):
         return ""
     for pat, repl in (*_CONTRACTIONS, *_DISLIKE_NORMAL):
         body = pat.sub(repl, body)
+    body = everyday_family(canonical(body))
     m = _CORRECTION.match(body.rstrip(" .!"))
     if m:
         body = f"{m['subj']} is {m['new']}"
@@ -378,6 +344,9 @@ def _run(message: str, entity: _Entity | None = None, known: Sequence[Fact] = ()
     text = normalise(message[:MAX_MESSAGE_CHARS])
     if not text or is_command(text):
         return out
+    text = asides_apart(drop_quoted_speech(text))
+    if not text.strip(' "'):
+        return out
     names = known_entities(known)
     for sentence in sentences(text):
         if len(sentence) > MAX_SENTENCE_CHARS:
@@ -394,7 +363,7 @@ def _run(message: str, entity: _Entity | None = None, known: Sequence[Fact] = ()
                 out.no_longer.append(gone)
             referent = _named(raw, names) or out.entity
             clause = _resolve(raw, referent)
-            if _gated(clause):
+            if gated(clause):
                 continue
             c = _clause_facts(clause, raw, source, referent)
             found.extend(c.facts)
@@ -432,7 +401,10 @@ def _known(context: ExtractContext | None) -> list[Fact]:
 def extract(message: str, context: ExtractContext | None = None) -> list[Fact]:
     """Facts the user states about themselves in ``message``; never raises."""
     try:
-        return _run(message, _history_entity(context), _known(context)).facts
+        facts = _run(message, _history_entity(context), _known(context)).facts
+        if context is not None and context.history and isinstance(message, str):
+            facts += bare_answer(normalise(message[:MAX_MESSAGE_CHARS]), context.history, facts)
+        return facts
     except Exception:  # pragma: no cover - last line of defence
         log.warning("rule extraction failed", exc_info=True)
         return []

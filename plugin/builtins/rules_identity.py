@@ -17,6 +17,7 @@ from sleepmem.plugin.builtins.lexicon import (
     FAMILY,
     FEMALE,
     INSTRUMENTS,
+    JOBS,
     LANGUAGES,
     MALE,
     NOT_NAMES,
@@ -311,7 +312,9 @@ def _r_business(c: _Clause) -> None:
 _FAM_APPOS = _pair(
     rf"\bmy\s+{_REL}(?:,\s*|\s+)(?P<name>{{NAME}})"
     r"(?=\s*,|\s+(?:is|was|'s|works|worked|lives|lived|plays|has|had|loves|likes|just|"
-    r"recently|also|and|who|turned|turns)\b)"
+    r"recently|also|and|who|turned|turns)\b"
+    # or any verb of the third person: "my grandson Idris laughs at me"
+    r"|\s+(?P<verb>(?-i:[a-z]{2,}s))\b)"
 )
 _FAM_APPOS_END = _rx(rf"\bmy\s+{_REL}(?:,\s*|\s+)(?P<name>{_CAP_NAME}(?:\s+{_CAP_NAME})?)\s*$")
 _FAM_NAME = [
@@ -360,7 +363,11 @@ def _family_entity(c: _Clause, rel: str, name: str) -> None:
 def _r_family(c: _Clause) -> None:
     found_name = ""
     rel = ""
-    m = _pick(_FAM_APPOS, c).search(c.text) or _FAM_APPOS_END.search(c.text)
+    m = _pick(_FAM_APPOS, c).search(c.text)
+    # typed in lower case, "my sister hates cats" is no sister named "hates" (see pets)
+    if m and m["verb"] and c.loose and m["name"].lower().endswith("s"):
+        m = None
+    m = m or _FAM_APPOS_END.search(c.text)
     if m:
         name = _valid_name(m["name"], c.loose)
         if name:
@@ -388,7 +395,10 @@ def _r_family(c: _Clause) -> None:
         name = _valid_name(m["name"], c.loose) or (found_name if m["rel"] == rel else "")
         job, rest = _job_np(m["tail"])
         verb = m["verb"].lower()
-        if job and ("work" in verb or (m["art"] and looks_like_job(job))):
+        # without an article ("my husband is electrician", as many learners say it) only a
+        # listed job counts: "my sister is nurse" yes, "my sister is lovely" no
+        listed = not m["art"] and _head(job) in JOBS and len(job.split()) <= 2
+        if job and ("work" in verb or (m["art"] and looks_like_job(job)) or listed):
             f = relative_fields(m["rel"], name)
             subj = _subject(f["rel"], name)
             c.add("family_job", job, subject=subj, **f)
@@ -405,7 +415,8 @@ def _r_family(c: _Clause) -> None:
     if m:
         name = _valid_name(m["name"], c.loose)
         art, place = _value(m["tail"], _CUT_NP, max_words=5)
-        if place:
+        # "he works for big company": no article, no capital, no name of a workplace
+        if place and (art or c.loose or place[:1].isupper()):
             f = relative_fields(m["rel"], name)
             c.add("family_workplace", place, subject=_subject(f["rel"], name), art=art, **f)
             _family_entity(c, m["rel"], name)
@@ -455,7 +466,9 @@ _PET_NAME = [
 ]
 _PET_APPOS = _pair(
     rf"\bmy\s+(?:[\w-]+\s+)?{_ANIMAL},?\s+(?P<name>{{NAME}})"
-    r"(?=\s*,|\s+(?:is|was|'s|loves|likes|has|just|and|who|sleeps|eats|turned)\b)"
+    r"(?=\s*,|\s+(?:is|was|'s|loves|likes|has|just|and|who|sleeps|eats|turned)\b"
+    # or any verb of the third person: "my cat Pixel keeps stealing my chair"
+    r"|\s+(?P<verb>(?-i:[a-z]{2,}s))\b)"
 )
 _PET_IS_A = _pair(rf"\bmy\s+{_ANIMAL}{_REL_NAME_OPT}\s+(?:is|'s)\s+(?:a|an)\s+(?P<tail>.+)")
 _PET_AGE = _pair(
@@ -506,6 +519,10 @@ def _r_pets(c: _Clause) -> None:
                 c.add("pet_name", name, subject=f"my {f['animal']}", **f)
                 c.entity = _Entity("pet", f["animal"], name)
     m = _pick(_PET_APPOS, c).search(c.text)
+    # typed in lower case, "my dog hates cats" is no dog named "hates": a name read before
+    # an unlisted verb must not itself end like one
+    if m and m["verb"] and c.loose and m["name"].lower().endswith("s"):
+        m = None
     if m:
         name = _valid_name(m["name"], c.loose)
         if c.is_new_name(name):

@@ -121,7 +121,7 @@ def _r_likes(c: _Clause) -> None:
 
 _ALLERGY = [
     _rx(rf"{_IAM}\s+(?:(?:very|really|quite|severely|highly|super|extremely|a\s+bit|slightly|"
-        r"mildly|deathly)\s+)?allergic\s+to\s+(?P<tail>.+)"),
+        r"mildly|deathly)\s+)?allergic\s+(?:to|for|of)\s+(?P<tail>.+)"),
     _rx(rf"{_I}{_ADV}\s+(?:have|'ve\s+got|have\s+got|suffer\s+from)\s+(?:a|an)?\s*"
         r"(?:severe\s+|mild\s+|serious\s+|bad\s+)?allergy\s+to\s+(?P<tail>.+)"),
     _rx(r"\bmy\s+allergy\s+is\s+(?:to\s+)?(?P<tail>.+)"),
@@ -254,6 +254,10 @@ def _r_music_sport(c: _Clause) -> None:
     if m:
         _, np = _value(m["tail"], _CUT_NP, max_words=3)
         if not np:
+            # "I play the violin the old way": a long tail may still open with the instrument
+            inst = instrument_in(_clean(m["tail"].split()[0])) if m["tail"].split() else ""
+            if inst:
+                c.add("instrument", inst, obj=inst)
             return
         inst = instrument_in(np)
         low = np.lower()
@@ -312,6 +316,8 @@ def _languages(tail: str) -> str:
         return ""
     return found[0] if len(found) == 1 else ", ".join(found[:-1]) + " and " + found[-1]
 
+
+languages_in = _languages  # the public name for the rule modules written since
 
 _SPEAK = _rx(rf"{_I}{_ADV}\s+(?:can\s+)?speak{_ADV}\s+(?P<tail>.+)")
 _NATIVE = _rx(
@@ -518,7 +524,7 @@ _GENERIC_STOP_NP = {
     "internet", "wifi", "laptop", "battery", "english", "memory", "time", "schedule",
 }  # fmt: skip
 _GENERIC_BAD_VALUE = re.compile(
-    r"^(?:so|very|too|really|not|kind|sort|pretty|quite|a\s+bit|getting|going|being|still|"
+    r"^(?:my|your|his|her|our|their|so|very|too|really|not|kind|sort|pretty|quite|a\s+bit|getting|going|being|still|"
     r"always|also|just|gone|broken|dead|sick|ill|fine|ok|okay|great|good|bad|awful|"
     r"terrible|better|worse|tired|sore|killing|hurting|over|here|there|that|to|like|"
     r"about|in|on|at|with|from|for|by|done|busy|full|empty|off|out|up|down|late|early|"
