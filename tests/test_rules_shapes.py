@@ -288,3 +288,17 @@ def test_a_corrected_trip_replaces_the_old_one() -> None:
     new = next(f for f in rules.extract("Next month I'm going to Aberdeen, not Helsinki.")
                if f.slot == "travel")  # fmt: skip
     assert (old.slot, new.slot, new.answer) == ("travel", "travel", "Aberdeen")
+
+
+@pytest.mark.parametrize(
+    ("text", "question", "answer"),
+    [
+        ("i drive a jeep now lol", "What car do I drive?", "jeep"),
+        ("I ride a scooter to the beach", "What vehicle do I ride?", "scooter"),
+    ],
+)
+def test_a_vehicle_named_by_its_kind_is_asked_about_by_the_general_kind(text, question, answer):
+    from sleepmem.plugin.builtins.rules import parse_statement
+
+    [fact] = parse_statement(text)
+    assert (fact.questions[0], fact.answer) == (question, answer)

@@ -164,6 +164,9 @@ def _add_vehicle(c: _Clause, verb: str, art: str, np: str) -> None:
     if not brand and head not in VEHICLE_TYPES:
         return  # "I drive a hard bargain"
     answer = brand or _drop_fillers(np)
+    if answer and answer.casefold() == vtype.casefold():
+        # "I drive a jeep": the answer is the kind itself, so ask for the general kind
+        vtype = "car" if verb == "drive" else "vehicle"
     if answer:
         c.add("vehicle", answer, obj=np, verb=verb, vtype=vtype)
 
