@@ -63,7 +63,8 @@ def run_header(engine: Engine, bench_path: Path) -> dict[str, Any]:
     }
 
 
-def _rate(hits: list[bool]) -> float:
+def rate(hits: list[bool]) -> float:
+    """The share of hits; 0.0 for none asked."""
     return sum(hits) / len(hits) if hits else 0.0
 
 
@@ -97,9 +98,9 @@ def _phase(engine: Engine, users: list[dict[str, Any]], gk: list[dict[str, Any]]
             bar.update()
         drift = engine.drift(engine.factors(uid), _neutral)
         out["per_user"][uid] = {
-            "chat_recall": _rate(q_hits),
-            "paraphrase_recall": _rate(p_hits),
-            "general_knowledge": _rate(g_hits),
+            "chat_recall": rate(q_hits),
+            "paraphrase_recall": rate(p_hits),
+            "general_knowledge": rate(g_hits),
             "ppl_drift": drift,
             "facts": len(engine.memories(uid)),
         }
@@ -129,9 +130,9 @@ def _phase(engine: Engine, users: list[dict[str, Any]], gk: list[dict[str, Any]]
                     )
                 bar.update()
     out.update(
-        chat_recall=_rate(all_q),
-        paraphrase_recall=_rate(all_p),
-        general_knowledge=_rate(all_gk),
+        chat_recall=rate(all_q),
+        paraphrase_recall=rate(all_p),
+        general_knowledge=rate(all_gk),
         ppl_drift=float(np.mean(drifts)) if drifts else 0.0,
         leaks=len(leaks),
         leak_examples=leaks[:5],
@@ -174,7 +175,7 @@ def run_memory_bench(
                 correct(engine.ask("__bench_base__", g["question"], ANSWER_TOKENS), g["expect"])
             )
             bar.update()
-    result["base"] = {"general_knowledge": _rate(base_gk)}
+    result["base"] = {"general_knowledge": rate(base_gk)}
 
     edit_s: list[float] = []
     per_fact_s: list[float] = []
@@ -350,10 +351,10 @@ def run_capacity(engine: Engine, n: int, pool: Path, progress: bool) -> dict[str
                 correct(engine.ask(uid, f.questions[0], ANSWER_TOKENS), [f.answer])
                 for f in facts[:point]
             ]
-            out["recall_at"][str(point)] = _rate(hits)
+            out["recall_at"][str(point)] = rate(hits)
     report = engine.sleep(uid)
     hits = [correct(engine.ask(uid, f.questions[0], ANSWER_TOKENS), [f.answer]) for f in facts]
-    out["after_sleep_recall"] = _rate(hits)
+    out["after_sleep_recall"] = rate(hits)
     out["sleep_s"] = report.seconds
     out["bytes_per_fact"] = engine.memory(uid).bytes_on_disk() / max(len(facts), 1)
     return out
@@ -405,20 +406,11 @@ def run_ablation(
     All variants share the loaded model and its statistics; each gets its own user id so
     their memories never mix.
     """
-    from .config import load_config
-
     data = json.loads(Path(bench_path).read_text("utf-8"))
     user, gk = data["users"][0], data["general_knowledge"]
     rows = {}
     for i, name in enumerate(names or list(ABLATIONS)):
-        overrides = config_to_dict(engine.config)
-        for section, values in _nested(ABLATIONS[name]).items():
-            overrides[section] = {**overrides.get(section, {}), **values}
-        cfg = load_config(overrides=overrides, discover=False, env={})
-        variant = Engine(cfg, engine.backend, engine.plugins)
-        variant._stats = (
-            engine._stats if variant.settings.layers == engine.settings.layers else None
-        )
+        variant = variant_engine(engine, ABLATIONS[name])
         uid = f"bench:ablation:{i}"
         if variant.memories(uid):
             variant.forget_all(uid)
@@ -442,10 +434,10 @@ def run_ablation(
         ]
         rows[name] = {
             "overrides": ABLATIONS[name],
-            "chat_recall": _rate(chat),
-            "paraphrase_recall": _rate(para),
-            "raw_completion_recall": _rate(raw),
-            "general_knowledge": _rate(know),
+            "chat_recall": rate(chat),
+            "paraphrase_recall": rate(para),
+            "raw_completion_recall": rate(raw),
+            "general_knowledge": rate(know),
             "ppl_drift": variant.drift(variant.factors(uid), data["neutral_text"]),
             "wake_s": wake_s,
         }
@@ -454,12 +446,30 @@ def run_ablation(
     return {"user": user["user"], "variants": rows}
 
 
-def _nested(flat: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def nested_overrides(flat: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{"editor.layers": [..]}`` -> ``{"editor": {"layers": [..]}}``."""
+    out: dict[str, dict[str, Any]] = {}
     for key, value in flat.items():
         section, _, field_name = key.partition(".")
+        if not field_name:
+            raise ValueError(f"override {key!r} needs a section, e.g. editor.layers")
         out.setdefault(section, {})[field_name] = value
     return out
+
+
+def variant_engine(engine: Engine, overrides: dict[str, Any]) -> Engine:
+    """An engine on ``engine``'s loaded model and plugins with its config plus ``overrides``
+    (dotted keys); the statistics are shared when the edited layers are the same."""
+    from .config import load_config
+
+    merged = config_to_dict(engine.config)
+    for section, values in nested_overrides(overrides).items():
+        merged[section] = {**merged.get(section, {}), **values}
+    cfg = load_config(overrides=merged, discover=False, env={})
+    variant = Engine(cfg, engine.backend, engine.plugins)
+    if variant.settings.layers == engine.settings.layers:
+        variant._stats = engine._stats
+    return variant
 
 
 def print_ablation(result: dict[str, Any]) -> None:

@@ -24,17 +24,13 @@ from typing import Any
 import numpy as np
 
 from .backends.base import text_of
-from .bench import correct, fact_matches, run_header
+from .bench import correct, fact_matches, rate, run_header
 from .facts import explicit
 from .memory import Engine
 
 ANSWER_TOKENS = 32
 REPLY_TOKENS = 48  # the bot's own replies while the conversation is played
 MODES = ("editor", "end_to_end")
-
-
-def _rate(hits: list[bool]) -> float:
-    return sum(hits) / len(hits) if hits else 0.0
 
 
 def _progress(total: int, desc: str, enabled: bool) -> Any:
@@ -149,12 +145,12 @@ def _evaluate(
             for f in user.get("forgotten", [])
         ]
         forgotten += _ask(engine, uid, asks)[0]
-    out: dict[str, Any] = {name: _rate(h) for name, h in per_context.items() if h}
+    out: dict[str, Any] = {name: rate(h) for name, h in per_context.items() if h}
     if not fresh_only:
         out.update(
-            paraphrase=_rate(paraphrase),
-            superseded_ok=_rate(superseded) if superseded else None,
-            forgotten_ok=_rate(forgotten) if forgotten else None,
+            paraphrase=rate(paraphrase),
+            superseded_ok=rate(superseded) if superseded else None,
+            forgotten_ok=rate(forgotten) if forgotten else None,
         )
     out["failures"] = failures[:30]
     return out
@@ -185,7 +181,7 @@ def _general(
         replies = engine.ask_many(uid, [_question(g, [], g["question"]) for g in gk])
         hits += [correct(r, g["expect"]) for r, g in zip(replies, gk)]
         drifts.append(engine.drift(engine.factors(uid), neutral))
-    return _rate(hits), float(np.mean(drifts)) if drifts else 0.0
+    return rate(hits), float(np.mean(drifts)) if drifts else 0.0
 
 
 def run_mode(
@@ -282,7 +278,7 @@ def run_conversation_bench(
     started = time.perf_counter()
     stats = engine.statistics()
     replies = engine.ask_many("bench-base", [_question(g, [], g["question"]) for g in gk])
-    base_gk = _rate([correct(r, g["expect"]) for r, g in zip(replies, gk)])
+    base_gk = rate([correct(r, g["expect"]) for r, g in zip(replies, gk)])
     result: dict[str, Any] = {
         **run_header(engine, bench_path),
         "users": len(data["users"]),

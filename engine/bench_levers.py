@@ -17,30 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from .bench import correct
-from .config import config_to_dict, load_config
+from .bench import correct, rate, variant_engine
 from .facts import explicit
 from .memory import Engine
 
 ANSWER_TOKENS = 16
-
-
-def _nested(flat: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for key, value in flat.items():
-        section, _, name = key.partition(".")
-        if not name:
-            raise ValueError(f"override {key!r} needs a section, e.g. editor.layers")
-        out.setdefault(section, {})[name] = value
-    return out
-
-
-def _variant(engine: Engine, overrides: dict[str, Any]) -> Engine:
-    merged = config_to_dict(engine.config)
-    for section, values in _nested(overrides).items():
-        merged[section] = {**merged.get(section, {}), **values}
-    cfg = load_config(overrides=merged, discover=False, env={})
-    return Engine(cfg, engine.backend, engine.plugins)
 
 
 def final_facts(user: dict[str, Any]) -> list[tuple[str, str]]:
@@ -51,10 +32,6 @@ def final_facts(user: dict[str, Any]) -> list[tuple[str, str]]:
             last[gold["q"]] = gold["answer"]
     forgotten = {f["q"] for f in user.get("forgotten", [])}
     return [(q, a) for q, a in last.items() if q not in forgotten]
-
-
-def _rate(hits: list[bool]) -> float:
-    return sum(hits) / len(hits) if hits else 0.0
 
 
 def measure(
@@ -88,9 +65,9 @@ def measure(
     uid = f"bench-levers:{users[0]['user']}"
     replies = engine.ask_many(uid, [[{"role": "user", "content": g["question"]}] for g in gk])
     return {
-        **{name: _rate(hits) for name, hits in per_context.items()},
-        "paraphrase": _rate(paraphrase),
-        "general_knowledge_raw": _rate([correct(r, g["expect"]) for r, g in zip(replies, gk)]),
+        **{name: rate(hits) for name, hits in per_context.items()},
+        "paraphrase": rate(paraphrase),
+        "general_knowledge_raw": rate([correct(r, g["expect"]) for r, g in zip(replies, gk)]),
         "ppl_drift": float(np.mean(drifts)),
         "edit_s": edit_s,
         "failures": failures[:20],
@@ -112,6 +89,6 @@ def run_levers(
     mb = json.loads(Path(mb_path).read_text("utf-8"))
     result: dict[str, Any] = {"users": [u["user"] for u in users], "variants": {}}
     for name, overrides in variants.items():
-        variant = _variant(engine, overrides)
+        variant = variant_engine(engine, overrides)
         result["variants"][name] = {"overrides": overrides, **measure(variant, data, users, mb)}
     return result

@@ -3,7 +3,8 @@
 import pytest
 from click.testing import CliRunner
 from sleepmem.adapters.cli import build_cli
-from sleepmem.engine.bench_levers import _nested, final_facts
+from sleepmem.engine.bench import nested_overrides
+from sleepmem.engine.bench_levers import final_facts
 
 
 def test_final_facts_keep_the_last_answer_and_leave_out_forgotten_ones():
@@ -20,11 +21,11 @@ def test_final_facts_keep_the_last_answer_and_leave_out_forgotten_ones():
 
 
 def test_overrides_need_a_section():
-    assert _nested({"editor.layers": [1], "editor.contexts": 2}) == {
+    assert nested_overrides({"editor.layers": [1], "editor.contexts": 2}) == {
         "editor": {"layers": [1], "contexts": 2}
     }
     with pytest.raises(ValueError):
-        _nested({"layers": [1]})
+        nested_overrides({"layers": [1]})
 
 
 @pytest.mark.parametrize("spec", ["late", "late={not json", "={}", "late=[1]"])
