@@ -320,6 +320,13 @@ _LEARNING_MORE = [
                  r"(?:classes|lessons|courses)\b"),
 ]  # fmt: skip
 
+# (patterns, the kind an older rule would have found, the slot)
+_LANGUAGE_RULES = (
+    (_NATIVE_MORE, "native language", "native_language"),
+    ([_FLUENT], "speaks", "language"),
+    (_LEARNING_MORE, "is learning", "learning_language"),
+)
+
 
 def r_language_more(c: Clause) -> None:
     """ "Tamil is my mother tongue", "I grew up speaking Welsh", "I'm fluent in Czech"."""
@@ -328,26 +335,15 @@ def r_language_more(c: Clause) -> None:
     if m and m["tail"].split()[0].lower() in LANGUAGES_LOWER and "native language" not in kinds:
         c.add("native_language", languages_in(m["tail"]))
         return
-    for pat in _NATIVE_MORE:
-        m = pat.search(c.text)
-        if m and "native language" not in kinds:
-            langs = languages_in(m["tail"])
-            if langs:
-                c.add("native_language", langs)
-            return
-    m = _FLUENT.search(c.text)
-    if m and "speaks" not in kinds:
-        langs = languages_in(m["tail"])
-        if langs:
-            c.add("language", langs)
-        return
-    for pat in _LEARNING_MORE:
-        m = pat.search(c.text)
-        if m and "is learning" not in kinds:
-            langs = languages_in(m["tail"])
-            if langs:
-                c.add("learning_language", langs)
-            return
+    # the first pattern that matches, unless an older rule already read that kind, decides
+    for patterns, kind, slot in _LANGUAGE_RULES:
+        for pat in patterns:
+            m = pat.search(c.text)
+            if m and kind not in kinds:
+                langs = languages_in(m["tail"])
+                if langs:
+                    c.add(slot, langs)
+                return
 
 
 _DEGREE = r"(?:degree|major|phd|ph\.d|doctorate|masters?|master's|bachelor's|bsc|msc|ba|ma)"
