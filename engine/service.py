@@ -76,6 +76,11 @@ def last_user_message(messages: Sequence[dict[str, str]]) -> tuple[str, list[dic
     raise InputError("the conversation has no user message")
 
 
+def history_pairs(history: Sequence[dict[str, str]]) -> list[tuple[str, str]]:
+    """Chat messages as the (role, content) pairs the engine's wake reads."""
+    return [(m.get("role", ""), m.get("content", "")) for m in history]
+
+
 @dataclass
 class _UserWork:
     """Per-user bookkeeping: the FIFO lock, queued wake messages and activity times."""
@@ -221,7 +226,7 @@ class MemoryService:
         """Forget what ``message`` asks to forget in plain words (wake on; no command)."""
         if not self.engine.config.server.wake or is_command(message):
             return []
-        pairs = [(m.get("role", ""), m.get("content", "")) for m in history]
+        pairs = history_pairs(history)
         try:
             return self.engine.forget_requested(user_id, message, pairs)
         except SleepmemError as exc:  # the reply goes on; wake tries the request again
@@ -302,7 +307,7 @@ class MemoryService:
             return
         user_id = validate_user_id(user_id)
         message, history = last_user_message(messages)
-        pairs = [(m.get("role", ""), m.get("content", "")) for m in history]
+        pairs = history_pairs(history)
         await asyncio.to_thread(self.engine.receive, user_id, message, pairs)
 
     def after_reply(self, user_id: str, messages: list[dict[str, str]], reply: str) -> None:
