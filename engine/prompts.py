@@ -16,7 +16,7 @@ from . import contexts
 from .backends.base import Backend, EditPrompt
 from .facts import Fact
 from .statistics import question_prompt
-from .wordings import wordings
+from .wordings import alternate, wordings
 
 
 def answer_text(fact: Fact) -> str:
@@ -65,11 +65,9 @@ def fact_prompts(
             asks = wordings(fact.questions, max(n_wordings, 1))
             family = contexts.family(fact_seed(fact), max(n_contexts, 1))
             if asks:
-                pairs = [(asks[0], family[0])]
                 rest_c = [(asks[0], c) for c in family[1:]]
                 rest_w = [(q, family[(i + 1) % len(family)]) for i, q in enumerate(asks[1:])]
-                for i in range(max(len(rest_c), len(rest_w))):
-                    pairs += rest_c[i : i + 1] + rest_w[i : i + 1]
+                pairs = [(asks[0], family[0]), *alternate(rest_c, rest_w)]
                 for question, context in pairs:
                     target = reply_target(backend, question, answer)
                     chosen.append(question_prompt(backend, question, target, group, context))

@@ -11,8 +11,11 @@ the question's form, not of its meaning: they hold for any fact.
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 from .asking import rephrasings
+
+T = TypeVar("T")
 
 _CONTRACT = (
     (r"\bWhat is\b", "What's"),
@@ -110,8 +113,9 @@ def variants(question: str) -> list[str]:
     return unique
 
 
-def _alternate(first: list[str], second: list[str]) -> list[str]:
-    out = []
+def alternate(first: list[T], second: list[T]) -> list[T]:
+    """first[0], second[0], first[1], second[1], ...; the longer list's rest at the end."""
+    out: list[T] = []
     for i in range(max(len(first), len(second))):
         out += first[i : i + 1] + second[i : i + 1]
     return out
@@ -126,7 +130,7 @@ def wordings(questions: tuple[str, ...] | list[str], n: int) -> list[str]:
         if q and q.casefold() not in {g.casefold() for g in given}:
             given.append(q)
     out = given[:n]
-    pools = [_alternate(rephrasings(q), variants(q)) for q in given]
+    pools = [alternate(rephrasings(q), variants(q)) for q in given]
     i = 0
     while len(out) < n and any(i < len(p) for p in pools):
         for pool in pools:
