@@ -14,9 +14,11 @@ not kept: the ledger keeps facts, not transcripts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .store import UserMemory
@@ -40,15 +42,20 @@ class Received:
     attempts: int
 
 
-def _ensure(conn: sqlite3.Connection) -> None:
-    conn.execute(_SCHEMA)  # ledgers written before the inbox existed gain it on first use
+@contextlib.contextmanager
+def _table(memory: UserMemory, create: bool) -> Iterator[sqlite3.Connection | None]:
+    """The user's ledger with the inbox table in it; None when there is no ledger and
+    ``create`` is False."""
+    with memory.ledger(create=create) as conn:
+        if conn is not None:
+            conn.execute(_SCHEMA)  # ledgers written before the inbox existed gain it here
+        yield conn
 
 
 def receive(memory: UserMemory, message: str, history: tuple[tuple[str, str], ...]) -> int:
     """Commit ``message`` (with the conversation before it) as pending; returns its seq."""
-    with memory.ledger(create=True) as conn:
+    with _table(memory, create=True) as conn:
         assert conn is not None
-        _ensure(conn)
         cur = conn.execute(
             "INSERT INTO inbox (message, history, received_at) VALUES (?, ?, ?)",
             (message, json.dumps([list(p) for p in history]), time.time()),
@@ -58,10 +65,9 @@ def receive(memory: UserMemory, message: str, history: tuple[tuple[str, str], ..
 
 def pending(memory: UserMemory) -> list[Received]:
     """The user's pending messages, oldest first."""
-    with memory.ledger(create=False) as conn:
+    with _table(memory, create=False) as conn:
         if conn is None:
             return []
-        _ensure(conn)
         rows = conn.execute(
             "SELECT seq, message, history, attempts FROM inbox ORDER BY seq"
         ).fetchall()
@@ -72,10 +78,9 @@ def pending(memory: UserMemory) -> list[Received]:
 
 
 def count(memory: UserMemory) -> int:
-    with memory.ledger(create=False) as conn:
+    with _table(memory, create=False) as conn:
         if conn is None:
             return 0
-        _ensure(conn)
         return int(conn.execute("SELECT COUNT(*) FROM inbox").fetchone()[0])
 
 
@@ -83,9 +88,8 @@ def done(memory: UserMemory, seqs: list[int]) -> None:
     """Take woken messages out of the inbox."""
     if not seqs:
         return
-    with memory.ledger(create=True) as conn:
+    with _table(memory, create=True) as conn:
         assert conn is not None
-        _ensure(conn)
         conn.executemany("DELETE FROM inbox WHERE seq = ?", [(s,) for s in seqs])
 
 
@@ -93,9 +97,8 @@ def failed(memory: UserMemory, seqs: list[int]) -> list[int]:
     """Count a failed wake of ``seqs``; returns those dropped for failing too often."""
     if not seqs:
         return []
-    with memory.ledger(create=True) as conn:
+    with _table(memory, create=True) as conn:
         assert conn is not None
-        _ensure(conn)
         conn.executemany(
             "UPDATE inbox SET attempts = attempts + 1 WHERE seq = ?", [(s,) for s in seqs]
         )
@@ -113,7 +116,6 @@ def failed(memory: UserMemory, seqs: list[int]) -> list[int]:
 
 def clear(memory: UserMemory) -> None:
     """Drop every pending message (the user asked to forget everything)."""
-    with memory.ledger(create=False) as conn:
+    with _table(memory, create=False) as conn:
         if conn is not None:
-            _ensure(conn)
             conn.execute("DELETE FROM inbox")

@@ -47,6 +47,11 @@ def check_bind(config: EngineConfig) -> None:
         )
 
 
+def base_url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 literal goes in brackets
+    return f"http://{shown}:{port}"
+
+
 async def start_site(service: MemoryService, host: str, port: int) -> tuple[web.AppRunner, str]:
     """Start the app on ``host:port`` (0 = any free port); returns the runner and base URL."""
     return await listen(create_app(service), host, port)
@@ -60,8 +65,7 @@ async def listen(app: web.Application, host: str, port: int) -> tuple[web.AppRun
     await site.start()
     sockets = [s for s in (site._server.sockets if site._server else [])]
     bound = sockets[0].getsockname()[1] if sockets else port
-    shown = f"[{host}]" if ":" in host else host
-    return runner, f"http://{shown}:{bound}"
+    return runner, base_url(host, bound)
 
 
 STREAM_GRACE = 10.0
@@ -92,8 +96,7 @@ def serve(service: MemoryService) -> None:
     # starts accepting, and a client that connects in between just waits in the backlog.
     sock.listen(128)
     bound = sock.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{bound}"
+    url = base_url(host, bound)
     app = create_app(service, finish_on_close=False)
 
     async def announce(_app: web.Application) -> None:
