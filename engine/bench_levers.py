@@ -58,8 +58,11 @@ def measure(
                     failures.append({"context": ctx["name"], "q": q["q"], "reply": reply})
         asks = [(p, q) for q in user["questions"] for p in q.get("paraphrases", [])]
         convs = [[{"role": "user", "content": p}] for p, _ in asks]
-        for (_, q), reply in zip(asks, engine.ask_many(uid, convs, ANSWER_TOKENS)):
-            paraphrase.append(correct(reply, q["expect"], q.get("forbid", [])))
+        for (asked, q), reply in zip(asks, engine.ask_many(uid, convs, ANSWER_TOKENS)):
+            ok = correct(reply, q["expect"], q.get("forbid", []))
+            paraphrase.append(ok)
+            if not ok:
+                failures.append({"context": "paraphrase", "q": asked, "reply": reply})
         drifts.append(engine.drift(engine.factors(uid), mb["neutral_text"]))
     gk = mb["general_knowledge"]
     uid = f"bench-levers:{users[0]['user']}"
@@ -70,7 +73,7 @@ def measure(
         "general_knowledge_raw": rate([correct(r, g["expect"]) for r, g in zip(replies, gk)]),
         "ppl_drift": float(np.mean(drifts)),
         "edit_s": edit_s,
-        "failures": failures[:20],
+        "failures": failures,
     }
 
 
