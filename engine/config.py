@@ -119,6 +119,13 @@ class EditorConfig(_Section):
         "rewrites of their form (engine/wordings.py).",
         ge=1,
     )
+    continued: int = _opt(
+        0,
+        "Prompts per fact (the first ones) also keyed at the answer's own tokens, so an "
+        "answer that starts on an untrained wording finishes whole (prompts.continuations); "
+        "0 = keys at the question's end only.",
+        ge=0,
+    )
     v_lr: float = _opt(0.5, "Adam learning rate when optimising the target vector v.", gt=0)
     v_steps: int = _opt(40, "Maximum optimisation steps per target vector.", ge=1)
     v_prompts: int = _opt(

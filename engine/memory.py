@@ -426,6 +426,7 @@ class Engine(Consolidation):
                 ed.key_source,
                 n_wordings=ed.wordings + extra,
                 n_contexts=ed.contexts + extra,
+                n_continued=ed.continued,
             ):
                 out.append(dataclasses.replace(prompt, group=group))
         return out

@@ -18,6 +18,8 @@ from .facts import Fact
 from .statistics import question_prompt
 from .wordings import alternate, wordings
 
+CONTINUED_CUTS = 3  # answer tokens keyed per continued prompt (names are 2-4 tokens long)
+
 
 def answer_text(fact: Fact) -> str:
     answer = fact.answer.strip()
@@ -36,6 +38,43 @@ def reply_target(backend: Backend, question: str, answer: str) -> str:
     return answer
 
 
+def token_cuts(backend: Backend, text: str) -> list[int]:
+    """Character offsets inside ``text`` where one of its tokens ends and another begins."""
+    whole = backend.encode(text)
+    return [
+        i
+        for i in range(1, len(text))
+        if backend.encode(text[:i]) + backend.encode(text[i:]) == whole
+    ]
+
+
+def continuations(backend: Backend, prompt: EditPrompt, answer: str, most: int) -> list[EditPrompt]:
+    """Prompts that key ``prompt``'s answer at its own tokens: the question followed by the
+    answer's first tokens, keyed at the last of them, target the rest.
+
+    Why: on a wording an edit was not trained on, the question key fires only partly, so the
+    answer's first token comes out and the base model finishes it ("Tove" -> "Tove Jóšík").
+    A key at the answer's own tokens is the same under every wording and context (MEMIT's
+    reason for keying at the subject), so the rest of a started answer follows from it.
+    """
+    if not prompt.target.startswith(answer):
+        return []
+    # a cut is useful only while a word of the answer is still to come
+    # and once the prefix is more than a letter or two, which begin every other reply too
+    cuts = [
+        i
+        for i in token_cuts(backend, answer)
+        if any(c.isalnum() for c in answer[i:]) and sum(c.isalnum() for c in answer[:i]) >= 3
+    ]
+    out = []
+    for cut in cuts[:most]:
+        text = prompt.text + answer[:cut]
+        out.append(
+            EditPrompt(text, backend.token_count(text) - 1, prompt.target[cut:], prompt.group)
+        )
+    return out
+
+
 def fact_seed(fact: Fact) -> str:
     """What a fact's context draws are hashed from: stable across re-solves and restarts."""
     return f"{fact.slot_key}|{fact.answer.casefold()}"
@@ -48,6 +87,7 @@ def fact_prompts(
     source: str = "questions",
     n_wordings: int = 1,
     n_contexts: int = 1,
+    n_continued: int = 0,
 ) -> list[EditPrompt]:
     """EditPrompts for ``facts``; prompt.group is the fact's index in ``facts``.
 
@@ -55,7 +95,9 @@ def fact_prompts(
     in ``n_wordings`` wordings (its own questions, then ``wordings.variants``): every context
     with the fact's first question, and each further wording under the contexts in turn, so
     ``n_contexts + n_wordings - 1`` prompts, the first ``max_prompts`` of them kept. The
-    order alternates new contexts and new wordings, so a short cap still covers both.
+    order alternates new contexts and new wordings, so a short cap still covers both. The
+    first ``n_continued`` of them are also keyed at the answer's own tokens
+    (``continuations``), beyond the cap.
     """
     prompts: list[EditPrompt] = []
     for group, fact in enumerate(facts):
@@ -83,7 +125,14 @@ def fact_prompts(
             mixed = [p for pair in zip(q_part, s_part) for p in pair]
             mixed += q_part[len(s_part) :] + s_part[len(q_part) :]
             chosen = mixed
-        prompts += chosen[:max_prompts] if max_prompts else chosen
+        chosen = chosen[:max_prompts] if max_prompts else chosen
+        extra = [
+            c
+            for p in chosen[:n_continued]
+            if p.text.strip() not in fact.statements
+            for c in continuations(backend, p, answer, CONTINUED_CUTS)
+        ]
+        prompts += chosen + extra
     return prompts
 
 

@@ -96,6 +96,9 @@ class Backend(Protocol):
     def token_count(self, text: str) -> int:
         """Number of tokens ``text`` encodes to (special tokens included as the model sees them)."""
 
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` as the model reads it (no special tokens added)."""
+
     def generate(
         self,
         text: str,
