@@ -41,9 +41,9 @@ def accounts(sillytavern: Path) -> list[str]:
     """The account folders under data/ (SillyTavern keeps its own in "_storage" etc.);
     ``default-user`` when it has never run, the account its first start creates."""
     data = sillytavern / "data"
-    found = [] if not data.is_dir() else sorted(
-        p.name for p in data.iterdir() if p.is_dir() and not p.name.startswith("_")
-    )
+    if not data.is_dir():
+        return ["default-user"]
+    found = sorted(p.name for p in data.iterdir() if p.is_dir() and not p.name.startswith("_"))
     return found or ["default-user"]
 
 

@@ -84,6 +84,12 @@ def shot(e2e_out: Path, request: pytest.FixtureRequest) -> Shot:
 
 @pytest.fixture(scope="session")
 def e2e_stats(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The model statistics every server of the session shares (minutes to compute on a
+    busy CPU); ``$SLEEPMEM_E2E_STATS`` keeps them in a folder across sessions."""
+    named = os.environ.get("SLEEPMEM_E2E_STATS")
+    if named:
+        Path(named).mkdir(parents=True, exist_ok=True)
+        return Path(named)
     return tmp_path_factory.mktemp("e2e-stats")
 
 

@@ -153,10 +153,19 @@ def memory_of(server: Any, user: str) -> list[str]:
     return [f["answer"] for f in server.api("GET", f"/v1/memory?{query}")["facts"]]
 
 
-def test_sillytavern_remembers_per_account(browser, sleepmem_server, sillytavern, shot, e2e_out):
+def test_sillytavern_remembers_per_account(
+    browser, sleepmem_server, sillytavern, shot, e2e_out
+) -> None:
     st = sillytavern
     server = sleepmem_server(server={"cors_origins": [st.url]})
     steps = Steps(shot, e2e_out)
+    try:
+        run_the_guide(browser, st, server, steps)
+    finally:
+        steps.save(st.timings)
+
+
+def run_the_guide(browser: Any, st: SillyTavern, server: Any, steps: Steps) -> None:
     see = expect()
     first = browser.new_context(viewport={"width": 1280, "height": 900})
     page = first.new_page()
@@ -221,6 +230,11 @@ def test_sillytavern_remembers_per_account(browser, sleepmem_server, sillytavern
     assert "porto" not in answer.casefold(), answer
     assert memory_of(server, "bea:User") == []
     see(page.locator("#chat")).to_contain_text("Porto")  # the first account still has it
-    steps.save({**st.timings})
+
+    # sleepmem gone while SillyTavern is in use: the commands say so in words
+    server.stop()
+    down = command(page, "/memories", "not reachable", timeout=30_000)
+    assert server.url in down, down
+    steps.done(page, "sleepmem-down")
     first.close()
     second.close()

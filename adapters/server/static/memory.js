@@ -38,13 +38,14 @@ function setBusy(on) {
 
 /** Run an action with the buttons off and a ticking message; every failure ends up as
  *  words in the banner, never as a spinner left turning. */
-async function run(label, action) {
+async function run(label, action, { ticking = true } = {}) {
     if (state.busy) return;
     setBusy(true);
     const started = Date.now();
     const tick = () => work(`${label}… ${Math.round((Date.now() - started) / 1000)} s`);
     tick();
-    const timer = setInterval(tick, 1000);
+    // An action that reports its own progress (sleep) keeps the message to itself.
+    const timer = ticking ? setInterval(tick, 1000) : undefined;
     try {
         await action();
     } catch (error) {
@@ -288,7 +289,7 @@ function wire() {
             const r = await state.api.call('POST', 'v1/memory/facts', { body: { text }, timeout: LONG });
             $('add-text').value = '';
             await refresh();
-            const added = r.added.map((f) => f.text).join('; ');
+            const added = r.added.map((f) => f.text).join(' ');
             banner(added ? `Remembered: ${added}` : `Nothing new to remember (${r.skipped.join('; ')}).`, { error: !added });
         });
     });
@@ -301,7 +302,7 @@ function wire() {
             banner(`Forgot ${r.forgotten} facts.`, { error: false });
         });
     });
-    $('sleep').addEventListener('click', () => run('Sleeping', sleepNow));
+    $('sleep').addEventListener('click', () => run('Asking the server to sleep', sleepNow, { ticking: false }));
 }
 
 document.title = `sleepmem memory (${SERVER.host})`;
