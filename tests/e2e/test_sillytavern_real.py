@@ -73,8 +73,8 @@ def open_drawer(page: Any, button: str, content: str) -> None:
 
 
 def first_run(page: Any) -> None:
-    """SillyTavern's welcome popup asks each new account for a persona name: keep 'User',
-    as most people do."""
+    """SillyTavern's welcome popup asks each new account for a persona name: keep the one
+    it proposes (the account's name: "User" for default-user), as most people do."""
     page.locator(".popup-button-ok:visible").click()
     expect()(page.locator(".popup:visible")).to_have_count(0)
 
@@ -220,15 +220,16 @@ def run_the_guide(browser: Any, st: SillyTavern, server: Any, steps: Steps) -> N
     first_run(other)
     connect(other, server.url)
     answer = extension_settings(other, server.url)
-    assert answer == 'Connected: memory "bea:User" has 0 facts.', answer
+    # the welcome popup proposed the account's name as the persona
+    assert answer == 'Connected: memory "bea:Bea" has 0 facts.', answer
     close_drawers(other)
     choose_character(other, "Seraphina")
     nothing = command(other, "/memories", "remembers nothing")
-    assert "bea:User" in nothing, nothing
+    assert "bea:Bea" in nothing, nothing
     answer = reply_to(other, "Where do I live?")
     steps.done(other, "second-account-does-not-know")
     assert "porto" not in answer.casefold(), answer
-    assert memory_of(server, "bea:User") == []
+    assert memory_of(server, "bea:Bea") == []
     see(page.locator("#chat")).to_contain_text("Porto")  # the first account still has it
 
     # sleepmem gone while SillyTavern is in use: the commands say so in words

@@ -29,8 +29,9 @@ export class SleepmemError extends Error {}
 
 /** Who the memory belongs to: the configured user id, else the SillyTavern persona name,
  *  prefixed with the account handle when SillyTavern's user accounts are on (``account``):
- *  every account starts with the persona "User", and two accounts must never share a
- *  memory by default. With perCharacter, also the current character (none in groups). */
+ *  persona names are free text ("User" is SillyTavern's default), and two accounts that
+ *  pick the same one must not share a memory. With perCharacter, also the current
+ *  character (none in group chats). */
 export function identityFor(ctx, settings, account = null) {
     const persona = String(ctx.name1 || '').trim();
     const user = String(settings.userId || (account && persona ? `${account}:${persona}` : persona)).trim();
