@@ -33,6 +33,10 @@ class SleepReport:
     drift_after: float = 0.0
     kept_new: bool = False
     repaired: list[str] = field(default_factory=list)
+    # Fact ids audited, and those whose audit failed under the edits the sleep left in
+    # place: what the memory page shows per fact ("last audit passed").
+    audited: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
     seconds: float = 0.0
     reason: str = ""
 

@@ -90,6 +90,7 @@ class _UserWork:
     last_message_at: float | None = None
     last_wake: WakeReport | None = None
     last_error: str | None = None
+    sleep_steps: list[str] = field(default_factory=list)  # of the sleep running now
 
 
 class MemoryService:
@@ -370,10 +371,19 @@ class MemoryService:
     async def sleep(self, user_id: str, reason: str = "api") -> SleepReport:
         user_id = validate_user_id(user_id)
 
+        steps = self._user(user_id).sleep_steps
+
         def run() -> SleepReport:
-            return self.engine.sleep(
-                user_id, max_drift=self.engine.config.schedule.max_drift, reason=reason
-            )
+            steps.clear()  # this sleep's steps, not the last one's
+            try:
+                return self.engine.sleep(
+                    user_id,
+                    max_drift=self.engine.config.schedule.max_drift,
+                    reason=reason,
+                    progress=steps.append,  # read by status() while the sleep runs
+                )
+            finally:
+                steps.clear()
 
         return await self._queued(user_id, run)
 
@@ -399,13 +409,21 @@ class MemoryService:
         mem = self.engine.memory(user_id)
         work = self._users.get(user_id) or _UserWork()
         last = mem.last_sleep()
+        sleeping = self.engine.is_sleeping(user_id)
         return {
             "user": user_id,
             "facts": len(mem.facts()),
             "last_sleep": last,
             "pending": work.pending,
             "inbox": self.engine.pending_count(user_id),
-            "sleeping": self.engine.is_sleeping(user_id),
+            "sleeping": sleeping,
+            # Steps of a running sleep done so far, for progress bars (None when awake).
+            "sleep_progress": {
+                "done": list(work.sleep_steps),
+                "total": self.engine.SLEEP_STEPS,
+            }
+            if sleeping
+            else None,
             "pressure": sleep_pressure(mem),
             "last_message_at": work.last_message_at,
             "last_error": work.last_error,

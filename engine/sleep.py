@@ -162,6 +162,9 @@ class Consolidation:
             better_recall = report.audit_after >= report.audit_before
             drift_ok = report.drift_after <= max(max_drift, report.drift_before)
             report.kept_new = better_recall and drift_ok
+            report.audited = [f.id for f in facts]
+            live = after if report.kept_new else before
+            report.failed = [f.id for f, ok in zip(facts, live) if not ok]
             if report.kept_new:
                 batch = EditBatch.new([f.id for f in facts], context.layers, "sleep")
                 mem.commit(add_batches=[batch], remove_batch_ids=[b.id for b in mem.batches()])

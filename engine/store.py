@@ -535,6 +535,14 @@ class UserMemory:
         )
         return {**sleep, "report": json.loads(rows[0][3])}
 
+    def sleeps(self) -> list[dict[str, Any]]:
+        """Every sleep, oldest first, each as ``last_sleep`` returns it (the history)."""
+        rows = self._query(
+            "SELECT id, started_at, finished_at, report_json FROM sleeps ORDER BY id"
+        )
+        keys = ("id", "started_at", "finished_at")
+        return [{**dict(zip(keys, r[:3])), "report": json.loads(r[3])} for r in rows]
+
     def bytes_on_disk(self) -> int:
         """Size of this model's delta file (what the edits cost on disk)."""
         return self._delta.stat().st_size if self._delta.exists() else 0

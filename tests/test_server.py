@@ -127,8 +127,25 @@ async def test_memory_api(serve):
     assert body["facts"] == 1 and body["pending"] == 0 and body["pressure"] > 0
     status, body = await raw(server, "POST", "/v1/memory/sleep", headers=a, json={"wait": True})
     assert status == 200 and body["facts"] == 1, body
+    # the report says which facts were audited and which failed (the memory page shows it)
+    assert body["audited"] == [fact["id"]] and set(body["failed"]) <= {fact["id"]}
+    # a queued sleep reports its steps in the status while it runs, then joins the history
+    status, body = await raw(server, "POST", "/v1/memory/sleep", headers=a, json={})
+    assert status == 202, body
+    seen = []
+    for _ in range(6000):
+        _, now = await raw(server, "GET", "/v1/memory/status", headers=a)
+        if now["sleeping"]:
+            seen.append(now["sleep_progress"])
+        elif now["pending"] == 0 and now["last_sleep"]["id"] == 2:
+            break
+        await asyncio.sleep(0.05)
+    steps = ["audit", "drift", "re-solve", "audit new", "drift new"]
+    assert seen and all(p["total"] == 5 and p["done"] == steps[: len(p["done"])] for p in seen)
+    assert now["sleep_progress"] is None
     status, body = await raw(server, "GET", "/v1/memory/export", headers=a)
-    assert body["model"] and body["facts"][0]["answer"] == "Biscuit" and len(body["sleeps"]) == 1
+    assert body["model"] and body["facts"][0]["answer"] == "Biscuit"
+    assert [s["id"] for s in body["sleeps"]] == [1, 2]
     status, body = await raw(
         server, "POST", "/v1/memory/command", headers=a, json={"text": "/memories"}
     )

@@ -36,13 +36,27 @@ def test_extension_files_ship_with_the_package() -> None:
 def test_installer_copies_the_extension_where_sillytavern_serves_it(tmp_path: Path) -> None:
     from sleepmem.adapters.sillytavern.__main__ import main
 
+    # 1.12.6's layout: extensions are found only in each account's data folder
     st = tmp_path / "SillyTavern"
     (st / "public" / "scripts" / "extensions").mkdir(parents=True)
+    (st / "src" / "endpoints").mkdir(parents=True)
+    (st / "src" / "endpoints" / "extensions.js").write_text("router.get('/discover', ...)")
+    assert main([str(st)]) == 0  # never started: the account its first start creates
+    first = st / "data" / "default-user" / "extensions" / "sleepmem"
+    assert (first / "manifest.json").read_bytes() == (EXTENSION / "manifest.json").read_bytes()
+    (st / "data" / "bea").mkdir()
+    (st / "data" / "_storage").mkdir()  # SillyTavern's own, not an account
+    assert main([str(st)]) == 0  # again: replaces, and reaches every account
+    assert (st / "data" / "bea" / "extensions" / "sleepmem" / "index.js").is_file()
+    assert not (st / "data" / "_storage" / "extensions").exists()
+    assert not (st / "public" / "scripts" / "extensions" / "third-party").exists()
+    assert main([str(st), "--user", "cy"]) == 0
+    assert (st / "data" / "cy" / "extensions" / "sleepmem" / "index.js").is_file()
+    # releases that install "for all users" read the shared folder
+    (st / "src" / "endpoints" / "extensions.js").write_text("const global = request.body.global")
     assert main([str(st)]) == 0
-    dest = st / "public" / "scripts" / "extensions" / "third-party" / "sleepmem"
-    assert (dest / "manifest.json").read_bytes() == (EXTENSION / "manifest.json").read_bytes()
-    assert main([str(st), "--user", "default-user"]) == 0  # again: replaces, no error
-    assert (st / "data" / "default-user" / "extensions" / "sleepmem" / "index.js").is_file()
+    shared = st / "public" / "scripts" / "extensions" / "third-party" / "sleepmem"
+    assert (shared / "index.js").is_file()
     with pytest.raises(SystemExit, match="does not look like a SillyTavern folder"):
         main([str(tmp_path / "elsewhere")])
 

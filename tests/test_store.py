@@ -108,6 +108,17 @@ def test_round_trip_facts_and_batches(tmp_path: Path) -> None:
     m2.close()
 
 
+def test_sleep_history_is_every_sleep_oldest_first(tmp_path: Path) -> None:
+    m = UserMemory(tmp_path, "alice", MODEL)
+    assert m.sleeps() == []
+    m.record_sleep(1.0, 2.0, {"audit_after": 0.5})
+    m.record_sleep(3.0, 4.0, {"audit_after": 1.0})
+    history = m.sleeps()
+    assert [s["report"]["audit_after"] for s in history] == [0.5, 1.0]
+    assert history[-1] == m.last_sleep() and history[0]["started_at"] == 1.0
+    m.close()
+
+
 def test_get_find_and_statuses(mem: UserMemory) -> None:
     a, b = fact("Biscuit"), fact("Paris", text="I live in Paris.", subject="I", slot="home")
     mem.commit(add_facts=[a, b])

@@ -12,7 +12,7 @@ from sleepmem.engine import paths
 from sleepmem.engine.config import EngineConfig
 from sleepmem.engine.service import MemoryService
 
-from . import memory_api, openai_api
+from . import memory_api, openai_api, page
 from .errors import error_middleware
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ def create_app(
     app.router.add_get("/v1/models/{model:.+}", openai_api.get_model)
     app.router.add_post("/v1/chat/completions", openai_api.chat_completions)
     memory_api.add_routes(app)
+    page.add_routes(app)
     if manage_service:
 
         async def start(_app: web.Application) -> None:

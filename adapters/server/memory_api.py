@@ -61,13 +61,12 @@ async def export(request: web.Request) -> web.Response:
     key = await _key(request)
     engine = _service(request).engine
     mem = engine.memory(key)
-    last = mem.last_sleep()
     data = {
         "user": key,
         "model": engine.backend.model_id,
         "exported_at": time.time(),
         "facts": [fact_json(f) for f in mem.facts(status=None)],
-        "sleeps": [last] if last else [],
+        "sleeps": mem.sleeps(),  # the whole history, oldest first
     }
     return web.json_response(
         data, headers={"Content-Disposition": 'attachment; filename="sleepmem-memory.json"'}

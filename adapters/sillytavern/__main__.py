@@ -1,11 +1,15 @@
 """``python -m sleepmem.adapters.sillytavern SILLYTAVERN_DIR``: install the UI extension.
 
-Copies the extension into ``<SillyTavern>/public/scripts/extensions/third-party/sleepmem``
-(installed for all users; SillyTavern serves every extension from that URL path), or with
-``--user HANDLE`` into ``<SillyTavern>/data/HANDLE/extensions/sleepmem`` (one user).
-SillyTavern's own "Install extension" button needs a git repository with the manifest at
-its root, which sleepmem's repository is not; copying the folder is the documented
-alternative.
+Where SillyTavern looks depends on its release. Releases that install extensions "for all
+users" discover ``<SillyTavern>/public/scripts/extensions/third-party/``; earlier 1.12
+releases (1.12.6 was checked for real) discover only each account's own
+``<SillyTavern>/data/<handle>/extensions/``, and serve even the URL path
+``/scripts/extensions/third-party/`` from there. So by default the extension goes where
+this SillyTavern will find it: the shared folder when it has one, else every account that
+exists (``default-user`` on a fresh install). ``--user HANDLE`` installs for one account,
+e.g. one created later. SillyTavern's own "Install extension" button needs a git
+repository with the manifest at its root, which sleepmem's repository is not; copying the
+folder is the documented alternative.
 """
 
 from __future__ import annotations
@@ -26,20 +30,44 @@ def target_dir(sillytavern: Path, user: str | None) -> Path:
     return sillytavern / "public" / "scripts" / "extensions" / "third-party" / FOLDER_NAME
 
 
-def install(sillytavern: Path, user: str | None = None) -> Path:
-    """Copy the extension; replaces an earlier copy. Raises SystemExit with a message when
-    the folder does not look like SillyTavern."""
+def has_shared_extensions(sillytavern: Path) -> bool:
+    """Does this SillyTavern discover extensions installed for all users? Those releases
+    name them "global" in the server's extension routes; 1.12.6 has no such word there."""
+    routes = sillytavern / "src" / "endpoints" / "extensions.js"
+    return routes.is_file() and "global" in routes.read_text(errors="replace")
+
+
+def accounts(sillytavern: Path) -> list[str]:
+    """The account folders under data/ (SillyTavern keeps its own in "_storage" etc.);
+    ``default-user`` when it has never run, the account its first start creates."""
+    data = sillytavern / "data"
+    if not data.is_dir():
+        return ["default-user"]
+    found = sorted(p.name for p in data.iterdir() if p.is_dir() and not p.name.startswith("_"))
+    return found or ["default-user"]
+
+
+def install(sillytavern: Path, user: str | None = None) -> list[Path]:
+    """Copy the extension where this SillyTavern loads it (see the module's docstring);
+    replaces earlier copies. Raises SystemExit with a message when the folder does not look
+    like SillyTavern."""
     if not (sillytavern / "public" / "scripts" / "extensions").is_dir():
         raise SystemExit(
             f"{sillytavern} does not look like a SillyTavern folder "
             "(no public/scripts/extensions inside)"
         )
-    dest = target_dir(sillytavern, user)
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(EXTENSION_DIR, dest, ignore=shutil.ignore_patterns("__pycache__"))
-    return dest
+    if user:
+        targets = [target_dir(sillytavern, user)]
+    elif has_shared_extensions(sillytavern):
+        targets = [target_dir(sillytavern, None)]
+    else:
+        targets = [target_dir(sillytavern, handle) for handle in accounts(sillytavern)]
+    for dest in targets:
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(EXTENSION_DIR, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    return targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,8 +88,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.sillytavern is None:
         parser.error("give the SillyTavern folder")
-    dest = install(args.sillytavern.expanduser(), args.user)
-    print(f"installed the sleepmem extension in {dest}; reload SillyTavern to load it")
+    st = args.sillytavern.expanduser()
+    for dest in install(st, args.user):
+        print(f"installed the sleepmem extension in {dest}")
+    if not args.user and not has_shared_extensions(st):
+        print(
+            "this SillyTavern loads extensions per account: for an account created later, "
+            "run this again with --user <its handle>"
+        )
+    print("reload SillyTavern to load it")
     return 0
 
 

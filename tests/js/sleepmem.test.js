@@ -104,6 +104,17 @@ test('identity: persona name, configured id, character only when asked', () => {
     assert.throws(() => identityFor(new StandIn({ name1: '' }).context(), getSettings({})), /No user/);
 });
 
+test('identity: SillyTavern accounts keep their "User" personas apart, a set id wins', () => {
+    const ctx = new StandIn({ name1: 'User' }).context();
+    const settings = getSettings(ctx.extensionSettings);
+    assert.equal(identityFor(ctx, settings, 'default-user').user, 'default-user:User');
+    assert.equal(identityFor(ctx, settings, 'bea').user, 'bea:User');
+    assert.equal(identityFor(ctx, settings, null).user, 'User'); // accounts off: as before
+    settings.userId = 'bea-fixed';
+    assert.equal(identityFor(ctx, settings, 'bea').user, 'bea-fixed');
+    assert.throws(() => identityFor(new StandIn({ name1: '' }).context(), getSettings({}), 'bea'), /No user/);
+});
+
 test('chat identity sync edits only the user line, only for this server', () => {
     const settings = getSettings({});
     const chat = { chat_completion_source: 'custom', custom_url: 'http://127.0.0.1:8430/v1/', custom_include_body: 'top_k: 1' };

@@ -17,18 +17,29 @@ import {
 // scripts/extensions.js (three folders up from any installed extension).
 const getContext = globalThis.SillyTavern?.getContext ?? (await import('../../../extensions.js')).getContext;
 
+// Two things SillyTavern 1.12's context does not expose live in its own modules (three
+// folders up, as above): the Chat Completion settings (scripts/openai.js; newer releases
+// have ctx.chatCompletionSettings) and the signed-in account (scripts/user.js). Outside
+// SillyTavern, e.g. under Node's tests, the imports fail and are left out.
+const optional = (path) => import(path).catch(() => null);
+const openai = getContext().chatCompletionSettings ? null : await optional('../../../openai.js');
+const accounts = await optional('../../../user.js');
+const chatSettings = (ctx) => ctx.chatCompletionSettings ?? openai?.oai_settings;
+const account = () => (accounts?.accountsEnabled ? accounts.currentUser?.handle ?? null : null);
+
 function syncIdentity() {
     const ctx = getContext();
     const settings = getSettings(ctx.extensionSettings);
     let identity;
     try {
-        identity = identityFor(ctx, settings);
+        identity = identityFor(ctx, settings, account());
     } catch {
         return; // no persona yet; the next CHAT_CHANGED tries again
     }
-    if (syncChatIdentity(ctx.chatCompletionSettings, settings, identity)) {
+    const chat = chatSettings(ctx);
+    if (syncChatIdentity(chat, settings, identity)) {
         // Keep SillyTavern's own field in step, or its next edit would overwrite ours.
-        globalThis.jQuery?.('#custom_include_body').val(ctx.chatCompletionSettings.custom_include_body);
+        globalThis.jQuery?.('#custom_include_body').val(chat.custom_include_body);
         ctx.saveSettingsDebounced();
     }
 }
@@ -66,7 +77,7 @@ async function mountSettings() {
         const status = $('#sleepmem_status');
         try {
             const current = getContext();
-            const identity = identityFor(current, settings);
+            const identity = identityFor(current, settings, account());
             const client = new SleepmemClient({ serverUrl: settings.serverUrl, apiKey: settings.apiKey });
             const s = await client.status(identity);
             status.text(`Connected: memory "${s.user}" has ${s.facts} facts.`);
@@ -78,7 +89,7 @@ async function mountSettings() {
 
 const ctx = getContext();
 getSettings(ctx.extensionSettings);
-export const registered = registerCommands(ctx, createCommands(getContext), getContext);
+export const registered = registerCommands(ctx, createCommands(getContext, { account }), getContext);
 const { eventSource } = ctx;
 const events = ctx.eventTypes ?? ctx.event_types;
 if (eventSource && events) {

@@ -27,10 +27,14 @@ export function getSettings(extensionSettings) {
 
 export class SleepmemError extends Error {}
 
-/** Who the memory belongs to: the configured user id, else the SillyTavern persona name;
- *  with perCharacter, also the current character (none in group chats). */
-export function identityFor(ctx, settings) {
-    const user = String(settings.userId || ctx.name1 || '').trim();
+/** Who the memory belongs to: the configured user id, else the SillyTavern persona name,
+ *  prefixed with the account handle when SillyTavern's user accounts are on (``account``):
+ *  persona names are free text ("User" is SillyTavern's default), and two accounts that
+ *  pick the same one must not share a memory. With perCharacter, also the current
+ *  character (none in group chats). */
+export function identityFor(ctx, settings, account = null) {
+    const persona = String(ctx.name1 || '').trim();
+    const user = String(settings.userId || (account && persona ? `${account}:${persona}` : persona)).trim();
     if (!user) {
         throw new SleepmemError('No user: set a user id in the sleepmem extension settings.');
     }
@@ -52,7 +56,9 @@ export class SleepmemClient {
     constructor({ serverUrl, apiKey = '', fetch = globalThis.fetch }) {
         this.base = baseUrl(serverUrl);
         this.apiKey = apiKey;
-        this.fetch = fetch;
+        // Never this.fetch = fetch: called as a method, the browser's fetch throws
+        // "Illegal invocation" (Node's does not, which is how the stand-in tests missed it).
+        this.fetch = (...args) => fetch(...args);
     }
 
     async request(method, path, identity, body) {
@@ -146,13 +152,13 @@ export function formatSleep(report) {
 }
 
 /** The four commands as plain async functions of the argument text; each returns the text
- *  to show. Errors come back as a message too, never as an exception into SillyTavern. */
-export function createCommands(getContext, { fetch = globalThis.fetch } = {}) {
+ *  to show. ``account()`` is the signed-in SillyTavern account's handle, or null. Errors come back as a message too, never as an exception into SillyTavern. */
+export function createCommands(getContext, { fetch = globalThis.fetch, account = () => null } = {}) {
     async function withClient(run) {
         const ctx = getContext();
         const settings = getSettings(ctx.extensionSettings);
         try {
-            const identity = identityFor(ctx, settings);
+            const identity = identityFor(ctx, settings, account());
             const client = new SleepmemClient({ serverUrl: settings.serverUrl, apiKey: settings.apiKey, fetch });
             return await run(client, identity);
         } catch (error) {
