@@ -61,6 +61,22 @@ def test_edit_prompts_span_the_context_family(backend):
         assert p.target.startswith("Porto")
 
 
+def test_continued_prompts_key_a_long_answer_at_its_own_tokens(backend):
+    fact = explicit("Who is my favourite author?", "Ursula Le Guin")
+    plain = fact_prompts(backend, [fact], 4, n_wordings=3, n_contexts=3)
+    continued = fact_prompts(backend, [fact], 4, n_wordings=3, n_contexts=3, n_continued=2)
+    assert continued[: len(plain)] == plain  # added beyond the cap, the others unchanged
+    extra = continued[len(plain) :]
+    assert extra and len(extra) <= 2 * 3
+    for p in extra:
+        ids = backend.encode(p.text)
+        assert p.key_index == len(ids) - 1  # keyed at the last answer token given
+        given = p.text[p.text.rindex("\n") + 1 :]
+        assert len(given) >= 3 and "Ursula Le Guin".startswith(given)
+        # the prompt plus its target is the whole answer, nothing lost at the cut
+        assert (given + p.target).startswith("Ursula Le Guin.")
+
+
 def test_audit_asks_what_the_edit_was_never_trained_on(backend):
     fact = explicit("Where do I live?", "Porto")
     trained = {p.text for p in fact_prompts(backend, [fact], None, n_wordings=6, n_contexts=5)}
