@@ -203,3 +203,152 @@ def test_cli_names_a_character_memory_as_the_server_does(
     assert "no memory for user 'nobody'" in capsys.readouterr().err
     code = main(["export", *base, "--user", "ana", "--format", "gguf", str(tmp_path / "g")])
     assert code == 0 and (tmp_path / "g" / "adapter.gguf").is_file()
+
+
+# --------------------------------------------------------------------------- real model
+
+ANA = ("What is my dog's name?", "Biscuit")
+BO = ("Which city do I live in?", "Porto")
+LOGIT_TOLERANCE = 1e-3
+"""Largest |logit| difference allowed between PEFT's forward and sleepmem's (logits here
+span about +-30): both run the same float32 ops, only summed in another order."""
+
+
+@pytest.fixture(scope="module")
+def told(engine_factory, model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One engine on its own home with two users, one explicit fact each (small edits)."""
+    from conftest import link_models
+
+    engine = engine_factory(link_models(tmp_path_factory.mktemp("export-home"), model_dir))
+    engine.write("ana", [explicit(*ANA)])
+    engine.write("bo", [explicit(*BO)])
+    return engine
+
+
+@pytest.fixture(scope="module")
+def source(model_dir: Path) -> ModelSource:
+    from sleepmem.engine.models import resolve
+
+    return resolve(str(model_dir))
+
+
+@pytest.fixture(scope="module")
+def peft_model(model_dir: Path):
+    """A second copy of the model for PEFT to wrap (the shared backend's must not change)."""
+    pytest.importorskip("peft")
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+
+
+def _prompt(backend, question: str) -> str:
+    return backend.chat_text([{"role": "user", "content": question}])
+
+
+def _greedy(model, tokenizer, text: str, tokens: int = 16) -> str:
+    import torch
+
+    ids = torch.tensor([tokenizer(text, add_special_tokens=False).input_ids])
+    with torch.inference_mode():
+        out = model.generate(input_ids=ids, max_new_tokens=tokens, do_sample=False)
+    return tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
+
+
+def _peft_logits(model, tokenizer, text: str) -> np.ndarray:
+    import torch
+
+    ids = torch.tensor([tokenizer(text, add_special_tokens=False).input_ids])
+    with torch.inference_mode():
+        return model(input_ids=ids).logits[0].float().numpy()
+
+
+def test_peft_adapter_matches_sleepmems_forward_and_recalls(
+    told, source, peft_model, tmp_path: Path
+) -> None:
+    from peft import PeftModel
+
+    backend = told.backend
+    out = export_memory(told.home, source, "ana", tmp_path / "ana")
+    model = PeftModel.from_pretrained(peft_model, str(out.folder), adapter_name="ana")
+    try:
+        factors = told.factors("ana")
+        for question in (ANA[0], BO[0], "What is the capital of France?"):
+            text = _prompt(backend, question)
+            ours = backend.logits(text, factors)
+            theirs = _peft_logits(model, backend.tokenizer, text)
+            diff = float(np.abs(ours - theirs).max())
+            assert diff <= LOGIT_TOLERANCE, f"{question}: max |logit diff| {diff}"
+            assert np.array_equal(ours.argmax(-1), theirs.argmax(-1))
+        # the adapter really changes the model: without it the logits move and the fact goes
+        with model.disable_adapter():
+            bare = _peft_logits(model, backend.tokenizer, _prompt(backend, ANA[0]))
+            assert ANA[1] not in _greedy(model, backend.tokenizer, _prompt(backend, ANA[0]))
+        assert float(np.abs(bare - backend.logits(_prompt(backend, ANA[0]), factors)).max()) > 1
+        assert ANA[1] in _greedy(model, backend.tokenizer, _prompt(backend, ANA[0]))
+    finally:
+        model.unload()  # give the module its plain down_projs back for the next test
+
+
+def test_truncated_adapter_has_the_rank_it_says_and_is_that_update(
+    told, source, peft_model, tmp_path: Path
+) -> None:
+    from peft import PeftModel
+
+    backend = told.backend
+    full = export_memory(told.home, source, "ana", tmp_path / "full")
+    cut = export_memory(told.home, source, "ana", tmp_path / "cut", max_rank=2)
+    assert min(full.ranks.values()) > 2
+    # a layer whose update has fewer than 2 singular values above float32 noise keeps fewer
+    assert max(cut.ranks.values()) == 2 and min(cut.ranks.values()) >= 1
+    weights = load_file(str(cut.folder / "adapter_model.safetensors"))
+    ranks = {k.split(".")[4]: w.shape[0] for k, w in weights.items() if "lora_A" in k}
+    assert ranks == {str(layer): rank for layer, rank in cut.ranks.items()}
+    assert cut.bytes < full.bytes / 3
+    assert all(0 < k <= 1 for k in cut.kept.values())
+    # what PEFT runs is exactly the truncated update sleepmem reports
+    pairs = lora_pairs(told.factors("ana"), max_rank=2)
+    model = PeftModel.from_pretrained(peft_model, str(cut.folder))
+    try:
+        text = _prompt(backend, ANA[0])
+        ours = backend.logits(text, as_factors(pairs))
+        diff = float(np.abs(ours - _peft_logits(model, backend.tokenizer, text)).max())
+        assert diff <= LOGIT_TOLERANCE
+    finally:
+        model.unload()
+
+
+@pytest.fixture(scope="module")
+def llama(model_dir: Path):
+    """The default model's GGUF base (Q4_1, the file the folder was converted from) in
+    llama.cpp; skipped without llama-cpp-python."""
+    pytest.importorskip("llama_cpp")
+    from sleepmem.engine.llamacpp import LlamaCpp
+    from sleepmem.engine.models import pull_default_gguf
+
+    runtime = LlamaCpp(pull_default_gguf(progress=False, base=model_dir.parent.parent))
+    yield runtime
+    runtime.close()
+
+
+def test_llama_cpp_answers_from_this_users_adapter_only(
+    told, source, llama, tmp_path: Path
+) -> None:
+    backend = told.backend
+    adapters = {
+        user: export_memory(told.home, source, user, tmp_path / user, "gguf").files[0]
+        for user in ("ana", "bo")
+    }
+
+    def ask(question: str, adapter: Path | None) -> str:
+        ids = backend.encode(_prompt(backend, question))
+        new = list(llama.generate(ids, 16, adapter, frozenset(backend._stop_ids)))
+        return backend.tokenizer.decode(new, skip_special_tokens=True)
+
+    assert ANA[1] in ask(ANA[0], adapters["ana"])
+    # the same question right after, on the same context: bo's adapter, then none
+    assert ANA[1] not in ask(ANA[0], adapters["bo"])
+    assert ANA[1] not in ask(ANA[0], None)
+    assert BO[1] in ask(BO[0], adapters["bo"])
+    assert BO[1] not in ask(BO[0], adapters["ana"])
+    assert ANA[1] in ask(ANA[0], adapters["ana"])  # swapping back still works
