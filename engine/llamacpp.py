@@ -89,10 +89,12 @@ class LlamaCpp:
             self._use(self.adapter(adapter) if adapter is not None else None)
             stops = set(stop_ids) | {self.llm.token_eos()}
             stream = self.llm.generate(list(ids), temp=0.0, top_k=1, repeat_penalty=1.0)
-            for count, token in enumerate(stream):
-                if token in stops or count >= max_new_tokens:
+            for count, token in enumerate(stream, 1):
+                if token in stops:
                     break
                 yield int(token)
+                if count >= max_new_tokens:  # stop before decoding a token nobody reads
+                    break
 
     def close(self) -> None:
         for handle in self._adapters.values():
