@@ -14,6 +14,7 @@ then, side by side in one process on one machine:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import tempfile
 import time
@@ -188,12 +189,50 @@ def _user(
         "questions": _recall(base[:n_questions], asks[:n_questions]),
         "paraphrases": _recall(base[n_questions:], asks[n_questions:]),
     }
+    if importlib.util.find_spec("peft") is not None:
+        out["peft"] = _peft(engine, source, uid, asks, tmp)
     if llama is None:
         out["torch_speed_with_memory"] = _torch_speed(engine, factors, tokens)
     else:
         out["llamacpp"] = _llama(engine, source, uid, llama, asks, torch_replies, tokens, tmp)
         out["torch_speed_with_memory"] = out["llamacpp"].pop("torch_speed")
     return out
+
+
+def _peft(
+    engine: Engine,
+    source: ModelSource,
+    uid: str,
+    asks: Sequence[tuple[str, list[str], list[str]]],
+    tmp: Path,
+) -> dict[str, Any]:
+    """The exact PEFT adapter on a second copy of the model: the largest logit difference
+    from sleepmem's forward over every ask prompt, and recall through PEFT's generate."""
+    import numpy as np
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    backend = engine.backend
+    folder = export_memory(engine.home, source, uid, tmp / "peft-check", force=True).folder
+    base = AutoModelForCausalLM.from_pretrained(source.location, dtype=torch.float32).eval()
+    model = PeftModel.from_pretrained(base, str(folder))
+    factors = engine.factors(uid)
+    diffs, replies = [], []
+    for question, _, _ in asks:
+        text = backend.chat_text([{"role": "user", "content": question}])
+        ids = torch.tensor([backend.encode(text)])
+        with torch.inference_mode():
+            theirs = model(input_ids=ids).logits[0].float().numpy()
+            new = model.generate(
+                input_ids=ids,
+                max_new_tokens=ANSWER_TOKENS,
+                do_sample=False,
+                eos_token_id=sorted(backend._stop_ids),
+            )[0, ids.shape[1] :]
+        diffs.append(float(np.abs(theirs - backend.logits(text, factors)).max()))
+        replies.append(backend.tokenizer.decode(new, skip_special_tokens=True))
+    return {"logit_max_abs_diff": max(diffs), "recall_all_asks": _recall(replies, asks)}
 
 
 def _llama(
