@@ -19,7 +19,7 @@ from typing import Any
 import click
 from sleepmem.engine.errors import SleepmemError
 
-from . import bench, commands, common, models
+from . import bench, commands, common, export, models
 
 log = logging.getLogger("sleepmem.cli")
 
@@ -66,6 +66,7 @@ def build_cli(plugins: Any = None, *, with_plugins: bool = True) -> click.Group:
     )(cli)
     models.add_to(cli)
     commands.add_to(cli)
+    export.add_to(cli)
     bench.add_to(cli)
     if with_plugins:
         pm = plugins if plugins is not None else _plugin_manager()

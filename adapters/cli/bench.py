@@ -289,3 +289,63 @@ def add_to(cli: click.Group) -> None:
         print(json.dumps(result, indent=2, default=json_default))
         save_json(result, json_out)
         return 0
+
+    @command(
+        benches,
+        "export",
+        "a memory exported as a LoRA adapter: size and recall per --ranks cap (SVD truncation, "
+        "through the torch forward), and with llama-cpp-python installed, llama.cpp on the "
+        "model's GGUF base with the adapter: recall, answers identical to torch, tokens/s and "
+        "first token beside the torch loop",
+    )
+    @BENCH
+    @OUT
+    @click.option("--users", type=int, metavar="N", default=1, help="the first N users")
+    @click.option("--ranks", metavar="R,R", default="64,32,16,8,4,2", help="rank caps to try")
+    @click.option("--tokens", type=int, metavar="N", default=64, help="tokens per decode sample")
+    @click.option(
+        "--base-gguf",
+        metavar="FILE",
+        help="the model's GGUF for llama.cpp (default model: kept by `model pull --gguf`)",
+    )
+    def export(
+        g: Globals,
+        bench: str,
+        json_out: str,
+        users: int,
+        ranks: str,
+        tokens: int,
+        base_gguf: str | None,
+    ) -> int:
+        import importlib.util
+
+        from sleepmem.engine.bench_export import load_bench, run_export_bench
+        from sleepmem.engine.models import pull_default_gguf, resolve
+
+        try:
+            caps = [int(r) for r in ranks.split(",") if r.strip()]
+        except ValueError:
+            raise InputError(
+                f"--ranks takes whole numbers separated by commas, not {ranks!r}"
+            ) from None
+        data = load_bench(_existing(bench))
+        real = load(g)
+        gguf = Path(base_gguf).expanduser() if base_gguf else None
+        # The default model's GGUF is the one base known to hold the edited weights.
+        if (
+            gguf is None
+            and importlib.util.find_spec("llama_cpp") is not None
+            and real.model in (None, "", "default")
+        ):
+            gguf = pull_default_gguf(base=common.home_of(real))
+        with scratch_home(real) as config:
+            engine = common.open_engine(config)
+            try:
+                engine.statistics()
+                source = resolve(config.model, base=common.home_of(config))
+                result = run_export_bench(engine, source, data, users, caps, tokens, gguf)
+            finally:
+                engine.close()
+        print(json.dumps(result, indent=2, default=json_default))
+        save_json(result, json_out)
+        return 0

@@ -78,7 +78,9 @@ def reference(cli: click.Group) -> str:
         options = [
             p for p in command.params if isinstance(p, click.Option) and p.name not in GLOBAL_NAMES
         ]
-        usage = " ".join([path, *(_usage(o) for o in options)])
+        ctx = click.Context(command)
+        arguments = [p.make_metavar(ctx) for p in command.params if isinstance(p, click.Argument)]
+        usage = " ".join([path, *(_usage(o) for o in options), *arguments])
         lines.append(f"| `{_cell(usage)}` | {_cell(command.help or '')} |")
     lines.append(END)
     return "\n".join(lines)

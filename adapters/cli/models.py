@@ -13,10 +13,19 @@ def add_to(cli: click.Group) -> None:
     models = group(cli, "model", "fetch and list models")
 
     @command(models, "pull", "download and convert the default model (once) and print its folder")
-    def pull(g: Globals) -> int:
-        from sleepmem.engine.models import pull_default
+    @click.option(
+        "--gguf",
+        is_flag=True,
+        help="also keep its GGUF file (the base llama.cpp runs, for `sleepmem export "
+        "--format gguf`) and print its path",
+    )
+    def pull(g: Globals, gguf: bool) -> int:
+        from sleepmem.engine.models import pull_default, pull_default_gguf
 
-        print(pull_default(progress=True, base=home_of(load(g))))
+        home = home_of(load(g))
+        print(pull_default(progress=True, base=home))
+        if gguf:
+            print(pull_default_gguf(progress=True, base=home))
         return 0
 
     @command(models, "list", "list the models in the models folder")

