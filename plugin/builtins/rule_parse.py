@@ -2,7 +2,7 @@
 
 A rule matches a pattern on a clause, cuts the value out of what follows (``_value``,
 ``_parse_name``, ``_parse_place``, ``_parse_date``) and adds a fact to the ``_Clause``.
-These parts are shared by all rule modules (``rules_identity``, ``rules_interests``) and
+These parts are shared by all rule modules (``rules_identity``, ``rules_family``, ...) and
 the pipeline in ``rules``, so they live below all of them: of the plugin modules it
 imports only ``lexicon`` and ``phrasing``, never a rule module.
 """
@@ -336,6 +336,19 @@ def _alt(words: Iterable[str]) -> str:
 _REL = rf"(?P<rel>(?:(?:{_alt(FAMILY_ADJ)})[\s-]?)?(?:{_alt(FAMILY)}))\b"
 _ANIMAL = rf"(?P<animal>{_alt([*ANIMALS, *DOG_BREEDS, *CAT_BREEDS, 'pet'])})"
 _REL_NAME_OPT = r"(?:,?\s+(?P<name>{NAME}),?)?"
+
+
+def subject_of(kind_word: str, name: str) -> str:
+    """ "my sister Ana", or "my sister" when the name is not known."""
+    return f"my {kind_word} {name}".strip()
+
+
+def valid_name(name: str | None, loose: bool) -> str:
+    """A relative's or pet's name as read, or "" when it is a word like "just" or "mum"."""
+    if not name:
+        return ""
+    name = _smart_title(name) if loose else name
+    return "" if name.lower() in NOT_NAMES or name.lower() in FAMILY else name
 
 
 # Public names for the rule modules written since (the older ones import the underscored

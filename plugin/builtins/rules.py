@@ -19,7 +19,9 @@ my salary") and values said to no longer hold ("not Osaka anymore") are returned
 ``forget_requests`` (``rules_forget``), which the ``forget_requests`` hook answers.
 
 This module holds the pipeline, ``/remember`` and the plugin hooks. The rules themselves
-are in ``rules_identity``, ``rules_interests`` and ``rules_speech``, text preparation in
+are in ``rules_identity``, ``rules_work``, ``rules_family``, ``rules_pets``,
+``rules_tastes``, ``rules_transport``, ``rules_interests``, ``rules_generic``,
+``rules_life`` and ``rules_speech``, text preparation in
 ``rule_text``, what the rules share (value parsing, the clause state) in ``rule_parse``,
 the word lists in ``lexicon`` and ``lexicon_corrections``, the ``/remember`` notes in
 ``rules_remember``. The public names other modules import from here are re-exported (see
@@ -55,32 +57,21 @@ from sleepmem.plugin.builtins.rule_parse import I_, NAME, _Clause, _Entity
 from sleepmem.plugin.builtins.rule_text import asides_apart, normalise, sentences, strip_prefix
 from sleepmem.plugin.builtins.rules_answers import bare_answer
 from sleepmem.plugin.builtins.rules_corrections import by_value, drop_not_tail, known_entities
+from sleepmem.plugin.builtins.rules_family import _r_family
 from sleepmem.plugin.builtins.rules_forget import forget_requests as asked_to_forget
 from sleepmem.plugin.builtins.rules_forget import no_longer
-from sleepmem.plugin.builtins.rules_identity import (
-    _r_business,
-    _r_dates,
-    _r_family,
-    _r_home,
-    _r_job,
-    _r_name,
-    _r_pets,
-    _r_places_of_origin,
-)
+from sleepmem.plugin.builtins.rules_generic import _r_generic
+from sleepmem.plugin.builtins.rules_identity import _r_dates, _r_home, _r_name, _r_places_of_origin
 from sleepmem.plugin.builtins.rules_interests import (
-    _r_allergy,
-    _r_favourite,
-    _r_generic,
     _r_language,
-    _r_likes,
     _r_misc,
     _r_music_sport,
     _r_reading,
     _r_study,
-    _r_transport,
 )
 from sleepmem.plugin.builtins.rules_life import RULES as LIFE_RULES
 from sleepmem.plugin.builtins.rules_life import everyday_family
+from sleepmem.plugin.builtins.rules_pets import _r_pets
 from sleepmem.plugin.builtins.rules_remember import note_fact, strip_remember
 from sleepmem.plugin.builtins.rules_speech import (
     before_question,
@@ -89,6 +80,9 @@ from sleepmem.plugin.builtins.rules_speech import (
     r_svo,
     with_subject,
 )
+from sleepmem.plugin.builtins.rules_tastes import _r_allergy, _r_favourite, _r_likes
+from sleepmem.plugin.builtins.rules_transport import _r_transport
+from sleepmem.plugin.builtins.rules_work import _r_business, _r_job
 from sleepmem.plugin.hookspecs import hookimpl
 from sleepmem.plugin.types import ExtractContext
 
