@@ -52,10 +52,26 @@ from sleepmem.plugin.builtins.lexicon import (
     relative_fields,
     singular,
 )
-from sleepmem.plugin.builtins.rule_gate import HYPO_START, canonical, drop_quoted_speech, gated
+from sleepmem.plugin.builtins.rule_gate import (
+    HYPO_START,
+    canonical,
+    drop_quoted_speech,
+    gate_reason,
+)
 from sleepmem.plugin.builtins.rule_parse import I_, NAME, _Clause, _Entity
 from sleepmem.plugin.builtins.rule_text import asides_apart, normalise, sentences, strip_prefix
 from sleepmem.plugin.builtins.rules_answers import bare_answer
+from sleepmem.plugin.builtins.rules_casual import (
+    EMOJI_RUN,
+    drop_tag_comment,
+    presupposed,
+    r_loose_name,
+    refused_allergy,
+    restore_apostrophes,
+    rewrite_clause,
+    strip_fillers,
+)
+from sleepmem.plugin.builtins.rules_casual import with_subject as casual_subject
 from sleepmem.plugin.builtins.rules_corrections import by_value, drop_not_tail, known_entities
 from sleepmem.plugin.builtins.rules_family import _r_family
 from sleepmem.plugin.builtins.rules_forget import forget_requests as asked_to_forget
@@ -177,6 +193,7 @@ def _is_loose(clause: str) -> bool:
 # every rule but the generic fallback, in the order they run on a clause
 _RULES = (
     _r_name,
+    r_loose_name,
     _r_home,
     _r_places_of_origin,
     _r_dates,
@@ -250,6 +267,7 @@ def _resolve(clause: str, entity: _Entity | None) -> str:
 
 def _sentence_body(sentence: str) -> str:
     """The part of a sentence rules may look at, or "" when the whole sentence is off-limits."""
+    sentence = drop_tag_comment(sentence)
     if sentence.rstrip(" )\"'").endswith("?"):
         sentence = before_question(sentence)  # what it states before it asks, if anything
     body = strip_prefix(sentence)
@@ -276,8 +294,11 @@ _AUX_ADVERBS = re.compile(
 def _clauses(body: str) -> list[str]:
     """Independent clauses of a sentence, with adverbs after "I am" etc. taken out."""
     out = []
-    for raw in _CLAUSE_SPLIT.split(body):
-        clause = _AUX_ADVERBS.sub(r"\1 ", with_subject(strip_prefix(raw.strip())))
+    # in texting an emoji ends a clause as a full stop would: "im jaylen 👋 just moved ..."
+    pieces = [p for part in EMOJI_RUN.split(body) for p in _CLAUSE_SPLIT.split(part)]
+    for raw in pieces:
+        raw = casual_subject(strip_fillers(strip_prefix(raw.strip())))
+        clause = _AUX_ADVERBS.sub(r"\1 ", with_subject(raw))
         clause = drop_not_tail(_NEGATED_TAIL.sub("", clause).strip().rstrip(" .!;:,"))
         if clause:
             out.append(clause)
@@ -338,6 +359,7 @@ def _run(message: str, entity: _Entity | None = None, known: Sequence[Fact] = ()
     text = normalise(message[:MAX_MESSAGE_CHARS])
     if not text or is_command(text):
         return out
+    text = restore_apostrophes(text)
     text = asides_apart(drop_quoted_speech(text))
     if not text.strip(' "'):
         return out
@@ -356,13 +378,16 @@ def _run(message: str, entity: _Entity | None = None, known: Sequence[Fact] = ()
             if gone is not None:
                 out.no_longer.append(gone)
             referent = _named(raw, names) or out.entity
-            clause = _resolve(raw, referent)
-            if gated(clause):
-                continue
-            c = _clause_facts(clause, raw, source, referent)
-            found.extend(c.facts)
-            if c.entity is not None:
-                out.entity = c.entity
+            clause = rewrite_clause(_resolve(raw, referent), referent)
+            reason = gate_reason(clause)
+            # a wish or a denial about someone named still names them
+            named = presupposed(clause) if reason in ("modal", "negation") else []
+            for text_ in named if reason else [clause]:
+                c = _clause_facts(text_, raw, source, referent)
+                found.extend(c.facts)
+                if c.entity is not None:
+                    out.entity = c.entity
+        found.extend(refused_allergy(body, source))
         # last, so that in its slot the corrected value wins over a rule's reading
         found.extend(by_value(strip_prefix(body), known, source))
         out.facts.extend(found)
