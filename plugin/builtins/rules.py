@@ -97,6 +97,7 @@ from sleepmem.plugin.builtins.rules_speech import (
     with_subject,
 )
 from sleepmem.plugin.builtins.rules_tastes import _r_allergy, _r_favourite, _r_likes
+from sleepmem.plugin.builtins.rules_telegraphic import telegraphic
 from sleepmem.plugin.builtins.rules_transport import _r_transport
 from sleepmem.plugin.builtins.rules_work import _r_business, _r_job
 from sleepmem.plugin.hookspecs import hookimpl
@@ -393,7 +394,10 @@ def _run(message: str, entity: _Entity | None = None, known: Sequence[Fact] = ()
         out.facts.extend(found)
         if len(out.facts) >= MAX_FACTS:
             break
-    out.facts = _dedupe(out.facts)
+    # a list reading fills only slots the sentence rules left empty: they read more context
+    slots = {f.slot_key for f in out.facts}
+    listed = [f for f in telegraphic(out.sentences) if f.slot_key not in slots]
+    out.facts = _dedupe([*out.facts, *listed])
     return out
 
 

@@ -181,7 +181,8 @@ def rewrite_clause(clause: str, entity: Entity | None) -> str:
 _I_AM_WORD = re.compile(r"^I\s+am\s+(?P<w>[^\W\d_][\w'-]*)$")
 
 
-def _is_state(word: str) -> bool:
+def is_state(word: str) -> bool:
+    """Whether "im <word>" says a state, a mood, a job or a nationality, not a name."""
     low = word.lower()
     return (
         low in STATE_WORDS
@@ -202,7 +203,7 @@ def r_loose_name(c: Clause) -> None:
     if not c.loose or "name" in c.kinds():
         return
     m = _I_AM_WORD.match(c.text.strip())
-    if m and not _is_state(m["w"]):
+    if m and not is_state(m["w"]):
         word = m["w"]
         c.add("name", word[:1].upper() + word[1:])
 

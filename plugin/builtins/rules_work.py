@@ -15,6 +15,7 @@ from sleepmem.plugin.builtins.lexicon import (
     looks_like_business,
     looks_like_job,
 )
+from sleepmem.plugin.builtins.lexicon_casual import NOT_HOME_WORDS
 from sleepmem.plugin.builtins.rule_parse import (
     _ADV,
     _CUT_NP,
@@ -26,9 +27,11 @@ from sleepmem.plugin.builtins.rule_parse import (
     _clean,
     _cut,
     _drop_fillers,
+    _parse_place,
     _rx,
     _strip_det,
     _value,
+    loose_home_word,
 )
 
 # --- work and business -----------------------------------------------------------------
@@ -91,6 +94,23 @@ def _add_job(c: _Clause, job: str, rest: str = "") -> None:
     at = AT_PLACE.match(rest)
     if at:
         _workplace(c, at["tail"])
+    home_in(c, rest)
+
+
+_IN_TOWN = _rx(r"^\s*(?:in|based\s+in|out\s+of)\s+(?P<tail>.+)")
+
+
+def home_in(c: _Clause, rest: str) -> None:
+    """ "(I'm a nurse) in Cork": the town a job is done in is where the user lives. Typed in
+    lower case, "in training", "in oncology" or "in a hospital" name no town."""
+    m = _IN_TOWN.match(rest)
+    if not m or "home" in {f.slot for f in c.facts}:
+        return
+    place = _parse_place(m["tail"], c.loose)
+    if not place or place.split()[0].lower() in NOT_HOME_WORDS:  # "in ICU", "in HR"
+        return
+    if not c.loose or all(loose_home_word(w) for w in place.split()):
+        c.add("home", place)
 
 
 def _r_job(c: _Clause) -> None:
@@ -154,3 +174,9 @@ def _r_business(c: _Clause) -> None:
     _, np = _value(m["tail"], _CUT_NP, max_words=4)
     if np and looks_like_business(np):
         c.add("business", _drop_fillers(np), obj=np)
+
+
+# Public names for the telegraphic reader (``rules_telegraphic``), which reads a bare job
+# ("train driver, JR West") the way the rules above read one after "I am a".
+add_job = _add_job
+add_workplace = _workplace
