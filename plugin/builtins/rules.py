@@ -394,6 +394,10 @@ def _run(message: str, entity: _Entity | None = None, known: Sequence[Fact] = ()
         out.facts.extend(found)
         if len(out.facts) >= MAX_FACTS:
             break
+    # a correction told across sentences: "Left MTN on Friday. Vodafone now."
+    if known and not any(f.slot_key in {k.slot_key for k in known} for f in out.facts):
+        told = [s for s in out.sentences if _sentence_body(s) and not s.rstrip().endswith("?")]
+        out.facts.extend(by_value(" ".join(told), known, text[:300]))
     # a list reading fills only slots the sentence rules left empty: they read more context
     slots = {f.slot_key for f in out.facts}
     listed = [f for f in telegraphic(out.sentences) if f.slot_key not in slots]
