@@ -59,6 +59,7 @@ from sleepmem.plugin.builtins.rule_gate import (
     gate_reason,
 )
 from sleepmem.plugin.builtins.rule_parse import I_, NAME, _Clause, _Entity
+from sleepmem.plugin.builtins.rule_resolve import resolve
 from sleepmem.plugin.builtins.rule_text import asides_apart, normalise, sentences, strip_prefix
 from sleepmem.plugin.builtins.rules_answers import bare_answer
 from sleepmem.plugin.builtins.rules_casual import (
@@ -221,50 +222,6 @@ _RULES = (
 # driver
 # --------------------------------------------------------------------------------------
 
-_PRONOUN = re.compile(
-    r"^(?P<p>he|she|it|they|his|her|its|their)(?P<s>'s|'re)?\b\s*(?P<rest>.*)$", I_
-)
-
-
-# "I named her Tamal": the pet or child of the sentence before gets its name.
-_NAMED_IT = re.compile(
-    r"^(?:I|we)\s+(?:(?:already|just|finally|have|had)\s+)?(?:named|called|call|name)\s+"
-    r"(?P<p>him|her|it|them)\s+(?P<name>\S.*)$",
-    I_,
-)
-
-
-def _resolve(clause: str, entity: _Entity | None) -> str:
-    """Rewrite "He is a beagle." as "my dog Biscuit is a beagle." when the dog came first."""
-    if entity is None:
-        return clause
-    if entity.name and clause.startswith(entity.name + " "):
-        return f"my {entity.ref} {clause}"
-    m = _NAMED_IT.match(clause)
-    # only an entity without a name yet: "My cat Pim had a kitten. I named her ..." names
-    # the kitten, not Pim
-    if m and not entity.name and (entity.kind == "pet" or m["p"].lower() != "it"):
-        return f"my {entity.ref} is called {m['name']}"
-    m = _PRONOUN.match(clause)
-    if not m:
-        return clause
-    p = m["p"].lower()
-    if entity.kind == "family":
-        if p in ("it", "its"):
-            return clause
-        if (p in ("she", "her") and entity.gender == "m") or (
-            p in ("he", "his") and entity.gender == "f"
-        ):
-            return clause
-    if p in ("they", "their") and not entity.plural:
-        return clause
-    rest = m["rest"]
-    if p in ("his", "her", "its", "their"):
-        return f"my {entity.ref}'s {rest}" if not entity.plural else f"my {entity.ref}' {rest}"
-    ref = f"my {entity.ref} {entity.name}".strip()
-    verb = {"'s": " is", "'re": " are"}.get((m["s"] or "").lower(), "")
-    return f"{ref}{verb} {rest}".strip()
-
 
 def _sentence_body(sentence: str) -> str:
     """The part of a sentence rules may look at, or "" when the whole sentence is off-limits."""
@@ -379,7 +336,7 @@ def _run(message: str, entity: _Entity | None = None, known: Sequence[Fact] = ()
             if gone is not None:
                 out.no_longer.append(gone)
             referent = _named(raw, names) or out.entity
-            clause = rewrite_clause(_resolve(raw, referent), referent)
+            clause = rewrite_clause(resolve(raw, referent), referent)
             reason = gate_reason(clause)
             # a wish or a denial about someone named still names them
             named = presupposed(clause) if reason in ("modal", "negation") else []
