@@ -206,7 +206,7 @@ JOBS = _words(
     "administrator officer executive supervisor foreman labourer laborer miner "
     "shopkeeper storekeeper grocer translator copywriter marketer strategist planner "
     "scrum_master tester sysadmin devops webmaster game_designer midwife actuary "
-    "seamstress sommelier doula notary paralegal"
+    "seamstress sommelier doula notary paralegal dev"
 )
 JOB_SUFFIXES = (
     "ist", "eer", "ician", "ographer", "ologist", "ant", "man", "woman", "smith", "wright",
@@ -259,7 +259,9 @@ NOT_NAMES = _words(
     "freelance what who where when why how that this it there thinking wondering "
     "planning moving living staying based born into about over under with without "
     "curious hoping feeling doing getting having making taking coming leaving yes no "
-    "hi hello hey thanks thank you me myself nobody somebody someone everyone i"
+    "hi hello hey thanks thank you me myself nobody somebody someone everyone i "
+    # "my dog is called whatever you like": no name was given
+    "whatever anything something nothing whoever idk dunno unknown tbd"
 )
 # "<verb> <object>" statements the general fallback turns into "What do I <verb>?": verbs
 # whose object is a lasting fact about the speaker. Verbs of opinion, wish or perception

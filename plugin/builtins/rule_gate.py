@@ -81,18 +81,31 @@ def _head(clause: str) -> tuple[str, str]:
     return (clause[: m.start()], clause[m.start() :]) if m else (clause, "")
 
 
+def gate_reason(clause: str) -> str:
+    """Why a clause must not yield facts ("" when it may): "question", "instruction",
+    "modal" (a wish, a plan, a supposition), "negation", "condition", "earlier" (the user
+    quoting themselves) or "reported" (hearsay)."""
+    if not clause or QUESTION_START.match(clause):
+        return "question"
+    if _INSTRUCTION.search(clause):
+        return "instruction"
+    head, tail = _head(clause)
+    if _HYPO.search(head) or _WILL.search(head):
+        return "modal"
+    if _NEGATION.search(head):
+        return "negation"
+    if _CONDITION.search(tail):
+        return "condition"
+    if _OWN_EARLIER.match(head):
+        return "earlier"
+    m = _REPORTED.search(clause)
+    return "reported" if m and m["who"].lower() not in ("i", "we") else ""
+
+
 def gated(clause: str) -> bool:
     """True when a clause must not yield facts: a question, a wish, a negation, hearsay,
     an instruction to the bot."""
-    if not clause or QUESTION_START.match(clause) or _INSTRUCTION.search(clause):
-        return True
-    head, tail = _head(clause)
-    if _HYPO.search(head) or _WILL.search(head) or _NEGATION.search(head):
-        return True
-    if _CONDITION.search(tail) or _OWN_EARLIER.match(head):
-        return True
-    m = _REPORTED.search(clause)
-    return bool(m and m["who"].lower() not in ("i", "we"))
+    return bool(gate_reason(clause))
 
 
 # --- set phrases rewritten before the gate -----------------------------------------------

@@ -2,7 +2,7 @@
 
 A rule matches a pattern on a clause, cuts the value out of what follows (``_value``,
 ``_parse_name``, ``_parse_place``, ``_parse_date``) and adds a fact to the ``_Clause``.
-These parts are shared by all rule modules (``rules_identity``, ``rules_interests``) and
+These parts are shared by all rule modules (``rules_identity``, ``rules_family``, ...) and
 the pipeline in ``rules``, so they live below all of them: of the plugin modules it
 imports only ``lexicon`` and ``phrasing``, never a rule module.
 """
@@ -27,6 +27,7 @@ from sleepmem.plugin.builtins.lexicon import (
     NAME_PARTICLES,
     NOT_NAMES,
 )
+from sleepmem.plugin.builtins.lexicon_casual import FILLER_RE, NOT_HOME_ENDINGS, NOT_HOME_WORDS
 from sleepmem.plugin.builtins.phrasing import build_fact
 
 NAME = "rules"  # the extractor's name, stamped on every fact it finds
@@ -49,6 +50,8 @@ _CLAUSE_WORDS = (
     r"work|works|live|lives|love|loves|like|likes|play|plays|own|owns|run|runs|speak|speaks|"
     r"drive|drives|ride|rides|go|goes|got|enjoy|enjoys|study|studies|teach|teaches|write|"
     r"writes|read|reads|was|is|are|always|usually|often|sometimes|never|could|would)\b)"
+    # a filler typed after the value ("leeds originally", "sushi tbh") is never part of it
+    rf"|\s{FILLER_RE}\b"
 )
 _TIME_WORDS = (
     r"\s(?:every|each|most|all)\s+(?:day|days|week|weekend|weekends|morning|mornings|"
@@ -174,6 +177,18 @@ _PLACE_IN = re.compile(
 )
 
 
+_LOOSE_PLACE_IN = re.compile(r"\b(?:in|near)\s+(?P<p>[^\W\d_][\w'-]*)", I_)
+
+
+def loose_home_word(word: str) -> bool:
+    """Whether a lower-case word after "in" may be a town: "in cork" yes, "in training",
+    "in oncology", "in the city" no."""
+    low = word.lower()
+    if low in NOT_HOME_WORDS or low in _LOOSE_STOP or low in NOT_NAMES or len(low) < 3:
+        return False
+    return not low.endswith(NOT_HOME_ENDINGS)
+
+
 def _parse_place(tail: str, loose: bool) -> str:
     """A place name at the start of ``tail``; "" when it is "a small flat" or similar."""
     text = _clean(_cut(tail, _CUT_PLACE))
@@ -182,7 +197,11 @@ def _parse_place(tail: str, loose: bool) -> str:
         return ""
     if toks[0].lower() in DETERMINERS:
         m = _PLACE_IN.search(text)
-        return m["p"].rstrip(".") if m else ""
+        if m:
+            return m["p"].rstrip(".")
+        # typed in lower case: "a new flat in atlanta" names its town after "in"
+        m = _LOOSE_PLACE_IN.search(text) if loose else None
+        return _smart_title(m["p"]) if m and loose_home_word(m["p"]) else ""
     out: list[str] = []
     if loose:
         for tok in toks:
@@ -213,7 +232,11 @@ _MONTH = (
     r"(?:january|february|march|april|may|june|july|august|september|october|november|"
     r"december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\.?"
 )
-_AGE_END = r"(?=\s*$|\s*[,.!;]|\s+(?:and|but|now|today|this|next|last|so|already|btw)\b)"
+_AGE_END = (
+    r"(?=\s*$|\s*[,.!;]|\s*[\U0001F000-\U0001FAFF\u2600-\u27BF]|\s+(?:and|but|now|today|this|"
+    r"next|last|so|already|btw|yesterday|recently|finally|on\s+\w+day)\b"
+    rf"|\s+{FILLER_RE}\b)"
+)
 _DATES = [
     re.compile(rf"^(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m>{_MONTH})"
                rf"(?:,?\s+(?P<y>{_YEAR}))?\b", I_),
@@ -336,6 +359,19 @@ def _alt(words: Iterable[str]) -> str:
 _REL = rf"(?P<rel>(?:(?:{_alt(FAMILY_ADJ)})[\s-]?)?(?:{_alt(FAMILY)}))\b"
 _ANIMAL = rf"(?P<animal>{_alt([*ANIMALS, *DOG_BREEDS, *CAT_BREEDS, 'pet'])})"
 _REL_NAME_OPT = r"(?:,?\s+(?P<name>{NAME}),?)?"
+
+
+def subject_of(kind_word: str, name: str) -> str:
+    """ "my sister Ana", or "my sister" when the name is not known."""
+    return f"my {kind_word} {name}".strip()
+
+
+def valid_name(name: str | None, loose: bool) -> str:
+    """A relative's or pet's name as read, or "" when it is a word like "just" or "mum"."""
+    if not name:
+        return ""
+    name = _smart_title(name) if loose else name
+    return "" if name.lower() in NOT_NAMES or name.lower() in FAMILY else name
 
 
 # Public names for the rule modules written since (the older ones import the underscored

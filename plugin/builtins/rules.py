@@ -19,7 +19,9 @@ my salary") and values said to no longer hold ("not Osaka anymore") are returned
 ``forget_requests`` (``rules_forget``), which the ``forget_requests`` hook answers.
 
 This module holds the pipeline, ``/remember`` and the plugin hooks. The rules themselves
-are in ``rules_identity``, ``rules_interests`` and ``rules_speech``, text preparation in
+are in ``rules_identity``, ``rules_work``, ``rules_family``, ``rules_pets``,
+``rules_tastes``, ``rules_transport``, ``rules_interests``, ``rules_generic``,
+``rules_life`` and ``rules_speech``, text preparation in
 ``rule_text``, what the rules share (value parsing, the clause state) in ``rule_parse``,
 the word lists in ``lexicon`` and ``lexicon_corrections``, the ``/remember`` notes in
 ``rules_remember``. The public names other modules import from here are re-exported (see
@@ -50,37 +52,43 @@ from sleepmem.plugin.builtins.lexicon import (
     relative_fields,
     singular,
 )
-from sleepmem.plugin.builtins.rule_gate import HYPO_START, canonical, drop_quoted_speech, gated
+from sleepmem.plugin.builtins.rule_gate import (
+    HYPO_START,
+    canonical,
+    drop_quoted_speech,
+    gate_reason,
+)
 from sleepmem.plugin.builtins.rule_parse import I_, NAME, _Clause, _Entity
+from sleepmem.plugin.builtins.rule_resolve import resolve
 from sleepmem.plugin.builtins.rule_text import asides_apart, normalise, sentences, strip_prefix
 from sleepmem.plugin.builtins.rules_answers import bare_answer
+from sleepmem.plugin.builtins.rules_casual import (
+    EMOJI_RUN,
+    drop_tag_comment,
+    presupposed,
+    r_loose_name,
+    refused_allergy,
+    restore_apostrophes,
+    rewrite_clause,
+    strip_fillers,
+)
+from sleepmem.plugin.builtins.rules_casual import with_subject as casual_subject
 from sleepmem.plugin.builtins.rules_corrections import by_value, drop_not_tail, known_entities
+from sleepmem.plugin.builtins.rules_family import _r_family
 from sleepmem.plugin.builtins.rules_forget import forget_requests as asked_to_forget
 from sleepmem.plugin.builtins.rules_forget import no_longer
-from sleepmem.plugin.builtins.rules_identity import (
-    _r_business,
-    _r_dates,
-    _r_family,
-    _r_home,
-    _r_job,
-    _r_name,
-    _r_pets,
-    _r_places_of_origin,
-)
+from sleepmem.plugin.builtins.rules_generic import _r_generic
+from sleepmem.plugin.builtins.rules_identity import _r_dates, _r_home, _r_name, _r_places_of_origin
 from sleepmem.plugin.builtins.rules_interests import (
-    _r_allergy,
-    _r_favourite,
-    _r_generic,
     _r_language,
-    _r_likes,
     _r_misc,
     _r_music_sport,
     _r_reading,
     _r_study,
-    _r_transport,
 )
 from sleepmem.plugin.builtins.rules_life import RULES as LIFE_RULES
 from sleepmem.plugin.builtins.rules_life import everyday_family
+from sleepmem.plugin.builtins.rules_pets import _r_pets
 from sleepmem.plugin.builtins.rules_remember import note_fact, strip_remember
 from sleepmem.plugin.builtins.rules_speech import (
     before_question,
@@ -89,6 +97,10 @@ from sleepmem.plugin.builtins.rules_speech import (
     r_svo,
     with_subject,
 )
+from sleepmem.plugin.builtins.rules_tastes import _r_allergy, _r_favourite, _r_likes
+from sleepmem.plugin.builtins.rules_telegraphic import telegraphic
+from sleepmem.plugin.builtins.rules_transport import _r_transport
+from sleepmem.plugin.builtins.rules_work import _r_business, _r_job
 from sleepmem.plugin.hookspecs import hookimpl
 from sleepmem.plugin.types import ExtractContext
 
@@ -183,6 +195,7 @@ def _is_loose(clause: str) -> bool:
 # every rule but the generic fallback, in the order they run on a clause
 _RULES = (
     _r_name,
+    r_loose_name,
     _r_home,
     _r_places_of_origin,
     _r_dates,
@@ -209,53 +222,10 @@ _RULES = (
 # driver
 # --------------------------------------------------------------------------------------
 
-_PRONOUN = re.compile(
-    r"^(?P<p>he|she|it|they|his|her|its|their)(?P<s>'s|'re)?\b\s*(?P<rest>.*)$", I_
-)
-
-
-# "I named her Tamal": the pet or child of the sentence before gets its name.
-_NAMED_IT = re.compile(
-    r"^(?:I|we)\s+(?:(?:already|just|finally|have|had)\s+)?(?:named|called|call|name)\s+"
-    r"(?P<p>him|her|it|them)\s+(?P<name>\S.*)$",
-    I_,
-)
-
-
-def _resolve(clause: str, entity: _Entity | None) -> str:
-    """Rewrite "He is a beagle." as "my dog Biscuit is a beagle." when the dog came first."""
-    if entity is None:
-        return clause
-    if entity.name and clause.startswith(entity.name + " "):
-        return f"my {entity.ref} {clause}"
-    m = _NAMED_IT.match(clause)
-    # only an entity without a name yet: "My cat Pim had a kitten. I named her ..." names
-    # the kitten, not Pim
-    if m and not entity.name and (entity.kind == "pet" or m["p"].lower() != "it"):
-        return f"my {entity.ref} is called {m['name']}"
-    m = _PRONOUN.match(clause)
-    if not m:
-        return clause
-    p = m["p"].lower()
-    if entity.kind == "family":
-        if p in ("it", "its"):
-            return clause
-        if (p in ("she", "her") and entity.gender == "m") or (
-            p in ("he", "his") and entity.gender == "f"
-        ):
-            return clause
-    if p in ("they", "their") and not entity.plural:
-        return clause
-    rest = m["rest"]
-    if p in ("his", "her", "its", "their"):
-        return f"my {entity.ref}'s {rest}" if not entity.plural else f"my {entity.ref}' {rest}"
-    ref = f"my {entity.ref} {entity.name}".strip()
-    verb = {"'s": " is", "'re": " are"}.get((m["s"] or "").lower(), "")
-    return f"{ref}{verb} {rest}".strip()
-
 
 def _sentence_body(sentence: str) -> str:
     """The part of a sentence rules may look at, or "" when the whole sentence is off-limits."""
+    sentence = drop_tag_comment(sentence)
     if sentence.rstrip(" )\"'").endswith("?"):
         sentence = before_question(sentence)  # what it states before it asks, if anything
     body = strip_prefix(sentence)
@@ -282,8 +252,11 @@ _AUX_ADVERBS = re.compile(
 def _clauses(body: str) -> list[str]:
     """Independent clauses of a sentence, with adverbs after "I am" etc. taken out."""
     out = []
-    for raw in _CLAUSE_SPLIT.split(body):
-        clause = _AUX_ADVERBS.sub(r"\1 ", with_subject(strip_prefix(raw.strip())))
+    # in texting an emoji ends a clause as a full stop would: "im jaylen 👋 just moved ..."
+    pieces = [p for part in EMOJI_RUN.split(body) for p in _CLAUSE_SPLIT.split(part)]
+    for raw in pieces:
+        raw = casual_subject(strip_fillers(strip_prefix(raw.strip())))
+        clause = _AUX_ADVERBS.sub(r"\1 ", with_subject(raw))
         clause = drop_not_tail(_NEGATED_TAIL.sub("", clause).strip().rstrip(" .!;:,"))
         if clause:
             out.append(clause)
@@ -344,6 +317,7 @@ def _run(message: str, entity: _Entity | None = None, known: Sequence[Fact] = ()
     text = normalise(message[:MAX_MESSAGE_CHARS])
     if not text or is_command(text):
         return out
+    text = restore_apostrophes(text)
     text = asides_apart(drop_quoted_speech(text))
     if not text.strip(' "'):
         return out
@@ -362,19 +336,29 @@ def _run(message: str, entity: _Entity | None = None, known: Sequence[Fact] = ()
             if gone is not None:
                 out.no_longer.append(gone)
             referent = _named(raw, names) or out.entity
-            clause = _resolve(raw, referent)
-            if gated(clause):
-                continue
-            c = _clause_facts(clause, raw, source, referent)
-            found.extend(c.facts)
-            if c.entity is not None:
-                out.entity = c.entity
+            clause = rewrite_clause(resolve(raw, referent), referent)
+            reason = gate_reason(clause)
+            # a wish or a denial about someone named still names them
+            named = presupposed(clause) if reason in ("modal", "negation") else []
+            for text_ in named if reason else [clause]:
+                c = _clause_facts(text_, raw, source, referent)
+                found.extend(c.facts)
+                if c.entity is not None:
+                    out.entity = c.entity
+        found.extend(refused_allergy(body, source))
         # last, so that in its slot the corrected value wins over a rule's reading
         found.extend(by_value(strip_prefix(body), known, source))
         out.facts.extend(found)
         if len(out.facts) >= MAX_FACTS:
             break
-    out.facts = _dedupe(out.facts)
+    # a correction told across sentences: "Left MTN on Friday. Vodafone now."
+    if known and not any(f.slot_key in {k.slot_key for k in known} for f in out.facts):
+        told = [s for s in out.sentences if _sentence_body(s) and not s.rstrip().endswith("?")]
+        out.facts.extend(by_value(" ".join(told), known, text[:300]))
+    # a list reading fills only slots the sentence rules left empty: they read more context
+    slots = {f.slot_key for f in out.facts}
+    listed = [f for f in telegraphic(out.sentences) if f.slot_key not in slots]
+    out.facts = _dedupe([*out.facts, *listed])
     return out
 
 

@@ -27,6 +27,11 @@ _NOT_OLD = re.compile(
     r"\s*(?:anymore|any\s+more|lol|haha)?\s*[.!)]*$",
     re.I,
 )
+# a short new value that is no state: "left MTN, still happy now" names no new employer
+_NEW_NAME = (
+    r"(?!(?:still|much|so|very|all|happy|better|fine|good|free|unemployed|jobless|home|"
+    r"retired|single|done|busy|here|there|it|that|this)\b)[\w'.&+-]+(?:\s+[\w'.&+-]+)?"
+)
 _END = r"(?=\s*(?:[,;.!]|$))"  # the new value ends at punctuation: "Mirta, sorry"
 _LEAD_IN = re.compile(r"(?:[:,;=]\s*|\b(?:is|'s|was|are|am|were|be|now)\s+)", re.I)
 _SWAPS = (
@@ -39,6 +44,20 @@ _SWAPS = (
     # "(switched|moved|changed) from MTN to Vodafone", "Moshi -> Mochi"
     re.compile(rf"\bfrom\s+(?P<old>{_VALUE})\s+to\s+(?P<new>{_VALUE}){_END}", re.I),
     re.compile(rf"^(?P<old>{_VALUE})\s*(?:->|=>|→)\s*(?P<new>{_VALUE}){_END}", re.I),
+    # "its Vodafone now, switched from O2": the new value said first, the old one after
+    re.compile(
+        rf"^(?:it's\s+|its\s+|it\s+is\s+)?(?P<new>{_VALUE})\s+now\s*[,;.!-]*\s*(?:I\s+|we\s+)?"
+        r"(?:just\s+)?(?:switched|moved|changed|swapped|went|came)\s+(?:over\s+)?"
+        rf"(?:away\s+)?from\s+(?P<old>{_VALUE}){_END}",
+        re.I,
+    ),
+    # "left MTN on Friday. Vodafone now": the old value left, the new one "now"
+    re.compile(
+        rf"\b(?:left|quit|ditched|dropped|switched\s+from|moved\s+from|changed\s+from)\s+"
+        rf"(?P<old>{_VALUE})(?:\s+[^.!?;,]*)?[.!;,]\s*(?:it's\s+|its\s+|now\s+(?:at|with|in)\s+)?"
+        rf"(?P<new>{_NEW_NAME})\s+now{_END}",
+        re.I,
+    ),
     # "Vodafone instead of MTN"
     re.compile(
         rf"(?:^|\s)(?P<new>[\w'.:/-]+)\s+(?:instead\s+of|rather\s+than)\s+(?P<old>{_VALUE})"

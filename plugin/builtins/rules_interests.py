@@ -1,10 +1,10 @@
-"""Rules about what the user likes and does, and the generic "My <thing> is <value>." rule.
+"""Rules about what the user does: music, sport, learning, languages, reading, study,
+diet, nationality, counts and hobbies.
 
-Covered here: tastes and favourites, allergies, vehicles and commute, music and sport,
-learning, languages, reading, study, diet, nationality, counts and hobbies. Each ``_r_*``
-function takes a ``_Clause``, matches its patterns and adds facts to it; the pipeline in
-``rules`` runs them in a fixed order and tries ``_r_generic`` only when no other rule found
-anything. Split from ``rules_identity`` by topic only; the two do not import each other.
+Each ``_r_*`` function takes a ``_Clause``, matches its patterns and adds facts to it; the
+pipeline in ``rules`` runs them in a fixed order. Tastes are in ``rules_tastes``, the
+commute in ``rules_transport``, the generic "My <thing> is <value>." fallback in
+``rules_generic``. ``languages_in`` is public: ``rules_life`` reads languages the same way.
 """
 
 from __future__ import annotations
@@ -12,17 +12,13 @@ from __future__ import annotations
 import re
 
 from sleepmem.plugin.builtins.lexicon import (
-    ANIMALS,
     DEMONYMS,
-    FAMILY,
     LANGUAGES_LOWER,
     PROGRAMMING_LANGUAGES,
     PROGRAMMING_LOWER,
     SPORTS,
-    VEHICLE_TYPES,
     _head,
     instrument_in,
-    singular,
 )
 from sleepmem.plugin.builtins.rule_parse import (
     _ADV,
@@ -38,183 +34,11 @@ from sleepmem.plugin.builtins.rule_parse import (
     _Clause,
     _clean,
     _cut,
-    _drop_fillers,
-    _gerund,
-    _parse_name,
     _rx,
     _strip_det,
     _value,
 )
-
-# --- tastes ----------------------------------------------------------------------------
-
-_FAV = _rx(
-    r"\bmy\s+(?:(?:all[-\s]time|absolute|very|current|personal|top|number\s+one|most)\s+)?"
-    r"(?P<fav>favou?rite|fave|fav)\s+(?P<thing>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){0,3}?)\s+"
-    r"(?:is|are|'s|has\s+(?:always\s+)?been|have\s+(?:always\s+)?been)\s+(?P<tail>.+)"
-)
-_FAV_REV = _rx(
-    r"^(?P<tail>.+?)\s+(?:is|are)\s+(?:definitely\s+|probably\s+)?my\s+(?:(?:all[-\s]time|"
-    r"absolute)\s+)?(?P<fav>favou?rite|fave)\s+(?P<thing>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){0,2})$"
-)
-_KIND_OF = re.compile(r"^(?:kind|type|sort|genre|style)s?\s+of\s+", I_)
-
-
-def _r_favourite(c: _Clause) -> None:
-    m = _FAV.search(c.text) or _FAV_REV.search(c.text)
-    if not m:
-        return
-    thing = " ".join(m["thing"].lower().split())
-    key = singular(_KIND_OF.sub("", thing))
-    key = "colour" if key in ("colour", "color") else key
-    _, value = _value(m["tail"], max_words=6)
-    if not value:
-        return
-    fav = "favorite" if m["fav"].lower() == "favorite" else "favourite"
-    c.add("favourite", value, thing=thing, thing_key=key, fav=fav)
-
-
-_LIKE = _rx(
-    rf"{_I}{_ADV}\s+(?:love|adore|like|enjoy|am\s+into|'m\s+into|are\s+into|"
-    r"(?:am|'m)\s+(?:a\s+)?(?:big\s+|huge\s+)?fan\s+of|(?:am|'m)\s+passionate\s+about|"
-    r"(?:am|'m)\s+obsessed\s+with|(?:am|'m)\s+crazy\s+about)\s+(?P<tail>.+)"
-)
-_DISLIKE = _rx(rf"{_I}{_ADV}\s+(?:hate|dislike|detest|loathe|despise)\s+(?P<tail>.+)")
-_BAD_OBJECT = re.compile(
-    r"^(?:you|it|that|this|them|him|her|me|us|everyone|everything|everybody|when|how|what|"
-    r"where|the\s+fact|the\s+idea|my|your|his|their|our|being|it's|its|to\s+be|to\s+think|"
-    r"to\s+say|to\s+know|that's|talking|chatting|this\s+conversation)\b",
-    I_,
-)
-
-
-def _taste_value(tail: str) -> tuple[str, str]:
-    """(answer, object) for what follows "I love": "to swim" -> "swimming"."""
-    tail = tail.strip()
-    if _BAD_OBJECT.match(tail):
-        return "", ""
-    inf = re.match(r"^to\s+(?P<v>[a-z]+)(?P<rest>.*)$", tail, I_)
-    if inf:
-        _, rest = _value(inf["rest"], max_words=5) if inf["rest"].strip() else ("", "")
-        gerund = _gerund(inf["v"])
-        obj = f"{gerund} {rest}".strip()
-        return obj, obj
-    _, value = _value(tail, max_words=6)
-    return value, value
-
-
-def _r_likes(c: _Clause) -> None:
-    if any(f.slot.startswith("favourite:") for f in c.facts):
-        return
-    m = _DISLIKE.search(c.text)
-    if m:
-        answer, obj = _taste_value(m["tail"])
-        if answer:
-            c.add("dislike", answer, obj=obj, thing_key=answer)
-        return
-    m = _LIKE.search(c.text)
-    if m:
-        answer, obj = _taste_value(m["tail"])
-        if answer:
-            c.add("like", answer, obj=obj, thing_key=answer)
-
-
-_ALLERGY = [
-    _rx(rf"{_IAM}\s+(?:(?:very|really|quite|severely|highly|super|extremely|a\s+bit|slightly|"
-        r"mildly|deathly)\s+)?allergic\s+(?:to|for|of)\s+(?P<tail>.+)"),
-    _rx(rf"{_I}{_ADV}\s+(?:have|'ve\s+got|have\s+got|suffer\s+from)\s+(?:a|an)?\s*"
-        r"(?:severe\s+|mild\s+|serious\s+|bad\s+)?allergy\s+to\s+(?P<tail>.+)"),
-    _rx(r"\bmy\s+allergy\s+is\s+(?:to\s+)?(?P<tail>.+)"),
-    _rx(rf"{_I}{_ADV}\s+(?:have|'ve\s+got|have\s+got|suffer\s+from)\s+(?:a|an)?\s*"
-        r"(?:severe\s+|mild\s+|serious\s+|bad\s+)?(?P<tail>[\w-]+(?:\s+[\w-]+)?)\s+allerg(?:y|ies)\b"),
-]  # fmt: skip
-
-
-def _r_allergy(c: _Clause) -> None:
-    for pat in _ALLERGY:
-        m = pat.search(c.text)
-        if m:
-            _, value = _value(m["tail"], max_words=6)
-            if value:
-                c.add("allergy", value)
-            return
-
-
-# --- vehicles and commute --------------------------------------------------------------
-
-_COMMUTE = _rx(
-    rf"{_I}{_ADV}\s+(?P<verb>ride|take|drive|catch|use|cycle|bike|walk|run|jog|skate|scoot)"
-    r"(?:\s+(?P<art>a|an|the|my|our))?(?P<v>(?:\s+[\w'-]+){0,3}?)\s+(?:to|into)\s+"
-    r"(?:work|the\s+office|my\s+office|my\s+job|school|university|uni|college|campus)\b"
-)
-_COMMUTE_BY = _rx(
-    rf"{_I}{_ADV}\s+(?:commute|go\s+to\s+work|get\s+to\s+work|travel\s+to\s+work|"
-    r"go\s+to\s+the\s+office|get\s+to\s+the\s+office)\s+(?P<prep>by|on)\s+(?P<tail>.+)"
-)
-_VEHICLE = [
-    _rx(rf"{_I}{_ADV}\s+(?P<verb>drive|ride)\s+(?P<art>a|an|the|my)\s+(?P<tail>.+)"),
-    _rx(r"\bmy\s+(?P<verb>car)\s+is\s+(?P<art>a|an)\s+(?P<tail>.+)"),
-]
-
-
-def _add_vehicle(c: _Clause, verb: str, art: str, np: str) -> None:
-    head = _head(np)
-    brand = "" if c.loose else _capital_span(np)
-    vtype = head if head in VEHICLE_TYPES else ("car" if verb == "drive" else "vehicle")
-    if not brand and head not in VEHICLE_TYPES:
-        return  # "I drive a hard bargain"
-    answer = brand or _drop_fillers(np)
-    if answer and answer.casefold() == vtype.casefold():
-        # "I drive a jeep": the answer is the kind itself, so ask for the general kind
-        vtype = "car" if verb == "drive" else "vehicle"
-    if answer:
-        c.add("vehicle", answer, obj=np, verb=verb, vtype=vtype)
-
-
-def _r_transport(c: _Clause) -> None:
-    m = _COMMUTE.search(c.text)
-    if m:
-        verb = m["verb"].lower()
-        np = _clean(m["v"] or "")
-        special = {
-            "cycle": "bicycle",
-            "bike": "bike",
-            "walk": "walking",
-            "run": "running",
-            "jog": "running",
-            "skate": "skateboard",
-            "scoot": "scooter",
-        }
-        if not np and verb in special:
-            answer = special[verb]
-            c.add("commute", answer, text=f"I {verb} to work.")
-            return
-        if not np and verb == "drive":
-            c.add("commute", "car", text="I drive to work.")
-            return
-        if np:
-            answer = _head(np)
-            art = f"{m['art']} " if m["art"] else ""
-            c.add("commute", answer, obj=np, text=f"I {verb} {art}{np} to work.")
-            if verb == "drive":
-                _add_vehicle(c, verb, m["art"] or "", np)
-        return
-    m = _COMMUTE_BY.search(c.text)
-    if m:
-        _, np = _value(m["tail"], _CUT_NP, max_words=3)
-        if np:
-            answer = "walking" if np.lower() == "foot" else _head(np)
-            c.add("commute", answer, obj=np)
-        return
-    for pat in _VEHICLE:
-        m = pat.search(c.text)
-        if m:
-            _, np = _value(m["tail"], _CUT_NP, max_words=5)
-            if np and not _BAD_OBJECT.match(np):
-                verb = "drive" if m["verb"].lower() == "car" else m["verb"].lower()
-                _add_vehicle(c, verb, m["art"], np)
-            return
-
+from sleepmem.plugin.builtins.rules_tastes import taste_value
 
 # --- music, sport, learning, languages, reading ------------------------------------------
 
@@ -292,7 +116,7 @@ def _r_music_sport(c: _Clause) -> None:
             return
         if "studying" in c.text.lower():
             return  # "I'm studying medicine" is handled by the studies rule
-        answer, obj = _taste_value(tail)
+        answer, obj = taste_value(tail)
         if answer and len(answer.split()) <= 4:
             c.add("learning", answer, obj=obj, thing=answer)
 
@@ -500,64 +324,7 @@ def _r_misc(c: _Clause) -> None:
         m = pat.search(c.text)
         if m and not c.facts:
             tail = re.sub(r"^go\s+", "", m["tail"].strip(), flags=I_)
-            answer, obj = _taste_value(tail)
+            answer, obj = taste_value(tail)
             if answer:
                 c.add("hobby", answer, obj=obj)
             return
-
-
-# --- generic fallback ------------------------------------------------------------------
-
-_GENERIC_NAME = _rx(
-    r"^my\s+(?P<np>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){0,3}?)\s+is\s+(?:called|named)\s+"
-    r"(?P<tail>.+)$"
-)
-_GENERIC = _rx(
-    r"^my\s+(?P<np>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){0,3}?)\s+(?P<verb>is|are|'s)\s+"
-    r"(?P<tail>.+)$"
-)
-_GENERIC_STOP_NP = {
-    "point", "question", "problem", "guess", "bad", "pleasure", "day", "week", "weekend",
-    "life", "head", "back", "stomach", "mind", "heart", "answer", "reply", "issue",
-    "concern", "fault", "turn", "plan", "idea", "goal", "dream", "wish", "hope", "bet",
-    "advice", "opinion", "feeling", "understanding", "impression", "request", "task",
-    "message", "name", "age", "job", "mood", "apologies", "excuse", "reason",
-    "favourite", "favorite", "fave", "hobby", "hobbies", "birthday", "allergy", "home",
-    "city", "hometown", "profession", "occupation", "work", "car", "phone", "computer",
-    "internet", "wifi", "laptop", "battery", "english", "memory", "time", "schedule",
-}  # fmt: skip
-_GENERIC_BAD_VALUE = re.compile(
-    r"^(?:my|your|his|her|our|their|so|very|too|really|not|kind|sort|pretty|quite|a\s+bit|getting|going|being|still|"
-    r"always|also|just|gone|broken|dead|sick|ill|fine|ok|okay|great|good|bad|awful|"
-    r"terrible|better|worse|tired|sore|killing|hurting|over|here|there|that|to|like|"
-    r"about|in|on|at|with|from|for|by|done|busy|full|empty|off|out|up|down|late|early|"
-    r"amazing|nice|lovely|weird|strange|crazy|funny|sad|happy|the\s+best|the\s+worst)\b",
-    I_,
-)
-
-
-def _r_generic(c: _Clause) -> None:
-    m = _GENERIC_NAME.match(c.text)
-    if m:
-        np = m["np"].lower()
-        name, _ = _parse_name(m["tail"], c.loose)
-        if name and np not in _GENERIC_STOP_NP and _head(np) not in FAMILY:
-            c.add("generic_name", name, np=np)
-        return
-    m = _GENERIC.match(c.text)
-    if not m:
-        return
-    np = " ".join(m["np"].lower().split())
-    head = _head(np)
-    if np in _GENERIC_STOP_NP or head in _GENERIC_STOP_NP or head in FAMILY or head in ANIMALS:
-        return
-    if np.startswith(("favou", "fav")):
-        return
-    tail = m["tail"].strip()
-    if _GENERIC_BAD_VALUE.match(tail) or re.match(r"^\w+ing\b", tail):
-        return
-    _, value = _value(tail, max_words=8)
-    if not value:
-        return
-    plural = "1" if m["verb"].lower() == "are" else ""
-    c.add("generic", value, np=np, plural=plural)

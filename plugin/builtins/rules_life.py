@@ -75,7 +75,7 @@ _THE = re.compile(rf"\bthe\s+(?=(?:{_alt(THE_FAMILY)})\b)", I_)
 # a possessive otherwise ("my wife's car")
 _IS = re.compile(
     rf"\b(?P<np>my\s+(?:(?:{_alt(FAMILY_ADJ)})\s+)?(?:{_alt([*FAMILY, *ANIMALS])}))'s\s+"
-    r"(?=(?:a|an|\d+|now|also|still|only|just|almost|nearly)\b)",
+    r"(?=(?:a|an|\d+|now|also|still|only|just|almost|nearly|called|named)\b)",
     I_,
 )
 

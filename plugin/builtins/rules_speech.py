@@ -43,6 +43,8 @@ QUESTION_START = re.compile(
 # "right?", "isn't it?": the sentence asks the bot to confirm it, so it states nothing new.
 _TAG = re.compile(
     r"^(?:right|correct|true|yes|yeah|no|ok|okay|eh|huh|innit|isn't\s+it|don't\s+I|"
+    r"(?:isn't|aren't|wasn't|weren't|doesn't|don't|didn't|hasn't|haven't)\s+"
+    r"(?:she|he|it|they|we|you)|"
     r"didn't\s+I|am\s+I\s+right|aren't\s+I|or\s+not|remember)\W*$",
     re.I,
 )

@@ -1,0 +1,57 @@
+"""Pronouns and names that refer to the pet or relative of the sentence before.
+
+"We got a kitten. I named her Saffi." and "My dog Biscuit ... He is a beagle." are read as
+"my cat is called Saffi" and "my dog Biscuit is a beagle" (``resolve``), so the slot rules
+see whom a clause is about. The entity comes from the clause before, the user's recent
+turns, or a pet or relative memory already knows by name.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sleepmem.plugin.builtins.rule_parse import I_, Entity
+
+_PRONOUN = re.compile(
+    r"^(?P<p>he|she|it|they|his|her|its|their)(?P<s>'s|'re)?\b\s*(?P<rest>.*)$", I_
+)
+
+
+# "I named her Tamal": the pet or child of the sentence before gets its name.
+_NAMED_IT = re.compile(
+    r"^(?:I|we)\s+(?:(?:already|just|finally|have|had)\s+)?(?:named|called|call|name)\s+"
+    r"(?P<p>him|her|it|them)\s+(?P<name>\S.*)$",
+    I_,
+)
+
+
+def resolve(clause: str, entity: Entity | None) -> str:
+    """Rewrite "He is a beagle." as "my dog Biscuit is a beagle." when the dog came first."""
+    if entity is None:
+        return clause
+    if entity.name and clause.startswith(entity.name + " "):
+        return f"my {entity.ref} {clause}"
+    m = _NAMED_IT.match(clause)
+    # only an entity without a name yet: "My cat Pim had a kitten. I named her ..." names
+    # the kitten, not Pim
+    if m and not entity.name and (entity.kind == "pet" or m["p"].lower() != "it"):
+        return f"my {entity.ref} is called {m['name']}"
+    m = _PRONOUN.match(clause)
+    if not m:
+        return clause
+    p = m["p"].lower()
+    if entity.kind == "family":
+        if p in ("it", "its"):
+            return clause
+        if (p in ("she", "her") and entity.gender == "m") or (
+            p in ("he", "his") and entity.gender == "f"
+        ):
+            return clause
+    if p in ("they", "their") and not entity.plural:
+        return clause
+    rest = m["rest"]
+    if p in ("his", "her", "its", "their"):
+        return f"my {entity.ref}'s {rest}" if not entity.plural else f"my {entity.ref}' {rest}"
+    ref = f"my {entity.ref} {entity.name}".strip()
+    verb = {"'s": " is", "'re": " are"}.get((m["s"] or "").lower(), "")
+    return f"{ref}{verb} {rest}".strip()

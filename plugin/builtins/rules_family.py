@@ -1,0 +1,176 @@
+"""Rules about the user's relatives (and friends, neighbours): name, job, workplace, age,
+home and what they play.
+
+Every rule also sets ``_Clause.entity`` so that a following "She ..." or "He ..." can be
+resolved to the relative.
+"""
+
+from __future__ import annotations
+
+from sleepmem.plugin.builtins.lexicon import (
+    FEMALE,
+    INSTRUMENTS,
+    JOBS,
+    MALE,
+    PLAYERS,
+    PLURAL_FAMILY,
+    SPORTS,
+    _head,
+    looks_like_job,
+    relative_fields,
+)
+from sleepmem.plugin.builtins.rule_parse import (
+    _ADV,
+    _AGE_END,
+    _CAP_NAME,
+    _CUT_NP,
+    _I,
+    _NUM,
+    _REL,
+    _REL_NAME_OPT,
+    _Clause,
+    _Entity,
+    _pair,
+    _parse_name,
+    _parse_place,
+    _pick,
+    _rx,
+    _value,
+    subject_of,
+    valid_name,
+)
+from sleepmem.plugin.builtins.rules_work import AT_PLACE, job_np
+
+# --- family ----------------------------------------------------------------------------
+
+_FAM_APPOS = _pair(
+    rf"\bmy\s+{_REL}(?:,\s*|\s+)(?P<name>{{NAME}})"
+    r"(?=\s*,|\s+(?:is|was|'s|works|worked|lives|lived|plays|has|had|loves|likes|just|"
+    r"recently|also|and|who|turned|turns)\b"
+    # or any verb of the third person: "my grandson Idris laughs at me"
+    r"|\s+(?P<verb>(?-i:[a-z]{2,}s))\b)"
+)
+_FAM_APPOS_END = _rx(rf"\bmy\s+{_REL}(?:,\s*|\s+)(?P<name>{_CAP_NAME}(?:\s+{_CAP_NAME})?)\s*$")
+_FAM_NAME = [
+    _rx(rf"\bmy\s+{_REL}(?:'s|s')\s+name\s+is\s+(?P<tail>.+)"),
+    _rx(rf"\bmy\s+{_REL}\s+is\s+(?:called|named)\s+(?P<tail>.+)"),
+]
+_FAM_HAVE = _rx(
+    rf"{_I}{_ADV}\s+(?:have|'ve\s+got|have\s+got|got)\s+(?:a|an|one)\s+{_REL}"
+    r"(?:\s*,?\s+(?:named|called)\s+(?P<tail>.+))?"
+)
+_FAM_JOB = _pair(
+    rf"\bmy\s+{_REL}{_REL_NAME_OPT}\s+(?P<verb>is|was|'s|are|works\s+as|work\s+as|"
+    r"is\s+working\s+as|has\s+been|'s\s+been)\s+(?:(?:now|also|currently|still|actually)\s+)?"
+    r"(?P<art>a\s+|an\s+)?(?P<tail>.+)"
+)
+_FAM_WORK_AT = _pair(rf"\bmy\s+{_REL}{_REL_NAME_OPT}\s+works?\s+(?:at|for)\s+(?P<tail>.+)")
+_FAM_AGE = _pair(
+    rf"\bmy\s+{_REL}{_REL_NAME_OPT}\s+(?:is|are|'s|just\s+turned|turned|turns)\s+"
+    rf"(?P<n>{_NUM}(?:\s*(?:,|and|&)\s*{_NUM})*)"
+    rf"(?P<unit>\s*(?:years?|yrs?|months?|weeks?)(?:\s+old)?)?{_AGE_END}"
+)
+_FAM_HOME = _pair(
+    rf"\bmy\s+{_REL}{_REL_NAME_OPT}\s+(?:lives?|is\s+living|are\s+living|has\s+lived|"
+    r"have\s+lived|(?:just\s+)?moved|is\s+based|are\s+based)\s+(?:in|to)\s+(?P<tail>.+)"
+)
+_FAM_PLAYS = _pair(rf"\bmy\s+{_REL}{_REL_NAME_OPT}\s+plays?\s+(?:the\s+)?(?P<tail>.+)")
+
+
+def _family_entity(c: _Clause, rel: str, name: str) -> None:
+    base = rel.lower().split()[-1]
+    gender = "f" if base in FEMALE else "m" if base in MALE else ""
+    c.entity = _Entity("family", rel.lower(), name, base in PLURAL_FAMILY, gender)
+
+
+def _r_family(c: _Clause) -> None:
+    found_name = ""
+    rel = ""
+    m = _pick(_FAM_APPOS, c).search(c.text)
+    # typed in lower case, "my sister hates cats" is no sister named "hates" (see pets)
+    if m and m["verb"] and c.loose and m["name"].lower().endswith("s"):
+        m = None
+    m = m or _FAM_APPOS_END.search(c.text)
+    if m:
+        name = valid_name(m["name"], c.loose)
+        if name:
+            rel, found_name = m["rel"], name
+    for pat in _FAM_NAME:
+        m = pat.search(c.text)
+        if m:
+            name, _ = _parse_name(m["tail"], c.loose)
+            if name:
+                rel, found_name = m["rel"], name
+    m = _FAM_HAVE.search(c.text)
+    if m:
+        rel = m["rel"]
+        if m["tail"]:
+            found_name, _ = _parse_name(m["tail"], c.loose)
+        _family_entity(c, rel, found_name)
+    if rel and found_name:
+        f = relative_fields(rel, found_name)
+        if not f["plural"] and c.is_new_name(found_name):
+            c.add("family_name", found_name, subject=f"my {f['rel']}", **f)
+        _family_entity(c, rel, found_name)
+
+    m = _pick(_FAM_JOB, c).search(c.text)
+    if m:
+        name = valid_name(m["name"], c.loose) or (found_name if m["rel"] == rel else "")
+        job, rest = job_np(m["tail"])
+        verb = m["verb"].lower()
+        # without an article ("my husband is electrician", as many learners say it) only a
+        # listed job counts: "my sister is nurse" yes, "my sister is lovely" no
+        listed = not m["art"] and _head(job) in JOBS and len(job.split()) <= 2
+        if job and ("work" in verb or (m["art"] and looks_like_job(job)) or listed):
+            f = relative_fields(m["rel"], name)
+            subj = subject_of(f["rel"], name)
+            c.add("family_job", job, subject=subj, **f)
+            instrument = PLAYERS.get(_head(job))
+            if instrument:
+                c.add("family_instrument", instrument, subject=subj, **f)
+            at = AT_PLACE.match(rest)
+            if at:
+                _, place = _value(at["tail"], _CUT_NP, max_words=5)
+                if place:
+                    c.add("family_workplace", place, subject=subj, **f)
+            _family_entity(c, m["rel"], name)
+    m = _pick(_FAM_WORK_AT, c).search(c.text)
+    if m:
+        name = valid_name(m["name"], c.loose)
+        art, place = _value(m["tail"], _CUT_NP, max_words=5)
+        # "he works for big company": no article, no capital, no name of a workplace
+        if place and (art or c.loose or place[:1].isupper()):
+            f = relative_fields(m["rel"], name)
+            c.add("family_workplace", place, subject=subject_of(f["rel"], name), art=art, **f)
+            _family_entity(c, m["rel"], name)
+    m = _pick(_FAM_AGE, c).search(c.text)
+    if m:
+        name = valid_name(m["name"], c.loose)
+        f = relative_fields(m["rel"], name)
+        unit = (m["unit"] or "").strip().lower()
+        if unit.startswith(("month", "week")):
+            n = f"{m['n']} {unit.split()[0]}"
+            c.add("family_age", n, subject=subject_of(f["rel"], name),
+                  text=f"My {f['rel']} is {n} old.", **f)  # fmt: skip
+        else:
+            c.add("family_age", m["n"], subject=subject_of(f["rel"], name), **f)
+        _family_entity(c, m["rel"], name)
+    m = _pick(_FAM_HOME, c).search(c.text)
+    if m:
+        name = valid_name(m["name"], c.loose)
+        place = _parse_place(m["tail"], c.loose)
+        if place:
+            f = relative_fields(m["rel"], name)
+            c.add("family_home", place, subject=subject_of(f["rel"], name), **f)
+            _family_entity(c, m["rel"], name)
+    m = _pick(_FAM_PLAYS, c).search(c.text)
+    if m:
+        name = valid_name(m["name"], c.loose)
+        _, thing = _value(m["tail"], _CUT_NP, max_words=3)
+        f = relative_fields(m["rel"], name)
+        subj = subject_of(f["rel"], name)
+        if thing.lower() in INSTRUMENTS:
+            c.add("family_instrument", thing.lower(), subject=subj, **f)
+        elif thing.lower() in SPORTS:
+            c.add("family_sport", thing.lower(), subject=subj, **f)
+        _family_entity(c, m["rel"], name)

@@ -1,0 +1,95 @@
+"""Rules about how the user gets about: the commute and the vehicle they drive or ride."""
+
+from __future__ import annotations
+
+from sleepmem.plugin.builtins.lexicon import (
+    VEHICLE_TYPES,
+    _head,
+)
+from sleepmem.plugin.builtins.rule_parse import (
+    _ADV,
+    _CUT_NP,
+    _I,
+    _capital_span,
+    _Clause,
+    _clean,
+    _drop_fillers,
+    _rx,
+    _value,
+)
+from sleepmem.plugin.builtins.rules_tastes import BAD_OBJECT
+
+# --- vehicles and commute --------------------------------------------------------------
+
+_COMMUTE = _rx(
+    rf"{_I}{_ADV}\s+(?P<verb>ride|take|drive|catch|use|cycle|bike|walk|run|jog|skate|scoot)"
+    r"(?:\s+(?P<art>a|an|the|my|our))?(?P<v>(?:\s+[\w'-]+){0,3}?)\s+(?:to|into)\s+"
+    r"(?:work|the\s+office|my\s+office|my\s+job|school|university|uni|college|campus)\b"
+)
+_COMMUTE_BY = _rx(
+    rf"{_I}{_ADV}\s+(?:commute|go\s+to\s+work|get\s+to\s+work|travel\s+to\s+work|"
+    r"go\s+to\s+the\s+office|get\s+to\s+the\s+office)\s+(?P<prep>by|on)\s+(?P<tail>.+)"
+)
+_VEHICLE = [
+    _rx(rf"{_I}{_ADV}\s+(?P<verb>drive|ride)\s+(?P<art>a|an|the|my)\s+(?P<tail>.+)"),
+    _rx(r"\bmy\s+(?P<verb>car)\s+is\s+(?P<art>a|an)\s+(?P<tail>.+)"),
+]
+
+
+def _add_vehicle(c: _Clause, verb: str, art: str, np: str) -> None:
+    head = _head(np)
+    brand = "" if c.loose else _capital_span(np)
+    vtype = head if head in VEHICLE_TYPES else ("car" if verb == "drive" else "vehicle")
+    if not brand and head not in VEHICLE_TYPES:
+        return  # "I drive a hard bargain"
+    answer = brand or _drop_fillers(np)
+    if answer and answer.casefold() == vtype.casefold():
+        # "I drive a jeep": the answer is the kind itself, so ask for the general kind
+        vtype = "car" if verb == "drive" else "vehicle"
+    if answer:
+        c.add("vehicle", answer, obj=np, verb=verb, vtype=vtype)
+
+
+def _r_transport(c: _Clause) -> None:
+    m = _COMMUTE.search(c.text)
+    if m:
+        verb = m["verb"].lower()
+        np = _clean(m["v"] or "")
+        special = {
+            "cycle": "bicycle",
+            "bike": "bike",
+            "walk": "walking",
+            "run": "running",
+            "jog": "running",
+            "skate": "skateboard",
+            "scoot": "scooter",
+        }
+        if not np and verb in special:
+            answer = special[verb]
+            c.add("commute", answer, text=f"I {verb} to work.")
+            return
+        if not np and verb == "drive":
+            c.add("commute", "car", text="I drive to work.")
+            return
+        if np:
+            answer = _head(np)
+            art = f"{m['art']} " if m["art"] else ""
+            c.add("commute", answer, obj=np, text=f"I {verb} {art}{np} to work.")
+            if verb == "drive":
+                _add_vehicle(c, verb, m["art"] or "", np)
+        return
+    m = _COMMUTE_BY.search(c.text)
+    if m:
+        _, np = _value(m["tail"], _CUT_NP, max_words=3)
+        if np:
+            answer = "walking" if np.lower() == "foot" else _head(np)
+            c.add("commute", answer, obj=np)
+        return
+    for pat in _VEHICLE:
+        m = pat.search(c.text)
+        if m:
+            _, np = _value(m["tail"], _CUT_NP, max_words=5)
+            if np and not BAD_OBJECT.match(np):
+                verb = "drive" if m["verb"].lower() == "car" else m["verb"].lower()
+                _add_vehicle(c, verb, m["art"], np)
+            return
