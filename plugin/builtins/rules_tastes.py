@@ -83,17 +83,14 @@ def taste_value(tail: str) -> tuple[str, str]:
 def _r_likes(c: _Clause) -> None:
     if any(f.slot.startswith("favourite:") for f in c.facts):
         return
-    m = _DISLIKE.search(c.text)
-    if m:
-        answer, obj = taste_value(m["tail"])
-        if answer:
-            c.add("dislike", answer, obj=obj, thing_key=answer)
-        return
-    m = _LIKE.search(c.text)
-    if m:
-        answer, obj = taste_value(m["tail"])
-        if answer:
-            c.add("like", answer, obj=obj, thing_key=answer)
+    # the dislike first: a clause that names both is stored as the dislike only
+    for pattern, slot in ((_DISLIKE, "dislike"), (_LIKE, "like")):
+        m = pattern.search(c.text)
+        if m:
+            answer, obj = taste_value(m["tail"])
+            if answer:
+                c.add(slot, answer, obj=obj, thing_key=answer)
+            return
 
 
 _ALLERGY = [
