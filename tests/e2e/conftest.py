@@ -34,7 +34,10 @@ def chromium_executable() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while sync_playwright is open its event loop runs in the main
+# thread, and every pytest-asyncio test after it fails with "Runner.run() cannot be called
+# from a running event loop". Closing it at the end of each browser module frees the thread.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
