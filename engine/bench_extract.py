@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 
-from .backends.base import text_of
 from .bench import fact_matches, machine_header
 from .commands import is_command
 from .config import EngineConfig
@@ -264,19 +263,6 @@ def score_run(
         "misses": run.misses[:LIST_LIMIT],
         "false_facts": run.false[:LIST_LIMIT],
     }
-
-
-MODEL_REPLY_TOKENS = 200  # as the engine gives the model extractor in wake
-
-
-def model_chat(backend: Any) -> ChatFn:
-    """The base model (nobody's memory) answering greedily: what the model extractor
-    gets from ``Engine.extract`` in wake."""
-
-    def chat(messages: list[dict[str, str]]) -> str:
-        return text_of(backend.generate(backend.chat_text(messages), MODEL_REPLY_TOKENS, None))
-
-    return chat
 
 
 def needs_model(runs: Iterable[Sequence[str]], model_extractor: str) -> bool:

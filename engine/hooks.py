@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from .constrained import Constraint
 from .facts import Fact, ForgetRequest
 
 __all__ = [
@@ -27,8 +28,16 @@ __all__ = [
     "Trigger",
 ]
 
-ChatFn = Callable[[list[dict[str, str]]], str]
-"""Runs the chat model greedily on OpenAI-style messages and returns the reply text."""
+
+class ChatFn(Protocol):
+    """Runs the chat model greedily on OpenAI-style messages and returns the reply text;
+    with a ``constraint`` (``sleepmem.engine.constrained``) the reply is a complete document
+    of its grammar, whatever the model would have written."""
+
+    def __call__(
+        self, messages: list[dict[str, str]], constraint: Constraint | None = None
+    ) -> str: ...
+
 
 CommandHandler = Callable[[Any, str, str], str]
 """``handler(engine, user_id, arg) -> reply``: one chat command (``/name arg``)."""

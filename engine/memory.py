@@ -29,6 +29,7 @@ from .backends.base import (
 )
 from .commands import is_command, split_command
 from .config import EngineConfig
+from .constrained import model_chat
 from .editor import EditSettings, Protection, nullspace_basis, spread, target_values
 from .errors import EditError, InputError, Interrupted, SleepmemError, UnknownFact
 from .facts import ACTIVE, FORGOTTEN, SUPERSEDED, Fact, forget_matches, slot_writes
@@ -158,11 +159,6 @@ class Engine(Consolidation):
                 )
         return self.backend.generate(text, limit, factors)
 
-    def _base_chat(self, messages: list[dict[str, str]]) -> str:
-        """The model without anyone's memory, for the model-based extractor."""
-        text = self.backend.chat_text(messages)
-        return text_of(self.backend.generate(text, 200, None))
-
     def ask_many(
         self,
         user_id: str,
@@ -206,7 +202,10 @@ class Engine(Consolidation):
         self, user_id: str, history: Sequence[tuple[str, str]], known: Sequence[Fact]
     ) -> ExtractContext:
         return ExtractContext(
-            user_id=user_id, history=tuple(history), chat=self._base_chat, known=tuple(known)
+            user_id=user_id,
+            history=tuple(history),
+            chat=model_chat(self.backend),
+            known=tuple(known),
         )
 
     def observe(

@@ -19,7 +19,7 @@ import importlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -265,13 +265,28 @@ def run_extractors(
     both reach it through ``registry.PluginRegistry.extract``, so the benchmark measures
     what wake does and needs no model when no extractor uses one."""
     wanted = set(names)
-    facts: list[Fact] = []
-    for extractor in extractors(pm):
-        if extractor.name in wanted:
-            facts.extend(extractor.extract(message, context))
-    for extra in pm.hook.extract_facts(message=message, context=context):
-        facts.extend(extra or [])
-    return facts
+    answers: list[list[Fact]] = [
+        extractor.extract(message, context)
+        for extractor in extractors(pm)
+        if extractor.name in wanted
+    ]
+    answers.extend(extra or [] for extra in pm.hook.extract_facts(message=message, context=context))
+    return merge_facts(answers)
+
+
+def merge_facts(answers: Iterable[Sequence[Fact]]) -> list[Fact]:
+    """The facts of several extractors for one message, earlier extractors first: a later
+    extractor's fact is dropped when an earlier one already filled its slot or stated its
+    value. So adding an extractor (the chat model after the rules) can only add facts the
+    earlier ones missed; it never replaces or repeats what they read."""
+    merged: list[Fact] = []
+    for facts in answers:
+        slots = {f.slot_key for f in merged}
+        values = {f.answer.casefold() for f in merged}
+        merged.extend(
+            f for f in facts if f.slot_key not in slots and f.answer.casefold() not in values
+        )
+    return merged
 
 
 def run_forget_requests(

@@ -265,7 +265,9 @@ def test_model_extractor_gets_the_chat() -> None:
     reply = '[{"subject": "I", "relation": "lives in", "object": "Tartu", "question": "x?"}]'
     pm = manager.load_plugins(manager.new_plugin_manager(), allowed=("model_extractor",))
     plugins = PluginRegistry(pm)
-    out = bench_extract.score_run(plugins, {"users": [user]}, ("model",), chat=lambda _m: reply)
+    out = bench_extract.score_run(
+        plugins, {"users": [user]}, ("model",), chat=lambda _m, constraint=None: reply
+    )
     assert out["found"] == 1 and out["precision"] == 1.0
     silent = bench_extract.score_run(plugins, {"users": [user]}, ("model",))
     assert silent["found"] == 0 and silent["precision"] is None

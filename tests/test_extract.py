@@ -18,6 +18,7 @@ import types
 from pathlib import Path
 
 import pytest
+from sleepmem.engine.constrained import RecordList
 from sleepmem.engine.facts import Fact
 from sleepmem.plugin import manager
 from sleepmem.plugin.builtins import model_extractor, rules
@@ -552,7 +553,9 @@ def test_parse_model_output_non_string(bad: object) -> None:
 
 
 def _run_model(reply: str) -> list[Fact]:
-    return model_extractor.extract(MESSAGE, ExtractContext(chat=lambda messages: reply))
+    return model_extractor.extract(
+        MESSAGE, ExtractContext(chat=lambda messages, constraint=None: reply)
+    )
 
 
 def test_model_extractor_reuses_templates_and_slots() -> None:
@@ -608,31 +611,68 @@ def test_model_extractor_unknown_relation_uses_model_question() -> None:
     assert "What did I ask you to remember?" not in fact.questions
 
 
+def test_model_values_must_be_said_with_their_relation() -> None:
+    """A small model pairs a relation with a value from another clause; such a pair is no
+    fact. Values stated with their relation (or a bare name with its subject) pass."""
+    message = (
+        "honestly im terrified of heights, so no ferris wheel for me. my sister Ines just "
+        "moved to Lyon and I'm learning the cello"
+    )
+
+    def reply(*rows: tuple[str, str, str]) -> str:
+        return json.dumps([dict(zip(model_extractor.KEYS, (*r, "Q?"))) for r in rows])
+
+    def found(*rows: tuple[str, str, str]) -> list[str]:
+        chat = lambda messages, constraint=None: reply(*rows)  # noqa: E731
+        return [f.answer for f in model_extractor.extract(message, ExtractContext(chat=chat))]
+
+    assert found(("I", "is terrified of heights", "ferris wheel")) == []
+    assert found(("I", "is learning the cello", "Lyon")) == []
+    assert found(("I", "is terrified of", "heights")) == ["heights"]
+    assert found(("I", "is learning", "cello")) == ["cello"]
+    assert found(("my sister", "name", "Ines")) == ["Ines"]
+    # a relative the message never mentions, and a value written into the relation
+    assert found(("my brother", "lives in", "Lyon")) == []
+    assert found(("I", "am a cellist", "Lyon")) == []
+
+
 def test_model_extractor_needs_chat_and_survives_failures(caplog) -> None:
     assert model_extractor.extract(MESSAGE, ExtractContext()) == []
     assert model_extractor.extract(MESSAGE, None) == []
 
-    def boom(messages: list[dict[str, str]]) -> str:
+    def boom(messages: list[dict[str, str]], constraint: object = None) -> str:
         raise RuntimeError("model crashed")
 
     with caplog.at_level(logging.ERROR):
         assert model_extractor.extract(MESSAGE, ExtractContext(chat=boom)) == []
     assert _run_model("I could not find anything.") == []
-    assert model_extractor.extract("/remember x", ExtractContext(chat=lambda m: "[]")) == []
+    assert (
+        model_extractor.extract("/remember x", ExtractContext(chat=lambda m, constraint=None: "[]"))
+        == []
+    )
 
 
-def test_model_prompt_shape() -> None:
-    seen: list[list[dict[str, str]]] = []
+def test_model_prompt_shape_and_grammar() -> None:
+    seen: list[tuple[list[dict[str, str]], object]] = []
 
-    def chat(messages: list[dict[str, str]]) -> str:
-        seen.append(messages)
+    def chat(messages: list[dict[str, str]], constraint: object = None) -> str:
+        seen.append((messages, constraint))
         return "[]"
 
     model_extractor.extract("I live in Porto.", ExtractContext(chat=chat))
-    (messages,) = seen
-    assert [m["role"] for m in messages] == ["system", "user"]
+    ((messages, grammar),) = seen
+    roles = [m["role"] for m in messages]
+    assert roles[0] == "system" and roles[-1] == "user"
+    assert roles[1:-1] == ["user", "assistant"] * len(model_extractor.EXAMPLES)
     assert "JSON" in messages[0]["content"]
-    assert "I live in Porto." in messages[1]["content"]
+    assert "I live in Porto." in messages[-1]["content"]
+    # every worked example is a reply the grammar itself accepts
+    for example in messages[2:-1:2]:
+        fresh = model_extractor.constraint()
+        assert fresh.accepts(example["content"])
+        fresh.feed(example["content"])
+        assert fresh.finished
+    assert isinstance(grammar, RecordList) and tuple(grammar.keys) == model_extractor.KEYS
 
 
 # --------------------------------------------------------------------------------------

@@ -732,3 +732,28 @@ def test_secret_veto_through_a_real_engine(engine, secret_veto, monkeypatch) -> 
     finally:
         pm.unregister(name="test-recorder")
         pm.unregister(name="secret_veto")
+
+
+def _fact(answer: str, slot: str, extractor: str) -> Fact:
+    return Fact(
+        text=f"x {answer}.", subject="I", relation="r", object=answer, answer=answer,
+        questions=("Q?",), slot=slot, extractor=extractor,
+    )  # fmt: skip
+
+
+def test_a_later_extractor_only_adds_what_earlier_ones_missed() -> None:
+    rules_facts = [_fact("Porto", "home", "rules"), _fact("nurse", "job", "rules")]
+    model_facts = [
+        _fact("Lisbon", "home", "model"),  # a slot the rules filled: the rules' value stays
+        _fact("porto", "model:i:lives", "model"),  # the same value in another slot: a repeat
+        _fact("stamps", "model:i:collect", "model"),  # missed by the rules: added
+    ]
+    merged = manager.merge_facts([rules_facts, model_facts])
+    assert [(f.answer, f.extractor) for f in merged] == [
+        ("Porto", "rules"),
+        ("nurse", "rules"),
+        ("stamps", "model"),
+    ]
+    # one extractor's own facts are never merged away, whatever their values
+    twins = [_fact("Mia", "family:sister:name", "rules"), _fact("Mia", "pet:cat:name", "rules")]
+    assert manager.merge_facts([twins]) == twins

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import click
+from sleepmem.engine.constrained import model_chat
 from sleepmem.engine.errors import InputError
 
 from . import common
@@ -215,7 +216,7 @@ def add_to(cli: click.Group) -> None:
         # Only the model extractor reads the model; rules alone run without loading one.
         if bench_extract.needs_model(runs, MODEL_EXTRACTOR):
             engine = common.open_engine(config)
-            chat = bench_extract.model_chat(engine.backend)
+            chat = model_chat(engine.backend)
         try:
             result = bench_extract.run_extract_bench(
                 path, config, plugins, names, chat=chat, users=users, progress=True

@@ -80,6 +80,11 @@ def whole(responses: Iterable[GenerationResponse]) -> GenerationResponse:
     return dataclasses.replace(last, text="".join(parts))
 
 
+Chooser = Callable[[np.ndarray], "int | None"]
+"""Picks the next token from one step's logits (float32, vocabulary-sized), or None to end
+the reply: how constrained decoding (``engine/constrained.py``) steers ``generate``."""
+
+
 class Backend(Protocol):
     """Model access for the engine. Implementations: torch_backend, mlx_backend."""
 
@@ -99,14 +104,20 @@ class Backend(Protocol):
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text`` as the model reads it (no special tokens added)."""
 
+    def decode(self, ids: Sequence[int]) -> str:
+        """The text of token ids, special tokens left out."""
+
     def generate(
         self,
         text: str,
         max_new_tokens: int,
         factors: Factors | None = None,
+        choose: Chooser | None = None,
     ) -> Iterator[GenerationResponse]:
         """Greedy continuation of ``text`` with ``factors`` active, one response per piece
-        of text and a last one with the finish reason (see ``GenerationResponse``)."""
+        of text and a last one with the finish reason (see ``GenerationResponse``).
+        ``choose``, when given, picks each token from the step's logits instead of argmax
+        (None ends the reply with finish reason "stop")."""
 
     def generate_batch(
         self, texts: Sequence[str], max_new_tokens: int, factors: Factors | None = None

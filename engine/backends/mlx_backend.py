@@ -40,6 +40,7 @@ import numpy as np
 from ..errors import BackendUnavailable, ModelError
 from ..priority import checkpoint
 from .base import (
+    Chooser,
     EditPrompt,
     Factors,
     GenerationResponse,
@@ -500,6 +501,9 @@ class MlxBackend:
         # Texts arrive with the chat template already applied: no special tokens are added.
         return list(self.tokenizer.encode(text, add_special_tokens=False))
 
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=True)
+
     def token_count(self, text: str) -> int:
         return len(self.encode(text))
 
@@ -509,9 +513,11 @@ class MlxBackend:
         text: str,
         max_new_tokens: int,
         factors: Factors | None = None,
+        choose: Chooser | None = None,
     ) -> Iterator[GenerationResponse]:
         """Greedy decoding with a KV cache. The next step is queued (async_eval) before the
-        current token is read, so building one step's graph overlaps computing the last."""
+        current token is read, so building one step's graph overlaps computing the last;
+        with ``choose`` each step's logits go to the host first, so nothing is queued."""
         ids = self.encode(text)
         prompt_tokens = len(ids)
         if not ids or max_new_tokens <= 0:
@@ -523,6 +529,9 @@ class MlxBackend:
         def step(tokens: mx.array) -> mx.array:
             with self._on_device(), self._live(_Call(factors=live)):
                 logits = self.model(tokens[None], cache=cache)
+                if choose is not None:
+                    picked = choose(np.array(logits[0, -1].astype(mx.float32)))
+                    return mx.array(next(iter(self._stop_ids)) if picked is None else picked)
                 nxt = mx.argmax(logits[0, -1], axis=-1)
                 mx.async_eval(nxt)
             return nxt

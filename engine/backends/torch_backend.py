@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import BackendUnavailable, ModelError
 from ..priority import checkpoint
 from .base import (
+    Chooser,
     EditPrompt,
     Factors,
     GenerationResponse,
@@ -206,6 +207,9 @@ class TorchBackend:
         # Texts arrive with the chat template already applied, so no special tokens are added.
         return self.tokenizer(text, add_special_tokens=False).input_ids
 
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=True)
+
     def token_count(self, text: str) -> int:
         return len(self.encode(text))
 
@@ -227,6 +231,7 @@ class TorchBackend:
         text: str,
         max_new_tokens: int,
         factors: Factors | None = None,
+        choose: Chooser | None = None,
     ) -> Iterator[GenerationResponse]:
         ids = torch.tensor([self.encode(text)], device=self.device)
         prompt_tokens = ids.shape[1]
@@ -239,7 +244,11 @@ class TorchBackend:
             for _ in range(max_new_tokens):
                 out = self.model(input_ids=step_input, use_cache=True, **{self._cache_kw: past})
                 past = getattr(out, self._cache_kw)
-                next_id = int(out.logits[0, -1].argmax())
+                if choose is None:
+                    next_id = int(out.logits[0, -1].argmax())
+                else:
+                    picked = choose(out.logits[0, -1].float().cpu().numpy())
+                    next_id = next(iter(self._stop_ids)) if picked is None else picked
                 if next_id in self._stop_ids:
                     finish = "stop"
                     break

@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from sleepmem.engine.commands import is_command
+from sleepmem.engine.constrained import RecordList
 from sleepmem.engine.facts import Fact
 from sleepmem.plugin.builtins import rules
 from sleepmem.plugin.builtins.phrasing import build_fact, slug
@@ -28,35 +29,66 @@ log = logging.getLogger(__name__)
 NAME = "model"
 MAX_MESSAGE_CHARS = 2_000  # the prompt must fit a small model's context
 MAX_REPLY_CHARS = 20_000
-MAX_ITEMS = 20
+MAX_ITEMS = 8
 MAX_OBJECT_WORDS = 10
+MAX_VALUE_CHARS = 120
+
+KEYS = ("subject", "relation", "object", "question")
 
 PROMPT = """You extract personal facts from one chat message written by a user.
-Return only a JSON list. Each item is an object with the keys:
+Reply with a JSON list only. Each item has the keys, in this order:
 "subject": "I" for the user, or "my <relative or pet>" such as "my sister" or "my dog",
 "relation": a short verb phrase such as "lives in", "works as", "name", "favourite food",
 "object": the value, copied exactly from the message,
 "question": a question the user could ask later whose answer is the object.
-Only include facts the user states as true about themselves, their family or their pets.
-Ignore questions, wishes, plans, hypotheticals and facts about other people.
-If there are no such facts, return [].
+Only facts the user states as true about themselves, their family or their pets.
+Questions, wishes, plans, hypotheticals and facts about strangers are not facts.
+No facts: reply []."""
 
-Message: I live in Porto and my dog is called Rex.
-[{"subject": "I", "relation": "lives in", "object": "Porto",
-  "question": "Where do I live?"},
- {"subject": "my dog", "relation": "name", "object": "Rex",
-  "question": "What is my dog's name?"}]"""
+# Worked examples as earlier turns of the chat: small models copy a demonstrated reply
+# more faithfully than they follow a description of one.
+EXAMPLES = (
+    (
+        "I live in Porto and my dog is called Rex.",
+        [
+            ["I", "lives in", "Porto", "Where do I live?"],
+            ["my dog", "name", "Rex", "What is my dog's name?"],
+        ],
+    ),
+    ("What is the capital of France?", []),
+    (
+        "ugh long day, im a nurse so night shifts r killing me. my sister Mia says hi lol",
+        [
+            ["I", "works as", "nurse", "What do I do for work?"],
+            ["my sister", "name", "Mia", "What is my sister's name?"],
+        ],
+    ),
+    ("If I ever moved to Oslo I would learn to ski.", []),
+    (
+        "Since I'm allergic to peanuts, which snacks are safe?",
+        [["I", "is allergic to", "peanuts", "What am I allergic to?"]],
+    ),
+)
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(?P<body>.*?)```", re.S)
 _SELF = {"i", "me", "myself", "user", "the user", "my", "i am", "i'm", "self", "you"}
 
 
 def build_messages(message: str) -> list[dict[str, str]]:
-    """The chat messages sent to the model for one user message."""
-    return [
-        {"role": "system", "content": PROMPT},
-        {"role": "user", "content": f"Message: {message[:MAX_MESSAGE_CHARS]}"},
-    ]
+    """The chat messages sent to the model for one user message: the instructions, the
+    worked examples as earlier turns, then the message."""
+    messages = [{"role": "system", "content": PROMPT}]
+    for text, rows in EXAMPLES:
+        reply = json.dumps([dict(zip(KEYS, row)) for row in rows], ensure_ascii=False)
+        messages.append({"role": "user", "content": f"Message: {text}"})
+        messages.append({"role": "assistant", "content": reply})
+    messages.append({"role": "user", "content": f"Message: {message[:MAX_MESSAGE_CHARS]}"})
+    return messages
+
+
+def constraint() -> RecordList:
+    """The grammar the model's reply is decoded under: a list of fact records."""
+    return RecordList(KEYS, max_items=MAX_ITEMS, max_value_chars=MAX_VALUE_CHARS)
 
 
 def _as_items(value: Any) -> list[dict[str, Any]] | None:
@@ -105,7 +137,7 @@ def _clean_items(items: list[dict[str, Any]]) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for item in items[:MAX_ITEMS]:
         clean: dict[str, str] = {}
-        for key in ("subject", "relation", "object", "question"):
+        for key in KEYS:
             value = item.get(key, item.get(key.capitalize(), ""))
             if isinstance(value, bool) or value is None:
                 value = ""
@@ -131,6 +163,55 @@ def _span_in(message: str, obj: str) -> str:
     if m:
         return m.group(0)
     return obj if _fold(obj) and f" {_fold(obj)} " in f" {_fold(message)} " else ""
+
+
+_CLAUSE_END = re.compile(
+    r"[.!?;:\n]+|,\s*|\s+(?:and|but|so|because|while|although|though)\s+", re.I
+)
+_FUNCTION_TEXT = (
+    "i i'm im me my mine am is are was were be been being a an the of in on at to for as "
+    "by with from about it its it's this that do does did has have had not no very really "
+    "just s name names named called call"
+)
+_FUNCTION_WORDS = frozenset(_FUNCTION_TEXT.split())
+
+
+def _content_stems(text: str) -> set[str]:
+    words = re.findall(r"[^\W\d_]+(?:'[a-z]+)?", text.casefold())
+    return {w[:4] for w in words if w not in _FUNCTION_WORDS and len(w) > 2}
+
+
+def _grounded(message: str, obj: str, relation: str, subject: str) -> bool:
+    """Is ``obj`` said in the same clause as the relation (or, for a bare "is a"/"name"
+    relation, the subject) the model read it with? Small models pair a value with a relation
+    from another clause ("terrified of heights, so no ferris wheel" -> afraid of "ferris
+    wheel"); a value stated with its relation is the shape a real fact has."""
+    low = message.casefold()
+    at = low.find(obj.casefold())
+    if at < 0:
+        return False
+    starts = [0] + [m.end() for m in _CLAUSE_END.finditer(message) if m.end() <= at]
+    ends = [m.start() for m in _CLAUSE_END.finditer(message) if m.start() >= at + len(obj)]
+    clause = message[max(starts) : min(ends) if ends else len(message)]
+    clause_stems = _content_stems(clause.replace(obj, " "))
+    wanted = _content_stems(relation) - _content_stems(obj)
+    if not wanted:
+        wanted = _content_stems(subject)
+    if not wanted:  # "I" + "name": a name said with no word of its own, such as "Kenji here"
+        return True
+    return bool(wanted & clause_stems)
+
+
+# "am a chef", "is a cat": the model wrote the value into the relation, so its "object" is
+# something else from the message (seen: "I work like chef in a restaurant" -> "restaurant")
+_VALUE_IN_RELATION = re.compile(r"\b(?:is|am|are|was|were)\s+(?:a|an|the)\s+\w+")
+
+
+def _said(message: str, subject: str) -> bool:
+    """Is the relative or pet a "my ..." subject names mentioned in the message at all? (A
+    small model hands a fact about the user to "my sister" from its worked examples.)"""
+    words = [w for w in _content_stems(subject.replace("'s", "")) if w != "my"]
+    return not words or bool(set(words) & _content_stems(message))
 
 
 def _who(subject: str) -> tuple[str, dict[str, str]] | None:
@@ -265,6 +346,10 @@ def fact_from_item(item: dict[str, str], message: str) -> Fact | None:
         return None
     kind_of, fields = who
     relation = " ".join(item.get("relation", "").lower().split())
+    if _VALUE_IN_RELATION.search(relation) or not _said(message, item.get("subject", "")):
+        return None
+    if not _grounded(message, obj, relation, item.get("subject", "")):
+        return None
     question = item.get("question", "").strip()
     extra = [question] if question.endswith("?") and len(question) <= 120 else []
     if kind_of == "self":
@@ -312,7 +397,7 @@ def extract(message: str, context: ExtractContext | None) -> list[Fact]:
     if not message or is_command(message):
         return []
     try:
-        reply = context.chat(build_messages(message))
+        reply = context.chat(build_messages(message), constraint=constraint())
     except Exception:  # the chat must go on even if extraction fails
         log.warning("model extraction failed", exc_info=True)
         return []
