@@ -276,11 +276,11 @@ def quantised(tmp_path_factory, model_dir):
 
 
 def _packed(backend) -> str:
-    from sleepmem.engine.backends.mlx_backend import _unwrapped
+    from sleepmem.engine.backends.mlx_backend import unwrapped
 
     digest = hashlib.sha256()
     for layer in backend._layers:
-        base = _unwrapped(layer.mlp.down_proj)
+        base = unwrapped(layer.mlp.down_proj)
         for name in ("weight", "scales", "biases"):
             digest.update(np.array(base[name]).tobytes())
     return digest.hexdigest()
@@ -289,7 +289,7 @@ def _packed(backend) -> str:
 def test_quantised_model_edit_is_recalled_and_base_stays_quantised(quantised, model_dir):
     import mlx.core as mx
     import mlx.nn as nn
-    from sleepmem.engine.backends.mlx_backend import _unwrapped
+    from sleepmem.engine.backends.mlx_backend import unwrapped
 
     home, folder, backend = quantised
     config = json.loads((folder / "config.json").read_text())
@@ -316,7 +316,7 @@ def test_quantised_model_edit_is_recalled_and_base_stays_quantised(quantised, mo
     # the edit lives beside the packed weights, which no edit has touched
     assert _packed(backend) == before
     for layer in backend._layers:
-        base = _unwrapped(layer.mlp.down_proj)
+        base = unwrapped(layer.mlp.down_proj)
         assert isinstance(base, nn.QuantizedLinear) and base.weight.dtype == mx.uint32
 
 

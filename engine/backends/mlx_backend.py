@@ -280,7 +280,7 @@ def _batch_dense_on_cpu(model: nn.Module) -> int:
     return len(wrapped)
 
 
-def _unwrapped(module: Any) -> Any:
+def unwrapped(module: Any) -> Any:
     while isinstance(module, (_EditedDownProj, _CpuQuantizedLinear, _CpuQuantizedEmbedding)):
         module = module.base if isinstance(module, _EditedDownProj) else module.inner
     return module
@@ -353,7 +353,7 @@ class MlxBackend:
         for i, layer in enumerate(self._layers):
             if not isinstance(layer.mlp.down_proj, _EditedDownProj):
                 layer.mlp.down_proj = _EditedDownProj(layer.mlp.down_proj, i)
-        self.intermediate_size = _input_dims(_unwrapped(self._layers[0].mlp.down_proj))
+        self.intermediate_size = _input_dims(unwrapped(self._layers[0].mlp.down_proj))
         self.dtype = self._inner.norm.weight.dtype
         args = getattr(model, "args", None)
         self.context_length = int(getattr(args, "max_position_embeddings", 0) or 0) or None
@@ -794,7 +794,7 @@ class MlxBackend:
         return [
             i
             for i, layer in enumerate(self._layers)
-            if isinstance(_unwrapped(layer.mlp.down_proj), nn.QuantizedLinear)
+            if isinstance(unwrapped(layer.mlp.down_proj), nn.QuantizedLinear)
         ]
 
 

@@ -303,18 +303,15 @@ MONTHS = _words(
 # --------------------------------------------------------------------------------------
 
 
-def _head(phrase: str) -> str:
+def head_word(phrase: str) -> str:
     words = phrase.lower().split()
     return re.sub(r"'s$", "", words[-1]) if words else ""
-
-
-head_word = _head  # the public name for the rule modules written since
 
 
 def looks_like_job(phrase: str) -> bool:
     """Whether a noun phrase after "I am a" names an occupation ("nurse", not "big fan")."""
     low = phrase.lower()
-    head = _head(phrase)
+    head = head_word(phrase)
     if not head or head in NOT_JOBS or low in NOT_JOBS:
         return False
     if head in JOBS or low in JOBS or head in PLAYERS:
@@ -324,7 +321,7 @@ def looks_like_job(phrase: str) -> bool:
 
 def looks_like_business(np: str) -> bool:
     """Whether "I own a <np>" is a business ("small bakery") rather than a dog or a car."""
-    low, head = np.lower(), _head(np)
+    low, head = np.lower(), head_word(np)
     if head in ANIMALS or head in DOG_BREEDS or head in CAT_BREEDS or head in VEHICLE_TYPES:
         return False
     return (
@@ -364,7 +361,7 @@ def animal_fields(animal_said: str) -> dict[str, str]:
     return {"animal": animal, "species": species, "category": category}
 
 
-def _breed_of(phrase: str) -> str:
+def breed_of(phrase: str) -> str:
     low = phrase.lower()
     for breed in sorted((*DOG_BREEDS, *CAT_BREEDS), key=len, reverse=True):
         if re.search(rf"\b{re.escape(breed)}s?\b", low):
@@ -392,5 +389,5 @@ def instrument_in(phrase: str) -> str:
     low = phrase.lower()
     if low in INSTRUMENTS:
         return low
-    head = _head(phrase)
+    head = head_word(phrase)
     return head if head in INSTRUMENTS else ""

@@ -23,7 +23,7 @@ import string
 from collections.abc import Iterable, Mapping
 
 from sleepmem.engine.facts import Fact
-from sleepmem.plugin.builtins.templates import _FAV_EXTRA, USER_TEMPLATES, Template
+from sleepmem.plugin.builtins.templates import FAV_EXTRA, USER_TEMPLATES, Template
 from sleepmem.plugin.builtins.templates_life import LIFE_TEMPLATES
 from sleepmem.plugin.builtins.templates_others import OTHER_TEMPLATES
 
@@ -74,7 +74,7 @@ def _fields_of(template: str) -> list[str]:
 _MAY_BE_EMPTY = {"art_", "s", "when_", "sport_"}
 
 
-def _render(template: str, values: Mapping[str, str]) -> str | None:
+def render(template: str, values: Mapping[str, str]) -> str | None:
     """Fill ``template``; None when it needs a value that is empty or missing."""
     for name in _fields_of(template):
         if name not in values or (not values[name] and name not in _MAY_BE_EMPTY):
@@ -98,7 +98,7 @@ def _dedupe(items: Iterable[str | None]) -> list[str]:
     return out
 
 
-def _values(kind: str, answer: str, obj: str, fields: Mapping[str, str]) -> dict[str, str]:
+def template_values(kind: str, answer: str, obj: str, fields: Mapping[str, str]) -> dict[str, str]:
     v = {k: (val or "") for k, val in fields.items()}
     v["answer"] = answer
     v["object"] = obj
@@ -171,23 +171,23 @@ def build_fact(
     if template is None or not answer:
         return None
     obj = (obj or answer).strip()
-    values = _values(kind, answer, obj, fields)
+    values = template_values(kind, answer, obj, fields)
     # Caller-supplied questions and statements are literal text (they may come from a model
     # or a user and contain braces); only the templates are formatted.
-    questions = [*_literal(lead_questions), *(_render(q, values) for q in template.questions)]
+    questions = [*_literal(lead_questions), *(render(q, values) for q in template.questions)]
     if kind == "favourite":
-        extra = _FAV_EXTRA.get(fields.get("thing_key") or fields.get("thing", ""), ())
-        questions += [_render(q, values) for q in extra]
+        extra = FAV_EXTRA.get(fields.get("thing_key") or fields.get("thing", ""), ())
+        questions += [render(q, values) for q in extra]
     questions += _literal(extra_questions)
     qs = _dedupe(q for q in questions if q)
     if len(qs) < MIN_QUESTIONS:
         qs = _dedupe([*qs, "What do you remember about me?", "What do you know about me?"])
-    rendered = [*(_render(s, values) for s in template.statements), *_literal(extra_statements)]
+    rendered = [*(render(s, values) for s in template.statements), *_literal(extra_statements)]
     statements = _dedupe(s for s in rendered if s)
-    slot = _render(template.slot, values) or ""
-    relation = _render(template.relation, values) or template.relation
+    slot = render(template.slot, values) or ""
+    relation = render(template.relation, values) or template.relation
     if text is None:
-        text = _render(template.text, values) or obj
+        text = render(template.text, values) or obj
     text = text.strip()
     if text and text[-1] not in ".!?":
         text += "."

@@ -12,7 +12,7 @@ import re
 from functools import cache
 
 from sleepmem.engine.facts import Fact
-from sleepmem.plugin.builtins.phrasing import TEMPLATES, _render, _values
+from sleepmem.plugin.builtins.phrasing import TEMPLATES, render, template_values
 from sleepmem.plugin.hookspecs import hookimpl
 
 _FIELD = re.compile(r"\{(\w+)\}")
@@ -66,7 +66,7 @@ def fact_questions(fact: Fact) -> list[str]:
                 fields[base] = _unpossess(value)
             elif name not in ("answer", "object"):
                 fields[name] = value
-        values = _values(kind, fact.answer, fact.object or fact.answer, fields)
-        rendered = (_render(q, values) for q in TEMPLATES[kind].questions)
+        values = template_values(kind, fact.answer, fact.object or fact.answer, fields)
+        rendered = (render(q, values) for q in TEMPLATES[kind].questions)
         return [q for q in rendered if q and _normal(q) != asked]
     return []

@@ -38,7 +38,7 @@ I_ = re.I
 # value parsing
 # --------------------------------------------------------------------------------------
 
-_PUNCT = (
+PUNCT = (
     r"[,;:!?()\[\]{}\"<>|]|(?<!\bSt)(?<!\bMt)(?<!\bDr)(?<!\bMr)(?<!\bMs)(?<!\bMrs)(?<!\bJr)"
     r"\.(?=\s|$)|\s-\s|\s-$|[\U0001F000-\U0001FAFF\u2600-\u27BF]"
 )
@@ -71,15 +71,15 @@ _PREPS = (
     r"\s(?:at|in|for|from|with|on|by|near|to|of|about|as|like|during|into|inside|outside|"
     r"under|over|around|after|before|and|or|who|that|based|living|located)\b"
 )
-_CUT_VALUE = re.compile(f"{_PUNCT}|{_CLAUSE_WORDS}|{_TIME_WORDS}", I_)
-_CUT_NP = re.compile(f"{_PUNCT}|{_CLAUSE_WORDS}|{_TIME_WORDS}|{_PREPS}", I_)
+CUT_VALUE = re.compile(f"{PUNCT}|{_CLAUSE_WORDS}|{_TIME_WORDS}", I_)
+CUT_NP = re.compile(f"{PUNCT}|{_CLAUSE_WORDS}|{_TIME_WORDS}|{_PREPS}", I_)
 _CUT_NAME = re.compile(
-    rf"{_PUNCT}|{_CLAUSE_WORDS}|{_TIME_WORDS}|\s(?:from|here|by|and|or|with|at|in|but|though|"
+    rf"{PUNCT}|{_CLAUSE_WORDS}|{_TIME_WORDS}|\s(?:from|here|by|and|or|with|at|in|but|though|"
     r"btw|nice|pleased|originally)\b",
     I_,
 )
 _CUT_PLACE = re.compile(
-    rf"{_PUNCT}|{_CLAUSE_WORDS}|{_TIME_WORDS}|\s(?:with|near|for|since|because|to|where|"
+    rf"{PUNCT}|{_CLAUSE_WORDS}|{_TIME_WORDS}|\s(?:with|near|for|since|because|to|where|"
     r"which|as|but|from|at)\b",
     I_,
 )
@@ -91,12 +91,12 @@ _LOOSE_STOP = {"in", "on", "at", "with", "near", "for", "since", "and", "but", "
                "which", "where", "who", "it", "it's", "too", "as", "lol", "haha"}  # fmt: skip
 
 
-def _cut(text: str, pattern: re.Pattern[str]) -> str:
+def cut_at(text: str, pattern: re.Pattern[str]) -> str:
     m = pattern.search(text)
     return (text[: m.start()] if m else text).strip()
 
 
-def _strip_det(text: str) -> tuple[str, str]:
+def strip_det(text: str) -> tuple[str, str]:
     """Drop leading determiners; returns (the article that was said, the rest)."""
     art = ""
     words = text.split()
@@ -107,22 +107,22 @@ def _strip_det(text: str) -> tuple[str, str]:
     return art, " ".join(words)
 
 
-def _clean(text: str) -> str:
+def clean(text: str) -> str:
     return text.strip(" '\"*_.,;:!?-")
 
 
-def _value(tail: str, cut: re.Pattern[str] = _CUT_VALUE, max_words: int = 6) -> tuple[str, str]:
+def parse_value(tail: str, cut: re.Pattern[str] = CUT_VALUE, max_words: int = 6) -> tuple[str, str]:
     """Cut a free value at its clause boundary; ("", "") when nothing sensible is left."""
-    v = _clean(_cut(tail, cut))
-    art, v = _strip_det(v)
-    v = _clean(v)
+    v = clean(cut_at(tail, cut))
+    art, v = strip_det(v)
+    v = clean(v)
     words = v.split()
     if not words or len(words) > max_words or not any(ch.isalnum() for ch in v):
         return "", ""
     return art, v
 
 
-def _drop_fillers(phrase: str) -> str:
+def drop_fillers(phrase: str) -> str:
     """ "small bakery" -> "bakery": size and praise words are noise in a short answer."""
     words = phrase.split()
     while len(words) > 1 and words[0].lower() in FILLER_ADJ:
@@ -134,7 +134,7 @@ def _smart_title(text: str) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in text.split())
 
 
-def _capital_span(text: str) -> str:
+def capital_span(text: str) -> str:
     """The first run of capitalised words (a brand, title or place): "old green Volvo" -> Volvo."""
     out: list[str] = []
     for tok in text.split():
@@ -147,9 +147,9 @@ def _capital_span(text: str) -> str:
     return " ".join(out)
 
 
-def _parse_name(tail: str, loose: bool) -> tuple[str, str]:
+def parse_name(tail: str, loose: bool) -> tuple[str, str]:
     """A person's (or pet's) name at the start of ``tail``: ("Ana Ribeiro", rest)."""
-    toks = [t.strip("'\"") for t in _cut(tail, _CUT_NAME).split()]
+    toks = [t.strip("'\"") for t in cut_at(tail, _CUT_NAME).split()]
     out: list[str] = []
     for i, tok in enumerate(toks):
         if not _WORD.fullmatch(tok) or len(out) >= 5:
@@ -170,7 +170,7 @@ def _parse_name(tail: str, loose: bool) -> tuple[str, str]:
     return " ".join(out), " ".join(toks[len(out) :])
 
 
-_PLACE_IN = re.compile(
+PLACE_IN = re.compile(
     r"\b(?:in|near|outside|of|on)\s+(?P<p>(?-i:[A-Z\u00C0-\u00DE][\w'.-]*)"
     r"(?:\s+(?:(?:de|da|do|del|la|le|upon|on|am|der|sur|of)\s+)?(?-i:[A-Z\u00C0-\u00DE][\w'.-]*))*)",
     I_,
@@ -189,14 +189,14 @@ def loose_home_word(word: str) -> bool:
     return not low.endswith(NOT_HOME_ENDINGS)
 
 
-def _parse_place(tail: str, loose: bool) -> str:
+def parse_place(tail: str, loose: bool) -> str:
     """A place name at the start of ``tail``; "" when it is "a small flat" or similar."""
-    text = _clean(_cut(tail, _CUT_PLACE))
+    text = clean(cut_at(tail, _CUT_PLACE))
     toks = text.split()
     if not toks:
         return ""
     if toks[0].lower() in DETERMINERS:
-        m = _PLACE_IN.search(text)
+        m = PLACE_IN.search(text)
         if m:
             return m["p"].rstrip(".")
         # typed in lower case: "a new flat in atlanta" names its town after "in"
@@ -221,34 +221,34 @@ def _parse_place(tail: str, loose: bool) -> str:
     return "" if place.lower() in NOT_NAMES else place
 
 
-_NUM = (
+NUM = (
     r"(?:\d{1,3}(?:\.\d)?|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
     r"(?:[-\s](?:one|two|three|four|five|six|seven|eight|nine))?|a\s+hundred|zero|one|two|"
     r"three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
     r"sixteen|seventeen|eighteen|nineteen)"
 )
-_YEAR = r"(?:1[89]\d{2}|20\d{2})"
-_MONTH = (
+YEAR = r"(?:1[89]\d{2}|20\d{2})"
+MONTH = (
     r"(?:january|february|march|april|may|june|july|august|september|october|november|"
     r"december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\.?"
 )
-_AGE_END = (
+AGE_END = (
     r"(?=\s*$|\s*[,.!;]|\s*[\U0001F000-\U0001FAFF\u2600-\u27BF]|\s+(?:and|but|now|today|this|"
     r"next|last|so|already|btw|yesterday|recently|finally|on\s+\w+day)\b"
     rf"|\s+{FILLER_RE}\b)"
 )
 _DATES = [
-    re.compile(rf"^(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m>{_MONTH})"
-               rf"(?:,?\s+(?P<y>{_YEAR}))?\b", I_),
-    re.compile(rf"^(?P<m>{_MONTH})\s+(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?"
-               rf"(?:,?\s+(?P<y>{_YEAR}))?\b", I_),
-    re.compile(rf"^(?P<all>\d{{1,2}}[/.-]\d{{1,2}}[/.-](?P<y>{_YEAR}|\d{{2}}))\b", I_),
-    re.compile(rf"^(?P<all>(?P<y>{_YEAR})-\d{{2}}-\d{{2}})\b", I_),
-    re.compile(rf"^(?P<m>{_MONTH})(?:\s+(?P<y>{_YEAR}))?\b", I_),
+    re.compile(rf"^(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m>{MONTH})"
+               rf"(?:,?\s+(?P<y>{YEAR}))?\b", I_),
+    re.compile(rf"^(?P<m>{MONTH})\s+(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?"
+               rf"(?:,?\s+(?P<y>{YEAR}))?\b", I_),
+    re.compile(rf"^(?P<all>\d{{1,2}}[/.-]\d{{1,2}}[/.-](?P<y>{YEAR}|\d{{2}}))\b", I_),
+    re.compile(rf"^(?P<all>(?P<y>{YEAR})-\d{{2}}-\d{{2}})\b", I_),
+    re.compile(rf"^(?P<m>{MONTH})(?:\s+(?P<y>{YEAR}))?\b", I_),
 ]  # fmt: skip
 
 
-def _parse_date(tail: str) -> tuple[str, str]:
+def parse_date(tail: str) -> tuple[str, str]:
     """(date as said, year or "") for "3 May 1991", "May 3rd, 1991", "1991-05-03", "June"."""
     tail = tail.strip()
     for pat in _DATES:
@@ -271,7 +271,7 @@ def _parse_date(tail: str) -> tuple[str, str]:
     return "", ""
 
 
-def _gerund(verb: str) -> str:
+def as_gerund(verb: str) -> str:
     """ "swim" -> "swimming", "dance" -> "dancing"; for "I like to swim" style values."""
     v = verb.lower()
     if v.endswith("ie"):
@@ -289,7 +289,7 @@ def _gerund(verb: str) -> str:
 
 
 @dataclass
-class _Entity:
+class Entity:
     """The pet or relative a following "He/She/It" refers to."""
 
     kind: str  # "family" | "pet"
@@ -300,12 +300,12 @@ class _Entity:
 
 
 @dataclass
-class _Clause:
+class Clause:
     text: str
     source: str
     loose: bool
     facts: list[Fact] = field(default_factory=list)
-    entity: _Entity | None = None
+    entity: Entity | None = None
     known_name: str = ""  # a name put in by pronoun resolution: already known, not new
 
     def is_new_name(self, name: str) -> bool:
@@ -321,18 +321,18 @@ class _Clause:
         return {f.relation for f in self.facts}
 
 
-def _rx(pattern: str) -> re.Pattern[str]:
+def compile_rule(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, I_)
 
 
-_I = r"\b(?:I|we)"
-_ADV = (
+I_WE = r"\b(?:I|we)"
+ADV = (
     r"(?:\s+(?:also|still|now|currently|actually|really|just|usually|mostly|mainly|primarily|"
     r"often|always|sometimes|normally|generally|recently|finally|already|even|both|all|too|"
     r"happily|proudly|technically|officially|basically|definitely|absolutely|totally))*"
 )
-_IAM = rf"\b(?:I(?:'m|\s+am|m)|we(?:'re|\s+are))\b{_ADV}"
-_CAP_NAME = r"(?-i:[A-Z\u00C0-\u00DE][\w'-]*)"
+I_AM = rf"\b(?:I(?:'m|\s+am|m)|we(?:'re|\s+are))\b{ADV}"
+CAP_NAME = r"(?-i:[A-Z\u00C0-\u00DE][\w'-]*)"
 _LOOSE_NAME = (
     r"(?!(?:is|was|are|works|worked|lives|lived|plays|played|has|had|loves|likes|and|who|"
     r"called|named|just|also|recently|now|still|always|never|really|the|a|an)\b)"
@@ -340,14 +340,14 @@ _LOOSE_NAME = (
 )
 
 
-def _pair(template: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+def cased_pair(template: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
     """Compile ``template`` twice: names must be capitalised, or (typed in lower case) not."""
-    cased = template.replace("{NAME}", rf"{_CAP_NAME}(?:\s+{_CAP_NAME})?")
+    cased = template.replace("{NAME}", rf"{CAP_NAME}(?:\s+{CAP_NAME})?")
     loose = template.replace("{NAME}", _LOOSE_NAME)
-    return _rx(cased), _rx(loose)
+    return compile_rule(cased), compile_rule(loose)
 
 
-def _pick(pair: tuple[re.Pattern[str], re.Pattern[str]], c: _Clause) -> re.Pattern[str]:
+def pick(pair: tuple[re.Pattern[str], re.Pattern[str]], c: Clause) -> re.Pattern[str]:
     return pair[1] if c.loose else pair[0]
 
 
@@ -356,9 +356,9 @@ def _alt(words: Iterable[str]) -> str:
     return "|".join(re.escape(w).replace(r"\ ", r"[\s-]") for w in ordered)
 
 
-_REL = rf"(?P<rel>(?:(?:{_alt(FAMILY_ADJ)})[\s-]?)?(?:{_alt(FAMILY)}))\b"
-_ANIMAL = rf"(?P<animal>{_alt([*ANIMALS, *DOG_BREEDS, *CAT_BREEDS, 'pet'])})"
-_REL_NAME_OPT = r"(?:,?\s+(?P<name>{NAME}),?)?"
+REL = rf"(?P<rel>(?:(?:{_alt(FAMILY_ADJ)})[\s-]?)?(?:{_alt(FAMILY)}))\b"
+ANIMAL = rf"(?P<animal>{_alt([*ANIMALS, *DOG_BREEDS, *CAT_BREEDS, 'pet'])})"
+REL_NAME_OPT = r"(?:,?\s+(?P<name>{NAME}),?)?"
 
 
 def subject_of(kind_word: str, name: str) -> str:
@@ -372,23 +372,3 @@ def valid_name(name: str | None, loose: bool) -> str:
         return ""
     name = _smart_title(name) if loose else name
     return "" if name.lower() in NOT_NAMES or name.lower() in FAMILY else name
-
-
-# Public names for the rule modules written since (the older ones import the underscored
-# names): the clause a rule adds facts to, and the value and name cutters.
-Clause = _Clause
-Entity = _Entity
-parse_value = _value
-parse_name = _parse_name
-compile_rule = _rx
-I_AM = _IAM
-CUT_NP = _CUT_NP
-parse_place = _parse_place
-parse_date = _parse_date
-capital_span = _capital_span
-clean = _clean
-CUT_VALUE = _CUT_VALUE
-I_WE = _I
-ADV = _ADV
-NUM = _NUM
-MONTH = _MONTH

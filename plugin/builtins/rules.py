@@ -58,7 +58,7 @@ from sleepmem.plugin.builtins.rule_gate import (
     drop_quoted_speech,
     gate_reason,
 )
-from sleepmem.plugin.builtins.rule_parse import I_, NAME, _Clause, _Entity
+from sleepmem.plugin.builtins.rule_parse import I_, NAME, Clause, Entity
 from sleepmem.plugin.builtins.rule_resolve import resolve
 from sleepmem.plugin.builtins.rule_text import asides_apart, normalise, sentences, strip_prefix
 from sleepmem.plugin.builtins.rules_answers import bare_answer
@@ -74,21 +74,21 @@ from sleepmem.plugin.builtins.rules_casual import (
 )
 from sleepmem.plugin.builtins.rules_casual import with_subject as casual_subject
 from sleepmem.plugin.builtins.rules_corrections import by_value, drop_not_tail, known_entities
-from sleepmem.plugin.builtins.rules_family import _r_family
+from sleepmem.plugin.builtins.rules_family import r_family
 from sleepmem.plugin.builtins.rules_forget import forget_requests as asked_to_forget
 from sleepmem.plugin.builtins.rules_forget import no_longer
-from sleepmem.plugin.builtins.rules_generic import _r_generic
-from sleepmem.plugin.builtins.rules_identity import _r_dates, _r_home, _r_name, _r_places_of_origin
+from sleepmem.plugin.builtins.rules_generic import r_generic
+from sleepmem.plugin.builtins.rules_identity import r_dates, r_home, r_name, r_places_of_origin
 from sleepmem.plugin.builtins.rules_interests import (
-    _r_language,
-    _r_misc,
-    _r_music_sport,
-    _r_reading,
-    _r_study,
+    r_language,
+    r_misc,
+    r_music_sport,
+    r_reading,
+    r_study,
 )
 from sleepmem.plugin.builtins.rules_life import RULES as LIFE_RULES
 from sleepmem.plugin.builtins.rules_life import everyday_family
-from sleepmem.plugin.builtins.rules_pets import _r_pets
+from sleepmem.plugin.builtins.rules_pets import r_pets
 from sleepmem.plugin.builtins.rules_remember import note_fact, strip_remember
 from sleepmem.plugin.builtins.rules_speech import (
     before_question,
@@ -97,10 +97,10 @@ from sleepmem.plugin.builtins.rules_speech import (
     r_svo,
     with_subject,
 )
-from sleepmem.plugin.builtins.rules_tastes import _r_allergy, _r_favourite, _r_likes
+from sleepmem.plugin.builtins.rules_tastes import r_allergy, r_favourite, r_likes
 from sleepmem.plugin.builtins.rules_telegraphic import telegraphic
-from sleepmem.plugin.builtins.rules_transport import _r_transport
-from sleepmem.plugin.builtins.rules_work import _r_business, _r_job
+from sleepmem.plugin.builtins.rules_transport import r_transport
+from sleepmem.plugin.builtins.rules_work import r_business, r_job
 from sleepmem.plugin.hookspecs import hookimpl
 from sleepmem.plugin.types import ExtractContext
 
@@ -194,24 +194,24 @@ def _is_loose(clause: str) -> bool:
 
 # every rule but the generic fallback, in the order they run on a clause
 _RULES = (
-    _r_name,
+    r_name,
     r_loose_name,
-    _r_home,
-    _r_places_of_origin,
-    _r_dates,
-    _r_job,
-    _r_business,
-    _r_family,
-    _r_pets,
-    _r_favourite,
-    _r_likes,
-    _r_allergy,
-    _r_transport,
-    _r_music_sport,
-    _r_language,
-    _r_reading,
-    _r_study,
-    _r_misc,
+    r_home,
+    r_places_of_origin,
+    r_dates,
+    r_job,
+    r_business,
+    r_family,
+    r_pets,
+    r_favourite,
+    r_likes,
+    r_allergy,
+    r_transport,
+    r_music_sport,
+    r_language,
+    r_reading,
+    r_study,
+    r_misc,
     r_name_aside,
     r_fear,
     *LIFE_RULES,
@@ -280,13 +280,13 @@ class _Reading:
     the values it says no longer hold ("not Osaka anymore")."""
 
     facts: list[Fact] = field(default_factory=list)
-    entity: _Entity | None = None
+    entity: Entity | None = None
     no_longer: list[ForgetRequest] = field(default_factory=list)
     sentences: list[str] = field(default_factory=list)
 
 
-def _clause_facts(clause: str, raw: str, source: str, entity: _Entity | None) -> _Clause:
-    c = _Clause(clause, source=source, loose=_is_loose(clause))
+def _clause_facts(clause: str, raw: str, source: str, entity: Entity | None) -> Clause:
+    c = Clause(clause, source=source, loose=_is_loose(clause))
     if clause != raw and entity is not None:
         c.known_name = entity.name
     for rule in _RULES:
@@ -294,7 +294,7 @@ def _clause_facts(clause: str, raw: str, source: str, entity: _Entity | None) ->
             rule(c)
         except Exception:  # a rule bug must not break the chat
             log.warning("rule %s failed on %r", rule.__name__, clause, exc_info=True)
-    for fallback in (_r_generic, r_svo):  # the first that finds something wins
+    for fallback in (r_generic, r_svo):  # the first that finds something wins
         if c.facts:
             break
         try:
@@ -304,13 +304,13 @@ def _clause_facts(clause: str, raw: str, source: str, entity: _Entity | None) ->
     return c
 
 
-def _named(raw: str, names: dict[str, _Entity]) -> _Entity | None:
+def _named(raw: str, names: dict[str, Entity]) -> Entity | None:
     """The known pet or relative a clause opens with by name ("Biscuit is 4 now")."""
     first = raw.split(" ", 1)[0].strip(",.!:;'").casefold()
     return names.get(first)
 
 
-def _run(message: str, entity: _Entity | None = None, known: Sequence[Fact] = ()) -> _Reading:
+def _run(message: str, entity: Entity | None = None, known: Sequence[Fact] = ()) -> _Reading:
     out = _Reading(entity=entity)
     if not isinstance(message, str):
         return out
@@ -362,7 +362,7 @@ def _run(message: str, entity: _Entity | None = None, known: Sequence[Fact] = ()
     return out
 
 
-def _history_entity(context: ExtractContext | None) -> _Entity | None:
+def _history_entity(context: ExtractContext | None) -> Entity | None:
     """The pet or relative last mentioned in the user's recent turns, for "She ..." openers."""
     if context is None or not context.history:
         return None

@@ -15,27 +15,27 @@ from sleepmem.plugin.builtins.lexicon import (
     PLAYERS,
     PLURAL_FAMILY,
     SPORTS,
-    _head,
+    head_word,
     looks_like_job,
     relative_fields,
 )
 from sleepmem.plugin.builtins.rule_parse import (
-    _ADV,
-    _AGE_END,
-    _CAP_NAME,
-    _CUT_NP,
-    _I,
-    _NUM,
-    _REL,
-    _REL_NAME_OPT,
-    _Clause,
-    _Entity,
-    _pair,
-    _parse_name,
-    _parse_place,
-    _pick,
-    _rx,
-    _value,
+    ADV,
+    AGE_END,
+    CAP_NAME,
+    CUT_NP,
+    I_WE,
+    NUM,
+    REL,
+    REL_NAME_OPT,
+    Clause,
+    Entity,
+    cased_pair,
+    compile_rule,
+    parse_name,
+    parse_place,
+    parse_value,
+    pick,
     subject_of,
     valid_name,
 )
@@ -43,50 +43,52 @@ from sleepmem.plugin.builtins.rules_work import AT_PLACE, job_np
 
 # --- family ----------------------------------------------------------------------------
 
-_FAM_APPOS = _pair(
-    rf"\bmy\s+{_REL}(?:,\s*|\s+)(?P<name>{{NAME}})"
+_FAM_APPOS = cased_pair(
+    rf"\bmy\s+{REL}(?:,\s*|\s+)(?P<name>{{NAME}})"
     r"(?=\s*,|\s+(?:is|was|'s|works|worked|lives|lived|plays|has|had|loves|likes|just|"
     r"recently|also|and|who|turned|turns)\b"
     # or any verb of the third person: "my grandson Idris laughs at me"
     r"|\s+(?P<verb>(?-i:[a-z]{2,}s))\b)"
 )
-_FAM_APPOS_END = _rx(rf"\bmy\s+{_REL}(?:,\s*|\s+)(?P<name>{_CAP_NAME}(?:\s+{_CAP_NAME})?)\s*$")
+_FAM_APPOS_END = compile_rule(
+    rf"\bmy\s+{REL}(?:,\s*|\s+)(?P<name>{CAP_NAME}(?:\s+{CAP_NAME})?)\s*$"
+)
 _FAM_NAME = [
-    _rx(rf"\bmy\s+{_REL}(?:'s|s')\s+name\s+is\s+(?P<tail>.+)"),
-    _rx(rf"\bmy\s+{_REL}\s+is\s+(?:called|named)\s+(?P<tail>.+)"),
+    compile_rule(rf"\bmy\s+{REL}(?:'s|s')\s+name\s+is\s+(?P<tail>.+)"),
+    compile_rule(rf"\bmy\s+{REL}\s+is\s+(?:called|named)\s+(?P<tail>.+)"),
 ]
-_FAM_HAVE = _rx(
-    rf"{_I}{_ADV}\s+(?:have|'ve\s+got|have\s+got|got)\s+(?:a|an|one)\s+{_REL}"
+_FAM_HAVE = compile_rule(
+    rf"{I_WE}{ADV}\s+(?:have|'ve\s+got|have\s+got|got)\s+(?:a|an|one)\s+{REL}"
     r"(?:\s*,?\s+(?:named|called)\s+(?P<tail>.+))?"
 )
-_FAM_JOB = _pair(
-    rf"\bmy\s+{_REL}{_REL_NAME_OPT}\s+(?P<verb>is|was|'s|are|works\s+as|work\s+as|"
+_FAM_JOB = cased_pair(
+    rf"\bmy\s+{REL}{REL_NAME_OPT}\s+(?P<verb>is|was|'s|are|works\s+as|work\s+as|"
     r"is\s+working\s+as|has\s+been|'s\s+been)\s+(?:(?:now|also|currently|still|actually)\s+)?"
     r"(?P<art>a\s+|an\s+)?(?P<tail>.+)"
 )
-_FAM_WORK_AT = _pair(rf"\bmy\s+{_REL}{_REL_NAME_OPT}\s+works?\s+(?:at|for)\s+(?P<tail>.+)")
-_FAM_AGE = _pair(
-    rf"\bmy\s+{_REL}{_REL_NAME_OPT}\s+(?:is|are|'s|just\s+turned|turned|turns)\s+"
-    rf"(?P<n>{_NUM}(?:\s*(?:,|and|&)\s*{_NUM})*)"
-    rf"(?P<unit>\s*(?:years?|yrs?|months?|weeks?)(?:\s+old)?)?{_AGE_END}"
+_FAM_WORK_AT = cased_pair(rf"\bmy\s+{REL}{REL_NAME_OPT}\s+works?\s+(?:at|for)\s+(?P<tail>.+)")
+_FAM_AGE = cased_pair(
+    rf"\bmy\s+{REL}{REL_NAME_OPT}\s+(?:is|are|'s|just\s+turned|turned|turns)\s+"
+    rf"(?P<n>{NUM}(?:\s*(?:,|and|&)\s*{NUM})*)"
+    rf"(?P<unit>\s*(?:years?|yrs?|months?|weeks?)(?:\s+old)?)?{AGE_END}"
 )
-_FAM_HOME = _pair(
-    rf"\bmy\s+{_REL}{_REL_NAME_OPT}\s+(?:lives?|is\s+living|are\s+living|has\s+lived|"
+_FAM_HOME = cased_pair(
+    rf"\bmy\s+{REL}{REL_NAME_OPT}\s+(?:lives?|is\s+living|are\s+living|has\s+lived|"
     r"have\s+lived|(?:just\s+)?moved|is\s+based|are\s+based)\s+(?:in|to)\s+(?P<tail>.+)"
 )
-_FAM_PLAYS = _pair(rf"\bmy\s+{_REL}{_REL_NAME_OPT}\s+plays?\s+(?:the\s+)?(?P<tail>.+)")
+_FAM_PLAYS = cased_pair(rf"\bmy\s+{REL}{REL_NAME_OPT}\s+plays?\s+(?:the\s+)?(?P<tail>.+)")
 
 
-def _family_entity(c: _Clause, rel: str, name: str) -> None:
+def _family_entity(c: Clause, rel: str, name: str) -> None:
     base = rel.lower().split()[-1]
     gender = "f" if base in FEMALE else "m" if base in MALE else ""
-    c.entity = _Entity("family", rel.lower(), name, base in PLURAL_FAMILY, gender)
+    c.entity = Entity("family", rel.lower(), name, base in PLURAL_FAMILY, gender)
 
 
-def _r_family(c: _Clause) -> None:
+def r_family(c: Clause) -> None:
     found_name = ""
     rel = ""
-    m = _pick(_FAM_APPOS, c).search(c.text)
+    m = pick(_FAM_APPOS, c).search(c.text)
     # typed in lower case, "my sister hates cats" is no sister named "hates" (see pets)
     if m and m["verb"] and c.loose and m["name"].lower().endswith("s"):
         m = None
@@ -98,14 +100,14 @@ def _r_family(c: _Clause) -> None:
     for pat in _FAM_NAME:
         m = pat.search(c.text)
         if m:
-            name, _ = _parse_name(m["tail"], c.loose)
+            name, _ = parse_name(m["tail"], c.loose)
             if name:
                 rel, found_name = m["rel"], name
     m = _FAM_HAVE.search(c.text)
     if m:
         rel = m["rel"]
         if m["tail"]:
-            found_name, _ = _parse_name(m["tail"], c.loose)
+            found_name, _ = parse_name(m["tail"], c.loose)
         _family_entity(c, rel, found_name)
     if rel and found_name:
         f = relative_fields(rel, found_name)
@@ -113,37 +115,37 @@ def _r_family(c: _Clause) -> None:
             c.add("family_name", found_name, subject=f"my {f['rel']}", **f)
         _family_entity(c, rel, found_name)
 
-    m = _pick(_FAM_JOB, c).search(c.text)
+    m = pick(_FAM_JOB, c).search(c.text)
     if m:
         name = valid_name(m["name"], c.loose) or (found_name if m["rel"] == rel else "")
         job, rest = job_np(m["tail"])
         verb = m["verb"].lower()
         # without an article ("my husband is electrician", as many learners say it) only a
         # listed job counts: "my sister is nurse" yes, "my sister is lovely" no
-        listed = not m["art"] and _head(job) in JOBS and len(job.split()) <= 2
+        listed = not m["art"] and head_word(job) in JOBS and len(job.split()) <= 2
         if job and ("work" in verb or (m["art"] and looks_like_job(job)) or listed):
             f = relative_fields(m["rel"], name)
             subj = subject_of(f["rel"], name)
             c.add("family_job", job, subject=subj, **f)
-            instrument = PLAYERS.get(_head(job))
+            instrument = PLAYERS.get(head_word(job))
             if instrument:
                 c.add("family_instrument", instrument, subject=subj, **f)
             at = AT_PLACE.match(rest)
             if at:
-                _, place = _value(at["tail"], _CUT_NP, max_words=5)
+                _, place = parse_value(at["tail"], CUT_NP, max_words=5)
                 if place:
                     c.add("family_workplace", place, subject=subj, **f)
             _family_entity(c, m["rel"], name)
-    m = _pick(_FAM_WORK_AT, c).search(c.text)
+    m = pick(_FAM_WORK_AT, c).search(c.text)
     if m:
         name = valid_name(m["name"], c.loose)
-        art, place = _value(m["tail"], _CUT_NP, max_words=5)
+        art, place = parse_value(m["tail"], CUT_NP, max_words=5)
         # "he works for big company": no article, no capital, no name of a workplace
         if place and (art or c.loose or place[:1].isupper()):
             f = relative_fields(m["rel"], name)
             c.add("family_workplace", place, subject=subject_of(f["rel"], name), art=art, **f)
             _family_entity(c, m["rel"], name)
-    m = _pick(_FAM_AGE, c).search(c.text)
+    m = pick(_FAM_AGE, c).search(c.text)
     if m:
         name = valid_name(m["name"], c.loose)
         f = relative_fields(m["rel"], name)
@@ -155,18 +157,18 @@ def _r_family(c: _Clause) -> None:
         else:
             c.add("family_age", m["n"], subject=subject_of(f["rel"], name), **f)
         _family_entity(c, m["rel"], name)
-    m = _pick(_FAM_HOME, c).search(c.text)
+    m = pick(_FAM_HOME, c).search(c.text)
     if m:
         name = valid_name(m["name"], c.loose)
-        place = _parse_place(m["tail"], c.loose)
+        place = parse_place(m["tail"], c.loose)
         if place:
             f = relative_fields(m["rel"], name)
             c.add("family_home", place, subject=subject_of(f["rel"], name), **f)
             _family_entity(c, m["rel"], name)
-    m = _pick(_FAM_PLAYS, c).search(c.text)
+    m = pick(_FAM_PLAYS, c).search(c.text)
     if m:
         name = valid_name(m["name"], c.loose)
-        _, thing = _value(m["tail"], _CUT_NP, max_words=3)
+        _, thing = parse_value(m["tail"], CUT_NP, max_words=3)
         f = relative_fields(m["rel"], name)
         subj = subject_of(f["rel"], name)
         if thing.lower() in INSTRUMENTS:

@@ -8,23 +8,23 @@ import re
 from sleepmem.plugin.builtins.lexicon import (
     ANIMALS,
     FAMILY,
-    _head,
+    head_word,
 )
 from sleepmem.plugin.builtins.rule_parse import (
     I_,
-    _Clause,
-    _parse_name,
-    _rx,
-    _value,
+    Clause,
+    compile_rule,
+    parse_name,
+    parse_value,
 )
 
 # --- generic fallback ------------------------------------------------------------------
 
-_GENERIC_NAME = _rx(
+_GENERIC_NAME = compile_rule(
     r"^my\s+(?P<np>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){0,3}?)\s+is\s+(?:called|named)\s+"
     r"(?P<tail>.+)$"
 )
-_GENERIC = _rx(
+_GENERIC = compile_rule(
     r"^my\s+(?P<np>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){0,3}?)\s+(?P<verb>is|are|'s)\s+"
     r"(?P<tail>.+)$"
 )
@@ -48,19 +48,19 @@ _GENERIC_BAD_VALUE = re.compile(
 )
 
 
-def _r_generic(c: _Clause) -> None:
+def r_generic(c: Clause) -> None:
     m = _GENERIC_NAME.match(c.text)
     if m:
         np = m["np"].lower()
-        name, _ = _parse_name(m["tail"], c.loose)
-        if name and np not in _GENERIC_STOP_NP and _head(np) not in FAMILY:
+        name, _ = parse_name(m["tail"], c.loose)
+        if name and np not in _GENERIC_STOP_NP and head_word(np) not in FAMILY:
             c.add("generic_name", name, np=np)
         return
     m = _GENERIC.match(c.text)
     if not m:
         return
     np = " ".join(m["np"].lower().split())
-    head = _head(np)
+    head = head_word(np)
     if np in _GENERIC_STOP_NP or head in _GENERIC_STOP_NP or head in FAMILY or head in ANIMALS:
         return
     if np.startswith(("favou", "fav")):
@@ -68,7 +68,7 @@ def _r_generic(c: _Clause) -> None:
     tail = m["tail"].strip()
     if _GENERIC_BAD_VALUE.match(tail) or re.match(r"^\w+ing\b", tail):
         return
-    _, value = _value(tail, max_words=8)
+    _, value = parse_value(tail, max_words=8)
     if not value:
         return
     plural = "1" if m["verb"].lower() == "are" else ""

@@ -17,42 +17,42 @@ from sleepmem.plugin.builtins.lexicon import (
     PROGRAMMING_LANGUAGES,
     PROGRAMMING_LOWER,
     SPORTS,
-    _head,
+    head_word,
     instrument_in,
 )
 from sleepmem.plugin.builtins.rule_parse import (
-    _ADV,
-    _CUT_NP,
-    _CUT_VALUE,
-    _I,
-    _IAM,
-    _NUM,
-    _PUNCT,
-    _YEAR,
+    ADV,
+    CUT_NP,
+    CUT_VALUE,
     I_,
-    _capital_span,
-    _Clause,
-    _clean,
-    _cut,
-    _rx,
-    _strip_det,
-    _value,
+    I_AM,
+    I_WE,
+    NUM,
+    PUNCT,
+    YEAR,
+    Clause,
+    capital_span,
+    clean,
+    compile_rule,
+    cut_at,
+    parse_value,
+    strip_det,
 )
 from sleepmem.plugin.builtins.rules_tastes import taste_value
 
 # --- music, sport, learning, languages, reading ------------------------------------------
 
-_PLAY = _rx(rf"{_I}{_ADV}\s+play{_ADV}\s+(?P<the>the\s+)?(?P<tail>.+)")
-_LEARN_PLAY = _rx(
-    rf"{_IAM}\s+(?:learning|trying\s+to\s+learn|teaching\s+myself)\s+(?:how\s+)?to\s+play\s+"
+_PLAY = compile_rule(rf"{I_WE}{ADV}\s+play{ADV}\s+(?P<the>the\s+)?(?P<tail>.+)")
+_LEARN_PLAY = compile_rule(
+    rf"{I_AM}\s+(?:learning|trying\s+to\s+learn|teaching\s+myself)\s+(?:how\s+)?to\s+play\s+"
     r"(?:the\s+)?(?P<tail>.+)"
 )
-_LESSONS = _rx(
-    rf"{_I}{_ADV}\s+(?:take|have|am\s+taking|'m\s+taking|started)\s+(?P<tail>[\w-]+(?:\s+[\w-]+)?)"
+_LESSONS = compile_rule(
+    rf"{I_WE}{ADV}\s+(?:take|have|am\s+taking|'m\s+taking|started)\s+(?P<tail>[\w-]+(?:\s+[\w-]+)?)"
     r"\s+lessons\b"
 )
-_LEARN = _rx(
-    rf"{_IAM}\s+(?:learning|trying\s+to\s+learn|teaching\s+myself|studying)\s+(?P<tail>.+)"
+_LEARN = compile_rule(
+    rf"{I_AM}\s+(?:learning|trying\s+to\s+learn|teaching\s+myself|studying)\s+(?P<tail>.+)"
 )
 _LEARN_JUNK = re.compile(
     r"^(?:a\s+lot|so\s+much|lots|more|things|stuff|new\s+things|how|about|from|that|it|"
@@ -61,10 +61,10 @@ _LEARN_JUNK = re.compile(
 )
 
 
-def _r_music_sport(c: _Clause) -> None:
+def r_music_sport(c: Clause) -> None:
     m = _LEARN_PLAY.search(c.text)
     if m:
-        _, np = _value(m["tail"], _CUT_NP, max_words=3)
+        _, np = parse_value(m["tail"], CUT_NP, max_words=3)
         inst = instrument_in(np) if np else ""
         if inst:
             c.add("learning_instrument", inst)
@@ -79,10 +79,10 @@ def _r_music_sport(c: _Clause) -> None:
         return
     m = _PLAY.search(c.text)
     if m:
-        _, np = _value(m["tail"], _CUT_NP, max_words=3)
+        _, np = parse_value(m["tail"], CUT_NP, max_words=3)
         if not np:
             # "I play the violin the old way": a long tail may still open with the instrument
-            inst = instrument_in(_clean(m["tail"].split()[0])) if m["tail"].split() else ""
+            inst = instrument_in(clean(m["tail"].split()[0])) if m["tail"].split() else ""
             if inst:
                 c.add("instrument", inst, obj=inst)
             return
@@ -94,11 +94,11 @@ def _r_music_sport(c: _Clause) -> None:
                 m["tail"].strip(),
                 I_,
             )
-            second = instrument_in(_value(more["b"], _CUT_NP, 2)[1]) if more else ""
+            second = instrument_in(parse_value(more["b"], CUT_NP, 2)[1]) if more else ""
             if second and second != inst:
                 inst = f"{inst} and {second}"
             c.add("instrument", inst, obj=np)
-        elif low in SPORTS or _head(np) in SPORTS:
+        elif low in SPORTS or head_word(np) in SPORTS:
             c.add("sport", low, thing_key=low)
         elif not c.loose and not m["the"] and np[:1].isupper():
             c.add("sport", np, thing_key=np)
@@ -112,7 +112,7 @@ def _r_music_sport(c: _Clause) -> None:
             return
         first = tail.split()[0].lower() if tail.split() else ""
         if first in PROGRAMMING_LOWER:
-            c.add("learning", _clean(tail.split()[0]), thing="programming")
+            c.add("learning", clean(tail.split()[0]), thing="programming")
             return
         if "studying" in c.text.lower():
             return  # "I'm studying medicine" is handled by the studies rule
@@ -131,7 +131,7 @@ _LANG_FILLER = {"fluent", "native", "some", "a", "little", "basic", "good", "per
 def _languages(tail: str) -> str:
     """ "fluent Swedish and some English at home" -> "Swedish and English"."""
     found: list[str] = []
-    for raw in re.split(r"[\s,]+", _cut(tail, _CUT_VALUE)):
+    for raw in re.split(r"[\s,]+", cut_at(tail, CUT_VALUE)):
         tok = raw.strip(".!?;:'\"").lower()
         if not tok or tok in _LANG_FILLER or tok in ("and", "&", "plus"):
             continue
@@ -146,19 +146,19 @@ def _languages(tail: str) -> str:
 
 languages_in = _languages  # the public name for the rule modules written since
 
-_SPEAK = _rx(rf"{_I}{_ADV}\s+(?:can\s+)?speak{_ADV}\s+(?P<tail>.+)")
-_NATIVE = _rx(
+_SPEAK = compile_rule(rf"{I_WE}{ADV}\s+(?:can\s+)?speak{ADV}\s+(?P<tail>.+)")
+_NATIVE = compile_rule(
     r"\bmy\s+(?:native\s+language|mother\s+tongue|first\s+language|mother\s+language)"
     r"\s+is\s+(?P<tail>.+)"
 )
-_CODE = _rx(
-    rf"{_I}{_ADV}\s+(?:write|code\s+in|program\s+in|develop\s+in|work\s+in|work\s+with|use|"
+_CODE = compile_rule(
+    rf"{I_WE}{ADV}\s+(?:write|code\s+in|program\s+in|develop\s+in|work\s+in|work\s+with|use|"
     r"write\s+code\s+in|do\s+(?:most\s+of\s+my\s+)?(?:coding|programming)\s+in)"
-    rf"{_ADV}\s+(?P<tail>.+)"
+    rf"{ADV}\s+(?P<tail>.+)"
 )
 
 
-def _r_language(c: _Clause) -> None:
+def r_language(c: Clause) -> None:
     m = _SPEAK.search(c.text)
     if m:
         langs = _languages(m["tail"])
@@ -197,60 +197,60 @@ def _r_language(c: _Clause) -> None:
             c.add("programming_language", " and ".join(found))
 
 
-_READING = _rx(
-    rf"(?:{_IAM}|\bI've\s+been|\bI\s+have\s+been)\s+(?:reading|re-reading|rereading)\s+"
+_READING = compile_rule(
+    rf"(?:{I_AM}|\bI've\s+been|\bI\s+have\s+been)\s+(?:reading|re-reading|rereading)\s+"
     r"(?P<tail>.+)"
 )
-_BOOK_ABOUT = _rx(
+_BOOK_ABOUT = compile_rule(
     r"^(?:a|an|the|this|one)?\s*(?:[\w-]+\s+){0,2}?(?:book|novel|biography|memoir|story|"
     r"article|series|comic|manga|textbook|paper)s?\s+(?:about|on)\s+(?P<topic>.+)"
 )
-_BOOK_TITLE = _rx(
+_BOOK_TITLE = compile_rule(
     r"^(?:a|an|the|this)?\s*(?:[\w-]+\s+)?(?:book|novel|series)\s+(?:called|titled|named)\s+"
     r"(?P<title>.+)"
 )
 
 
-def _r_reading(c: _Clause) -> None:
+def r_reading(c: Clause) -> None:
     m = _READING.search(c.text)
     if not m:
         return
     tail = m["tail"].strip()
     about = _BOOK_ABOUT.match(tail)
     if about:
-        _, topic = _value(about["topic"], max_words=6)
+        _, topic = parse_value(about["topic"], max_words=6)
         if topic:
             c.add("reading_topic", topic)
         return
     titled = _BOOK_TITLE.match(tail)
     title = ""
     if titled:
-        title = _clean(_cut(titled["title"], re.compile(rf"{_PUNCT}|\sby\s", I_)))
+        title = clean(cut_at(titled["title"], re.compile(rf"{PUNCT}|\sby\s", I_)))
     elif tail.startswith('"'):
         title = tail[1:].split('"', 1)[0]
     elif not c.loose and tail[:1].isupper():
-        title = _capital_span(_cut(tail, re.compile(rf"{_PUNCT}|\sby\s", I_)))
+        title = capital_span(cut_at(tail, re.compile(rf"{PUNCT}|\sby\s", I_)))
     if title and len(title.split()) <= 8:
         c.add("reading_title", title)
 
 
 # --- study, diet, nationality, counts, hobbies -------------------------------------------
 
-_STUDY = _rx(
-    rf"{_I}{_ADV}\s+(?P<verb>studied|study|majored\s+in|major\s+in|(?:am|'m)\s+studying|"
+_STUDY = compile_rule(
+    rf"{I_WE}{ADV}\s+(?P<verb>studied|study|majored\s+in|major\s+in|(?:am|'m)\s+studying|"
     r"did\s+(?:a|my)\s+(?:degree|phd|masters?|master's|bachelor's)\s+in|"
     r"(?:have|hold|got)\s+(?:a|my)\s+(?:degree|phd|masters?|master's|bachelor's)\s+in)"
     r"\s+(?P<tail>.+)"
 )
-_GRADUATED = _rx(rf"{_I}{_ADV}\s+graduated(?P<tail>.*)")
-_UNI_AT = _rx(r"\b(?:at|from)\s+(?P<tail>.+)")
-_GRAD_YEAR = _rx(rf"\bin\s+(?P<y>{_YEAR})\b")
+_GRADUATED = compile_rule(rf"{I_WE}{ADV}\s+graduated(?P<tail>.*)")
+_UNI_AT = compile_rule(r"\b(?:at|from)\s+(?P<tail>.+)")
+_GRAD_YEAR = compile_rule(rf"\bin\s+(?P<y>{YEAR})\b")
 
 
-def _university(c: _Clause, tail: str) -> None:
-    text = _clean(_cut(tail, _CUT_VALUE))
-    art, rest = _strip_det(text)
-    span = _capital_span(rest) if not c.loose else _value(rest, _CUT_NP, 4)[1]
+def _university(c: Clause, tail: str) -> None:
+    text = clean(cut_at(tail, CUT_VALUE))
+    art, rest = strip_det(text)
+    span = capital_span(rest) if not c.loose else parse_value(rest, CUT_NP, 4)[1]
     if span:
         c.add("university", span, art=art)
 
@@ -258,7 +258,7 @@ def _university(c: _Clause, tail: str) -> None:
 _PAST_STUDY = ("studied", "majored", "did", "have", "hold", "got")
 
 
-def _r_study(c: _Clause) -> None:
+def r_study(c: Clause) -> None:
     m = _STUDY.search(c.text)
     if m:
         tail = m["tail"].strip()
@@ -266,7 +266,7 @@ def _r_study(c: _Clause) -> None:
         if at:
             _university(c, at["tail"])
             return
-        _, subject = _value(tail, _CUT_NP, max_words=4)
+        _, subject = parse_value(tail, CUT_NP, max_words=4)
         if subject and not re.match(r"^(?:for|hard|a\s+lot|late|every)\b", subject, I_):
             past = m["verb"].lower().startswith(_PAST_STUDY)
             c.add("studies" if past else "studying", subject)
@@ -286,29 +286,29 @@ def _r_study(c: _Clause) -> None:
             c.add("graduation_year", year["y"])
 
 
-_DIET = _rx(
-    rf"{_IAM}\s+(?:a\s+|an\s+)?(?:(?:strict|lifelong|mostly|full-time|committed)\s+)?"
+_DIET = compile_rule(
+    rf"{I_AM}\s+(?:a\s+|an\s+)?(?:(?:strict|lifelong|mostly|full-time|committed)\s+)?"
     r"(?P<d>vegetarian|vegan|pescatarian|pescetarian|flexitarian|carnivore|keto|kosher|"
     r"halal|gluten-free|lactose[\s-]intolerant|celiac|coeliac|teetotal|teetotaler)\b"
 )
-_NATIONALITY = _rx(
-    rf"^{_IAM}\s+(?:(?:half|proudly|originally|a\s+proud)\s+)?(?P<n>[A-Z][\w-]+"
+_NATIONALITY = compile_rule(
+    rf"^{I_AM}\s+(?:(?:half|proudly|originally|a\s+proud)\s+)?(?P<n>[A-Z][\w-]+"
     r"(?:\s+and\s+[A-Z][\w-]+)?)$"
 )
-_COUNT = _rx(
-    rf"{_I}{_ADV}\s+(?:have|'ve\s+got|have\s+got)\s+(?P<n>{_NUM})\s+(?P<thing>kids|children|"
+_COUNT = compile_rule(
+    rf"{I_WE}{ADV}\s+(?:have|'ve\s+got|have\s+got)\s+(?P<n>{NUM})\s+(?P<thing>kids|children|"
     r"sons|daughters|brothers|sisters|siblings|cats|dogs|pets|grandchildren|grandkids|"
     r"cars|jobs)\b"
 )
 _HOBBY = [
-    _rx(r"\bmy\s+(?:main\s+|favou?rite\s+)?(?:hobby|hobbies|pastime|passion)\s+(?:is|are|"
+    compile_rule(r"\bmy\s+(?:main\s+|favou?rite\s+)?(?:hobby|hobbies|pastime|passion)\s+(?:is|are|"
         r"include)\s+(?P<tail>.+)"),
-    _rx(r"^in\s+my\s+(?:free|spare)\s+time,?\s+I\s+(?:like\s+to\s+|love\s+to\s+|enjoy\s+|"
+    compile_rule(r"^in\s+my\s+(?:free|spare)\s+time,?\s+I\s+(?:like\s+to\s+|love\s+to\s+|enjoy\s+|"
         r"usually\s+|often\s+|mostly\s+)?(?P<tail>.+)"),
 ]  # fmt: skip
 
 
-def _r_misc(c: _Clause) -> None:
+def r_misc(c: Clause) -> None:
     m = _DIET.search(c.text)
     if m and not any(f.relation == "diet" for f in c.facts):
         c.add("diet", m["d"].lower())

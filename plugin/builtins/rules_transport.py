@@ -4,45 +4,45 @@ from __future__ import annotations
 
 from sleepmem.plugin.builtins.lexicon import (
     VEHICLE_TYPES,
-    _head,
+    head_word,
 )
 from sleepmem.plugin.builtins.rule_parse import (
-    _ADV,
-    _CUT_NP,
-    _I,
-    _capital_span,
-    _Clause,
-    _clean,
-    _drop_fillers,
-    _rx,
-    _value,
+    ADV,
+    CUT_NP,
+    I_WE,
+    Clause,
+    capital_span,
+    clean,
+    compile_rule,
+    drop_fillers,
+    parse_value,
 )
 from sleepmem.plugin.builtins.rules_tastes import BAD_OBJECT
 
 # --- vehicles and commute --------------------------------------------------------------
 
-_COMMUTE = _rx(
-    rf"{_I}{_ADV}\s+(?P<verb>ride|take|drive|catch|use|cycle|bike|walk|run|jog|skate|scoot)"
+_COMMUTE = compile_rule(
+    rf"{I_WE}{ADV}\s+(?P<verb>ride|take|drive|catch|use|cycle|bike|walk|run|jog|skate|scoot)"
     r"(?:\s+(?P<art>a|an|the|my|our))?(?P<v>(?:\s+[\w'-]+){0,3}?)\s+(?:to|into)\s+"
     r"(?:work|the\s+office|my\s+office|my\s+job|school|university|uni|college|campus)\b"
 )
-_COMMUTE_BY = _rx(
-    rf"{_I}{_ADV}\s+(?:commute|go\s+to\s+work|get\s+to\s+work|travel\s+to\s+work|"
+_COMMUTE_BY = compile_rule(
+    rf"{I_WE}{ADV}\s+(?:commute|go\s+to\s+work|get\s+to\s+work|travel\s+to\s+work|"
     r"go\s+to\s+the\s+office|get\s+to\s+the\s+office)\s+(?P<prep>by|on)\s+(?P<tail>.+)"
 )
 _VEHICLE = [
-    _rx(rf"{_I}{_ADV}\s+(?P<verb>drive|ride)\s+(?P<art>a|an|the|my)\s+(?P<tail>.+)"),
-    _rx(r"\bmy\s+(?P<verb>car)\s+is\s+(?P<art>a|an)\s+(?P<tail>.+)"),
+    compile_rule(rf"{I_WE}{ADV}\s+(?P<verb>drive|ride)\s+(?P<art>a|an|the|my)\s+(?P<tail>.+)"),
+    compile_rule(r"\bmy\s+(?P<verb>car)\s+is\s+(?P<art>a|an)\s+(?P<tail>.+)"),
 ]
 
 
-def _add_vehicle(c: _Clause, verb: str, art: str, np: str) -> None:
-    head = _head(np)
-    brand = "" if c.loose else _capital_span(np)
+def _add_vehicle(c: Clause, verb: str, art: str, np: str) -> None:
+    head = head_word(np)
+    brand = "" if c.loose else capital_span(np)
     vtype = head if head in VEHICLE_TYPES else ("car" if verb == "drive" else "vehicle")
     if not brand and head not in VEHICLE_TYPES:
         return  # "I drive a hard bargain"
-    answer = brand or _drop_fillers(np)
+    answer = brand or drop_fillers(np)
     if answer and answer.casefold() == vtype.casefold():
         # "I drive a jeep": the answer is the kind itself, so ask for the general kind
         vtype = "car" if verb == "drive" else "vehicle"
@@ -50,11 +50,11 @@ def _add_vehicle(c: _Clause, verb: str, art: str, np: str) -> None:
         c.add("vehicle", answer, obj=np, verb=verb, vtype=vtype)
 
 
-def _r_transport(c: _Clause) -> None:
+def r_transport(c: Clause) -> None:
     m = _COMMUTE.search(c.text)
     if m:
         verb = m["verb"].lower()
-        np = _clean(m["v"] or "")
+        np = clean(m["v"] or "")
         special = {
             "cycle": "bicycle",
             "bike": "bike",
@@ -72,7 +72,7 @@ def _r_transport(c: _Clause) -> None:
             c.add("commute", "car", text="I drive to work.")
             return
         if np:
-            answer = _head(np)
+            answer = head_word(np)
             art = f"{m['art']} " if m["art"] else ""
             c.add("commute", answer, obj=np, text=f"I {verb} {art}{np} to work.")
             if verb == "drive":
@@ -80,15 +80,15 @@ def _r_transport(c: _Clause) -> None:
         return
     m = _COMMUTE_BY.search(c.text)
     if m:
-        _, np = _value(m["tail"], _CUT_NP, max_words=3)
+        _, np = parse_value(m["tail"], CUT_NP, max_words=3)
         if np:
-            answer = "walking" if np.lower() == "foot" else _head(np)
+            answer = "walking" if np.lower() == "foot" else head_word(np)
             c.add("commute", answer, obj=np)
         return
     for pat in _VEHICLE:
         m = pat.search(c.text)
         if m:
-            _, np = _value(m["tail"], _CUT_NP, max_words=5)
+            _, np = parse_value(m["tail"], CUT_NP, max_words=5)
             if np and not BAD_OBJECT.match(np):
                 verb = "drive" if m["verb"].lower() == "car" else m["verb"].lower()
                 _add_vehicle(c, verb, m["art"], np)

@@ -31,11 +31,11 @@ class Template:
     statements: tuple[str, ...]
 
 
-def _t(relation: str, slot: str, text: str, questions: Iterable[str], statements: Iterable[str]):
+def t(relation: str, slot: str, text: str, questions: Iterable[str], statements: Iterable[str]):
     return Template(relation, slot, text, tuple(questions), tuple(statements))
 
 
-_FAV_EXTRA: dict[str, tuple[str, ...]] = {
+FAV_EXTRA: dict[str, tuple[str, ...]] = {
     "food": ("What do I like to eat most?", "What is my {fav} dish?", "What food do I love?"),
     "meal": ("What do I like to eat most?",),
     "dish": ("What do I like to eat most?", "What is my {fav} food?"),
@@ -56,7 +56,7 @@ _FAV_EXTRA: dict[str, tuple[str, ...]] = {
 
 USER_TEMPLATES: dict[str, Template] = {
     # --- identity -------------------------------------------------------------------------
-    "name": _t(
+    "name": t(
         "name",
         "name",
         "My name is {object}.",
@@ -71,14 +71,14 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["My name is", "I am called", "Everyone calls me"],
     ),
-    "age": _t(
+    "age": t(
         "is aged",
         "age",
         "I am {object} years old.",
         ["How old am I?", "What is my age?", "What age am I?", "How many years old am I?"],
         ["I am", "My age is"],
     ),
-    "birth_year": _t(
+    "birth_year": t(
         "was born in",
         "birth_year",
         "I was born in {object}.",
@@ -92,7 +92,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I was born in", "My birth year is", "My year of birth is"],
     ),
-    "birth_date": _t(
+    "birth_date": t(
         "was born on",
         "birth_date",
         "I was born on {object}.",
@@ -105,7 +105,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I was born on", "My date of birth is"],
     ),
-    "birthday": _t(
+    "birthday": t(
         "birthday",
         "birthday",
         "My birthday is {object}.",
@@ -118,7 +118,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["My birthday is", "I celebrate my birthday on"],
     ),
-    "nationality": _t(
+    "nationality": t(
         "nationality",
         "nationality",
         "I am {object}.",
@@ -130,7 +130,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["My nationality is", "By nationality I am"],
     ),
-    "diet": _t(
+    "diet": t(
         "diet",
         "diet",
         "I am {object}.",
@@ -144,7 +144,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ["My diet is", "When it comes to food, I am"],
     ),
     # --- places ---------------------------------------------------------------------------
-    "home": _t(
+    "home": t(
         "lives in",
         "home",
         "I live in {object}.",
@@ -159,7 +159,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I live in", "My home city is", "I am living in"],
     ),
-    "hometown": _t(
+    "hometown": t(
         "grew up in",
         "hometown",
         "I grew up in {object}.",
@@ -173,7 +173,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I grew up in", "My hometown is", "I was raised in"],
     ),
-    "birthplace": _t(
+    "birthplace": t(
         "was born in",
         "birthplace",
         "I was born in {object}.",
@@ -186,7 +186,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I was born in", "My birthplace is", "My place of birth is"],
     ),
-    "origin": _t(
+    "origin": t(
         "is from",
         "hometown",
         "I am from {object}.",
@@ -200,7 +200,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ["I am from", "I come from", "My hometown is"],
     ),
     # --- work and study -------------------------------------------------------------------
-    "job": _t(
+    "job": t(
         "works as",
         "job",
         "I work as {a_obj} {object}.",
@@ -215,7 +215,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I work as {a}", "My job is", "By profession I am {a}"],
     ),
-    "workplace": _t(
+    "workplace": t(
         "works at",
         "workplace",
         "I work at {art_}{object}.",
@@ -229,7 +229,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I work at {art_}", "My workplace is {art_}", "Every day I go to work at {art_}"],
     ),
-    "work_field": _t(
+    "work_field": t(
         "works in",
         "work_field",
         "I work in {object}.",
@@ -241,7 +241,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I work in", "My field is", "The industry I work in is"],
     ),
-    "business": _t(
+    "business": t(
         "owns",
         "business",
         "I own {a_obj} {object}.",
@@ -255,7 +255,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I own {a}", "My business is {a}", "I run {a}"],
     ),
-    "studies": _t(
+    "studies": t(
         "studied",
         "studies",
         "I studied {object}.",
@@ -268,7 +268,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I studied", "My degree is in", "At university I studied"],
     ),
-    "studying": _t(
+    "studying": t(
         "studies",
         "studies",
         "I study {object}.",
@@ -280,7 +280,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I study", "I am studying", "My major is"],
     ),
-    "university": _t(
+    "university": t(
         "studied at",
         "university",
         "I studied at {object}.",
@@ -292,7 +292,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I studied at", "I went to university at", "My university is"],
     ),
-    "graduation_year": _t(
+    "graduation_year": t(
         "graduated in",
         "graduation_year",
         "I graduated in {object}.",
@@ -305,7 +305,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ["I graduated in", "My graduation year is"],
     ),
     # --- languages ------------------------------------------------------------------------
-    "language": _t(
+    "language": t(
         "speaks",
         "language",
         "I speak {object}.",
@@ -318,7 +318,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I speak", "My language is"],
     ),
-    "native_language": _t(
+    "native_language": t(
         "native language",
         "language:native",
         "My native language is {object}.",
@@ -330,7 +330,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["My native language is", "My mother tongue is"],
     ),
-    "programming_language": _t(
+    "programming_language": t(
         "programs in",
         "programming_language",
         "I mostly write {object}.",
@@ -344,7 +344,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I mostly write code in", "My main programming language is", "I program in"],
     ),
-    "learning_language": _t(
+    "learning_language": t(
         "is learning",
         "learning:language",
         "I am learning {object}.",
@@ -356,7 +356,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I am learning", "The language I am learning is"],
     ),
-    "learning": _t(
+    "learning": t(
         "is learning",
         "learning:{thing_slug}",
         "I am learning {object}.",
@@ -369,7 +369,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ["I am learning", "Right now I am learning"],
     ),
     # --- things I do ----------------------------------------------------------------------
-    "instrument": _t(
+    "instrument": t(
         "plays",
         "instrument",
         "I play the {object}.",
@@ -383,7 +383,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I play the", "My instrument is the", "The instrument I play is the"],
     ),
-    "learning_instrument": _t(
+    "learning_instrument": t(
         "is learning",
         "learning:instrument",
         "I am learning to play the {object}.",
@@ -396,7 +396,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I am learning to play the", "The instrument I am learning is the"],
     ),
-    "sport": _t(
+    "sport": t(
         "plays",
         "sport:{thing_slug}",
         "I play {object}.",
@@ -408,7 +408,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I play", "The sport I play is"],
     ),
-    "hobby": _t(
+    "hobby": t(
         "hobby",
         "hobby",
         "My hobby is {object}.",
@@ -421,7 +421,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["My hobby is", "In my free time I enjoy"],
     ),
-    "vehicle": _t(
+    "vehicle": t(
         "drives",
         "vehicle",
         "I {verb} {a_obj} {object}.",
@@ -435,7 +435,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I {verb} {a}", "My {vtype} is {a}", "The {vtype} I {verb} is {a}"],
     ),
-    "commute": _t(
+    "commute": t(
         "commutes by",
         "commute",
         "I get to work by {object}.",
@@ -449,7 +449,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I get to work by", "I commute by", "I go to work by"],
     ),
-    "reading_topic": _t(
+    "reading_topic": t(
         "is reading about",
         "reading",
         "I am reading a book about {object}.",
@@ -462,7 +462,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I am reading a book about", "The book I am reading is about", "My book is about"],
     ),
-    "reading_title": _t(
+    "reading_title": t(
         "is reading",
         "reading",
         "I am reading {object}.",
@@ -476,7 +476,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ["I am reading", "The book I am reading is", "My current book is"],
     ),
     # --- tastes ---------------------------------------------------------------------------
-    "favourite": _t(
+    "favourite": t(
         "favourite {thing}",
         "favourite:{thing_slug}",
         "My {fav} {thing} is {object}.",
@@ -489,7 +489,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["My {fav} {thing} is", "The {thing} I like most is", "My {fav_alt} {thing} is"],
     ),
-    "like": _t(
+    "like": t(
         "likes",
         "like:{thing_slug}",
         "I love {object}.",
@@ -502,7 +502,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I love", "I really like", "Something I enjoy is"],
     ),
-    "dislike": _t(
+    "dislike": t(
         "dislikes",
         "dislike:{thing_slug}",
         "I don't like {object}.",
@@ -515,7 +515,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I hate", "I really dislike", "Something I can't stand is"],
     ),
-    "allergy": _t(
+    "allergy": t(
         "is allergic to",
         "allergy",
         "I am allergic to {object}.",
@@ -529,7 +529,7 @@ USER_TEMPLATES: dict[str, Template] = {
         ],
         ["I am allergic to", "My allergy is to", "I have an allergy to"],
     ),
-    "count": _t(
+    "count": t(
         "has",
         "count:{thing_slug}",
         "I have {object} {thing}.",

@@ -8,10 +8,10 @@ keyed on them.
 
 from __future__ import annotations
 
-from sleepmem.plugin.builtins.templates import Template, _t
+from sleepmem.plugin.builtins.templates import Template, t
 
 LIFE_TEMPLATES: dict[str, Template] = {
-    "travel": _t(
+    "travel": t(
         "is travelling to",
         "travel",  # one slot: a corrected trip ("Aberdeen, not Helsinki") replaces the old
         "I am travelling to {object}{when_}.",
@@ -26,7 +26,7 @@ LIFE_TEMPLATES: dict[str, Template] = {
         ],
         ["I am travelling to", "My next trip is to", "Soon I am going to"],
     ),
-    "team": _t(
+    "team": t(
         "supports",
         "team",
         "I support {object}.",
@@ -40,7 +40,7 @@ LIFE_TEMPLATES: dict[str, Template] = {
         ],
         ["I support", "The team I support is", "I am a fan of"],
     ),
-    "past_job": _t(
+    "past_job": t(
         "worked as",
         "job:past",
         "I worked as {a_obj} {object}.",
@@ -53,7 +53,7 @@ LIFE_TEMPLATES: dict[str, Template] = {
         ],
         ["I worked as {a}", "My old job was", "For years I was {a}"],
     ),
-    "turning_age": _t(
+    "turning_age": t(
         "turns",
         "age:next",
         "I turn {object}{when_}.",

@@ -7,11 +7,11 @@ template fits ("My <thing> is <value>.", a stated fact, a /remember note).
 
 from __future__ import annotations
 
-from sleepmem.plugin.builtins.templates import Template, _t
+from sleepmem.plugin.builtins.templates import Template, t
 
 OTHER_TEMPLATES: dict[str, Template] = {
     # --- family and people ----------------------------------------------------------------
-    "family_name": _t(
+    "family_name": t(
         "name",
         "family:{rel_slug}:name",
         "My {rel_poss} name is {object}.",
@@ -25,7 +25,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
         ],
         ["My {rel_poss} name is", "My {rel} is called", "I have {a_rel} {rel} named"],
     ),
-    "family_job": _t(
+    "family_job": t(
         "works as",
         "family:{rel_slug}:job",
         "My {who} work{s} as {a_obj} {object}.",
@@ -40,7 +40,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
         ],
         ["My {rel} work{s} as {a}", "My {rel_poss} job is", "My {rel} {is} {a}"],
     ),
-    "family_workplace": _t(
+    "family_workplace": t(
         "works at",
         "family:{rel_slug}:workplace",
         "My {who} work{s} at {art_}{object}.",
@@ -53,7 +53,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
         ],
         ["My {rel} work{s} at {art_}", "My {rel_poss} workplace is {art_}"],
     ),
-    "family_age": _t(
+    "family_age": t(
         "is aged",
         "family:{rel_slug}:age",
         "My {who} {is} {object} years old.",
@@ -67,7 +67,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
         ],
         ["My {rel} {is}", "My {rel_poss} age is"],
     ),
-    "family_home": _t(
+    "family_home": t(
         "lives in",
         "family:{rel_slug}:home",
         "My {who} live{s} in {object}.",
@@ -80,7 +80,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
         ],
         ["My {rel} live{s} in", "My {rel_poss} home is in"],
     ),
-    "family_instrument": _t(
+    "family_instrument": t(
         "plays",
         "family:{rel_slug}:instrument",
         "My {who} play{s} the {object}.",
@@ -93,7 +93,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
         ],
         ["My {rel} play{s} the", "My {rel_poss} instrument is the"],
     ),
-    "family_sport": _t(
+    "family_sport": t(
         "plays",
         "family:{rel_slug}:sport",
         "My {who} play{s} {object}.",
@@ -107,7 +107,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
         ["My {rel} play{s}", "My {rel_poss} sport is"],
     ),
     # --- pets -----------------------------------------------------------------------------
-    "pet": _t(
+    "pet": t(
         "has pet",
         "pet:{species}",
         "I have {a_obj} {object}.",
@@ -120,7 +120,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
         ],
         ["I have a pet", "My pet is {a}"],
     ),
-    "pet_name": _t(
+    "pet_name": t(
         "name",
         "pet:{species}:name",
         "My {animal_poss} name is {object}.",
@@ -135,7 +135,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
         ],
         ["My {animal_poss} name is", "My {animal} is called", "I have {a_animal} {animal} named"],
     ),
-    "pet_names": _t(
+    "pet_names": t(
         "names",
         "pet:{species}:name",
         "My {animal} are called {object}.",
@@ -148,7 +148,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
         ],
         ["My {animal} are called", "I have {animal} named"],
     ),
-    "pet_breed": _t(
+    "pet_breed": t(
         "breed",
         "pet:{species}:breed",
         "My {animal} is {a_obj} {object}.",
@@ -161,7 +161,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
         ],
         ["My {animal} is {a}", "My {animal_poss} breed is"],
     ),
-    "pet_age": _t(
+    "pet_age": t(
         "is aged",
         "pet:{species}:age",
         "My {animal} is {object} years old.",
@@ -175,7 +175,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
         ["My {animal} is", "My {animal_poss} age is"],
     ),
     # --- generic fallbacks ----------------------------------------------------------------
-    "generic": _t(
+    "generic": t(
         "is",
         "my:{np_slug}",
         "My {np} {is} {object}.",
@@ -188,7 +188,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
         ],
         ["My {np} {is}", "I told you that my {np} {is}"],
     ),
-    "generic_name": _t(
+    "generic_name": t(
         "is called",
         "my:{np_slug}:name",
         "My {np} is called {object}.",
@@ -200,7 +200,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
         ],
         ["My {np} is called", "My {np_poss} name is"],
     ),
-    "svo": _t(
+    "svo": t(
         "{verb}",
         "svo:{verb}:{thing_slug}",
         "I {verb} {object}.",
@@ -212,7 +212,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
         ],
         ["I {verb}", "As I told you, I {verb}"],
     ),
-    "fear": _t(
+    "fear": t(
         "is afraid of",
         "fear:{thing_slug}",
         "I am afraid of {object}.",
@@ -225,7 +225,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
         ],
         ["I am scared of", "I am afraid of", "What frightens me most is"],
     ),
-    "stated": _t(
+    "stated": t(
         "stated",
         "stated:{thing_slug}",
         "{object}",
@@ -237,7 +237,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
         ],
         [],
     ),
-    "note": _t(
+    "note": t(
         "said",
         "note:{thing_slug}",
         "{object}",
