@@ -243,6 +243,13 @@ VEHICLE_TYPES = _words(
     "car truck van motorbike motorcycle scooter moped bike bicycle e-bike ebike lorry bus "
     "taxi tractor jeep suv pickup minivan convertible camper campervan tram boat"
 )
+# Car models whose name is no everyday word, so "my corolla" can only be a car ("golf",
+# "polo", "fiesta", "focus", "swift" are left out for that reason).
+CAR_MODELS = _words(
+    "corolla camry prius yaris rav4 hilux tacoma tundra landcruiser land_cruiser civic accord "
+    "crv cr-v passat jetta tiguan octavia fabia clio megane qashqai micra navara outback "
+    "forester impreza miata mx-5 elantra i30 wrangler silverado f-150 f150 corsa astra"
+)
 FILLER_ADJ = _words(
     "small little big large tiny huge old new nice lovely cute beautiful great good local "
     "cozy cosy amazing wonderful sweet adorable trusty beloved fancy brand-new brand_new "

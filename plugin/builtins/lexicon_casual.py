@@ -66,3 +66,11 @@ REFUSE_VERBS = _words("eat have touch drink take use eat_any have_any")
 
 # Words that stop a name given in "we named the cat ...": "named him after my dad".
 NAMING_STOP = _words("after for because by like from as that it him her them so when since")
+
+# Words in -ing that name no activity one has as a hobby: "that's my thing" after "going
+# there" or "getting home" points at nothing ``rules_reference`` can keep.
+NOT_ACTIVITIES = _words(
+    "going doing being having getting nothing something anything everything thing morning "
+    "evening king ring spring string wedding building ceiling feeling meeting during bring "
+    "sing thinking saying trying wanting looking typing texting working"
+)

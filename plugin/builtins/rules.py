@@ -89,6 +89,7 @@ from sleepmem.plugin.builtins.rules_interests import (
 from sleepmem.plugin.builtins.rules_life import RULES as LIFE_RULES
 from sleepmem.plugin.builtins.rules_life import everyday_family
 from sleepmem.plugin.builtins.rules_pets import r_pets
+from sleepmem.plugin.builtins.rules_reference import restate
 from sleepmem.plugin.builtins.rules_remember import note_fact, strip_remember
 from sleepmem.plugin.builtins.rules_speech import (
     before_question,
@@ -99,7 +100,7 @@ from sleepmem.plugin.builtins.rules_speech import (
 )
 from sleepmem.plugin.builtins.rules_tastes import r_allergy, r_favourite, r_likes
 from sleepmem.plugin.builtins.rules_telegraphic import telegraphic
-from sleepmem.plugin.builtins.rules_transport import r_transport
+from sleepmem.plugin.builtins.rules_transport import r_car_model, r_transport
 from sleepmem.plugin.builtins.rules_work import r_business, r_job
 from sleepmem.plugin.hookspecs import hookimpl
 from sleepmem.plugin.types import ExtractContext
@@ -207,6 +208,7 @@ _RULES = (
     r_likes,
     r_allergy,
     r_transport,
+    r_car_model,
     r_music_sport,
     r_language,
     r_reading,
@@ -338,8 +340,8 @@ def _run(message: str, entity: Entity | None = None, known: Sequence[Fact] = ())
             referent = _named(raw, names) or out.entity
             clause = rewrite_clause(resolve(raw, referent), referent)
             reason = gate_reason(clause)
-            # a wish or a denial about someone named still names them
-            named = presupposed(clause) if reason in ("modal", "negation") else []
+            # a wish, a denial or words reported of someone named still name them
+            named = presupposed(clause) if reason in ("modal", "negation", "reported") else []
             for text_ in named if reason else [clause]:
                 c = _clause_facts(text_, raw, source, referent)
                 found.extend(c.facts)
@@ -355,6 +357,11 @@ def _run(message: str, entity: Entity | None = None, known: Sequence[Fact] = ())
     if known and not any(f.slot_key in {k.slot_key for k in known} for f in out.facts):
         told = [s for s in out.sentences if _sentence_body(s) and not s.rstrip().endswith("?")]
         out.facts.extend(by_value(" ".join(told), known, text[:300]))
+    # what the message says by pointing back ("that's my thing", "my favourite."), read as
+    # the plain sentence it stands for; the message's own readings keep their slots
+    slots = {f.slot_key for f in out.facts}
+    for said in restate(out.sentences):
+        out.facts.extend(f for f in _run(said).facts if f.slot_key not in slots)
     # a list reading fills only slots the sentence rules left empty: they read more context
     slots = {f.slot_key for f in out.facts}
     listed = [f for f in telegraphic(out.sentences) if f.slot_key not in slots]

@@ -53,6 +53,9 @@ _FAM_APPOS = cased_pair(
 _FAM_APPOS_END = compile_rule(
     rf"\bmy\s+{REL}(?:,\s*|\s+)(?P<name>{CAP_NAME}(?:\s+{CAP_NAME})?)\s*$"
 )
+_FAM_APPOS_CASED = compile_rule(
+    rf"\bmy\s+{REL}\s+(?P<name>{CAP_NAME})\s+(?=(?-i:[a-z]))(?!(?:of|and|or|in|at|from)\b)"
+)
 _FAM_NAME = [
     compile_rule(rf"\bmy\s+{REL}(?:'s|s')\s+name\s+is\s+(?P<tail>.+)"),
     compile_rule(rf"\bmy\s+{REL}\s+is\s+(?:called|named)\s+(?P<tail>.+)"),
@@ -93,6 +96,9 @@ def r_family(c: Clause) -> None:
     if m and m["verb"] and c.loose and m["name"].lower().endswith("s"):
         m = None
     m = m or _FAM_APPOS_END.search(c.text)
+    # a capitalised name after the relative is a name whatever follows it, in the grammar
+    # many learners and hurried typists use: "My boyfriend Tomas think I work too much"
+    m = m or (None if c.loose else _FAM_APPOS_CASED.search(c.text))
     if m:
         name = valid_name(m["name"], c.loose)
         if name:

@@ -39,7 +39,8 @@ _GENERIC_STOP_NP = {
     "internet", "wifi", "laptop", "battery", "english", "memory", "time", "schedule",
 }  # fmt: skip
 _GENERIC_BAD_VALUE = re.compile(
-    r"^(?:my|your|his|her|our|their|so|very|too|really|not|kind|sort|pretty|quite|a\s+bit|getting|going|being|still|"
+    r"^(?:my|your|his|her|our|their|so|very|too|really|not|kind|sort|pretty|quite|a\s+bit|"
+    r"more|less|most|least|much|\w+er\s+than|getting|going|being|still|"
     r"always|also|just|gone|broken|dead|sick|ill|fine|ok|okay|great|good|bad|awful|"
     r"terrible|better|worse|tired|sore|killing|hurting|over|here|there|that|to|like|"
     r"about|in|on|at|with|from|for|by|done|busy|full|empty|off|out|up|down|late|early|"
@@ -61,7 +62,11 @@ def r_generic(c: Clause) -> None:
         return
     np = " ".join(m["np"].lower().split())
     head = head_word(np)
-    if np in _GENERIC_STOP_NP or head in _GENERIC_STOP_NP or head in FAMILY or head in ANIMALS:
+    if np in _GENERIC_STOP_NP or head in _GENERIC_STOP_NP:
+        return
+    # "my sister Ana is more old-school" (a pronoun resolved to a named relative): the slot
+    # rules own relatives and pets, whatever word ends the phrase
+    if any(w in FAMILY or w in ANIMALS for w in np.split()):
         return
     if np.startswith(("favou", "fav")):
         return

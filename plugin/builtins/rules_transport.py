@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from sleepmem.plugin.builtins.lexicon import (
+    CAR_MODELS,
     VEHICLE_TYPES,
     head_word,
 )
@@ -48,6 +51,24 @@ def _add_vehicle(c: Clause, verb: str, art: str, np: str) -> None:
         vtype = "car" if verb == "drive" else "vehicle"
     if answer:
         c.add("vehicle", answer, obj=np, verb=verb, vtype=vtype)
+
+
+_MY_MODEL = compile_rule(
+    rf"(?<!sold\s)(?<!crashed\s)(?<!scrapped\s)(?<!wrecked\s)(?<!totaled\s)(?<!totalled\s)"
+    rf"\bmy\s+(?:(?:old|new|trusty|little|beloved|ancient|\d{{4}})\s+)?"
+    rf"(?P<model>{'|'.join(sorted((re.escape(m) for m in CAR_MODELS), key=len, reverse=True))})\b"
+)
+
+
+def r_car_model(c: Clause) -> None:
+    """ "gotta take my corolla in for a service": a car named by its model alone."""
+    if any(f.slot == "vehicle" for f in c.facts):
+        return
+    m = _MY_MODEL.search(c.text)
+    if m:
+        model = m["model"]
+        answer = model if any(ch.isupper() for ch in model) else model.title()
+        c.add("vehicle", answer, obj=answer, verb="drive", vtype="car")
 
 
 def r_transport(c: Clause) -> None:

@@ -1,0 +1,72 @@
+"""Facts said by pointing back ("that's my thing", "my favourite."), taken for granted by a
+question ("is it normal to be this scared of wasps?"), named in learners' grammar ("My
+boyfriend Tomas think ...") or by a car's model ("my civic"). Every sentence was written
+for these tests; none comes from a benchmark file."""
+
+from __future__ import annotations
+
+import pytest
+from sleepmem.plugin.builtins import rules
+
+
+def _found(text: str) -> set[tuple[str, str]]:
+    return {(f.slot, f.answer) for f in rules.extract(text)}
+
+
+STATED = [
+    # an activity, then "that's my thing"
+    ("went climbing again today, thats kind of my thing on sundays", "hobby", "climbing"),
+    ("Off to the pool for some swimming later - honestly that's my thing.", "hobby", "swimming"),
+    ("Bouldering is my thing, honestly.", "hobby", "bouldering"),
+    ("baking is kinda my thing lol", "hobby", "baking"),
+    ("I go fishing every weekend. It's totally my thing.", "hobby", "fishing"),
+    # "my favourite" pointing at what was just named
+    ("Making ramen tonight. My favourite.", "favourite:food", "ramen"),
+    ("Tonight I make pierogi with my mother, this is my favourite food since I was small.",
+     "favourite:food", "pierogi"),
+    ("Ordering pad thai again, my all time favourite dish", "favourite:dish", "pad thai"),
+    ("rereading Dune rn, my fave book ever", "favourite:book", "Dune"),
+    ("Drinking a flat white, my favourite!", "favourite:drink", "flat white"),
+    # states a question takes for granted
+    ("is it weird to be this scared of wasps??", "fear:wasps", "wasps"),
+    ("why am i so afraid of the dark lol", "fear:dark", "dark"),
+    ("Is it normal to be so allergic to cats? My eyes are swollen.", "allergy", "cats"),
+    # a capitalised name after a relative, whatever grammar follows
+    ("My boyfriend Tomas think I work too much.", "family:boyfriend:name", "Tomas"),
+    ("My sister Ilse call me every sunday", "family:sister:name", "Ilse"),
+    ("my mum Rosa says im too skinny", "family:mother:name", "Rosa"),
+    ("My boss Karen thinks I am lazy.", "family:boss:name", "Karen"),  # the teller's fact
+    # a car named by its model
+    ("gotta get my civic fixed before the trip", "vehicle", "Civic"),
+    ("My trusty Corolla needs new tyres.", "vehicle", "Corolla"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "slot", "answer"), STATED)
+def test_stated(text: str, slot: str, answer: str) -> None:
+    assert (slot, answer) in _found(text), _found(text)
+
+
+NOTHING = [
+    "climbing isn't my thing",
+    "that's not really my thing tbh",
+    "If baking were my thing I'd open a shop.",
+    "Ate pizza again. Not my favourite.",
+    "Making ramen tonight. My favourite is actually sushi though",  # a value of its own
+    "Is your favourite food pizza?",
+    "is it normal to be scared of the ocean? asking for my brother",
+    "Why are people so scared of spiders?",
+    "we sold my corolla last year",
+    "My friend's civic is faster than yours.",
+    "My friend said I live in Paris.",
+]
+
+
+@pytest.mark.parametrize("text", NOTHING)
+def test_nothing(text: str) -> None:
+    assert _found(text) == set()
+
+
+def test_a_pronoun_for_a_named_relative_is_no_generic_fact() -> None:
+    found = _found("My sister Ana lives in Oslo. She is more old-school.")
+    assert found == {("family:sister:name", "Ana"), ("family:sister:home", "Oslo")}
