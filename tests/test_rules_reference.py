@@ -70,3 +70,33 @@ def test_nothing(text: str) -> None:
 def test_a_pronoun_for_a_named_relative_is_no_generic_fact() -> None:
     found = _found("My sister Ana lives in Oslo. She is more old-school.")
     assert found == {("family:sister:name", "Ana"), ("family:sister:home", "Oslo")}
+
+
+LABELLED = [
+    ("Location: Leeds", {("home", "Leeds")}),
+    ("Job: nurse", {("job", "nurse")}),
+    ("Hometown - Cork", {("hometown", "Cork")}),
+    ("Age: 29", {("age", "29")}),
+    ("Current role: data analyst at Monzo", {("job", "data analyst"), ("workplace", "Monzo")}),
+    ("Name: Ana Lima\nCity: Porto\nJob: pharmacist",
+     {("name", "Ana Lima"), ("home", "Porto"), ("job", "pharmacist")}),
+    ("Add education: electrical engineering, KNUST.",
+     {("studies", "electrical engineering"), ("university", "KNUST")}),
+    ("Education: BSc Biology, University of Leeds",
+     {("studies", "Biology"), ("university", "University of Leeds")}),
+    # placeholders, other kinds of label, and fields about someone else
+    ("Name: [your name]", set()),
+    ("City: ?", set()),
+    ("Location: TBD", set()),
+    ("From: Ana", set()),
+    ("Work: busy as always lol", set()),
+    ("School: pick up kids at 3", set()),
+    ("Note: the meeting is at 5", set()),
+    ("Write a reference for my colleague. Name: John Smith. Role: engineer", set()),
+    ("Update her CV please. Location: Leeds", set()),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "expected"), LABELLED)
+def test_labelled_fields(text: str, expected: set[tuple[str, str]]) -> None:
+    assert _found(text) == expected

@@ -86,6 +86,7 @@ from sleepmem.plugin.builtins.rules_interests import (
     r_reading,
     r_study,
 )
+from sleepmem.plugin.builtins.rules_labels import labelled
 from sleepmem.plugin.builtins.rules_life import RULES as LIFE_RULES
 from sleepmem.plugin.builtins.rules_life import everyday_family
 from sleepmem.plugin.builtins.rules_pets import r_pets
@@ -357,10 +358,11 @@ def _run(message: str, entity: Entity | None = None, known: Sequence[Fact] = ())
     if known and not any(f.slot_key in {k.slot_key for k in known} for f in out.facts):
         told = [s for s in out.sentences if _sentence_body(s) and not s.rstrip().endswith("?")]
         out.facts.extend(by_value(" ".join(told), known, text[:300]))
-    # what the message says by pointing back ("that's my thing", "my favourite."), read as
-    # the plain sentence it stands for; the message's own readings keep their slots
+    # what the message says by pointing back ("that's my thing", "my favourite.") or as
+    # labelled fields ("Location: Leeds"), read as the plain sentence it stands for; the
+    # message's own readings keep their slots
     slots = {f.slot_key for f in out.facts}
-    for said in restate(out.sentences):
+    for said in [*restate(out.sentences), *labelled(out.sentences)]:
         out.facts.extend(f for f in _run(said).facts if f.slot_key not in slots)
     # a list reading fills only slots the sentence rules left empty: they read more context
     slots = {f.slot_key for f in out.facts}
