@@ -313,6 +313,12 @@ def _named(raw: str, names: dict[str, Entity]) -> Entity | None:
     return names.get(first)
 
 
+def _mentioned(raw: str, names: dict[str, Entity]) -> Entity | None:
+    """The last known pet or relative a clause names anywhere in it."""
+    hits = [names[w] for w in re.findall(r"[\w'-]+", raw.casefold()) if w in names]
+    return hits[-1] if hits else None
+
+
 def _run(message: str, entity: Entity | None = None, known: Sequence[Fact] = ()) -> _Reading:
     out = _Reading(entity=entity)
     if not isinstance(message, str):
@@ -343,11 +349,16 @@ def _run(message: str, entity: Entity | None = None, known: Sequence[Fact] = ())
             reason = gate_reason(clause)
             # a wish, a denial or words reported of someone named still name them
             named = presupposed(clause) if reason in ("modal", "negation", "reported") else []
+            entity_before = out.entity
             for text_ in named if reason else [clause]:
                 c = _clause_facts(text_, raw, source, referent)
                 found.extend(c.facts)
                 if c.entity is not None:
                     out.entity = c.entity
+            # "I told you Hinewai is seven, but she turned 8": a known pet or relative named
+            # anywhere in a clause, even one no rule reads, is who the next "she" means
+            if out.entity is entity_before:
+                out.entity = _mentioned(raw, names) or out.entity
         found.extend(refused_allergy(body, source))
         # last, so that in its slot the corrected value wins over a rule's reading
         found.extend(by_value(strip_prefix(body), known, source))

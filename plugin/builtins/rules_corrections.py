@@ -51,6 +51,14 @@ _SWAPS = (
         rf"(?:away\s+)?from\s+(?P<old>{_VALUE}){_END}",
         re.I,
     ),
+    # "not at Vodafone anymore, I'm at MTN now", "no longer in Graz - Linz now"
+    re.compile(
+        r"^(?:I\s+am\s+|I'm\s+|we\s+are\s+)?(?:not|no\s+longer)\s+(?:at|with|in|working\s+"
+        rf"(?:at|for))\s+(?P<old>{_VALUE})(?:\s+(?:anymore|any\s+more))?\s*(?:[,;.!]|\s-)\s*"
+        r"(?:(?:I\s+am|I'm|im|we\s+are|we're)\s+)?(?:(?:at|with|in|working\s+(?:at|for))\s+)?"
+        rf"(?P<new>{_NEW_NAME}(?:\s+[\w'.&+-]+)?)\s+now{_END}",
+        re.I,
+    ),
     # "left MTN on Friday. Vodafone now": the old value left, the new one "now"
     re.compile(
         rf"\b(?:left|quit|ditched|dropped|switched\s+from|moved\s+from|changed\s+from)\s+"

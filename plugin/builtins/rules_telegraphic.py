@@ -41,6 +41,9 @@ _PLACE = re.compile(
     r"originally\s+from|in)\s+(?P<tail>.+)$",
     I_,
 )
+_NEGATED = re.compile(
+    r"^(?:no|not|never|nor|no\s+longer|not\s+anymore)\b", I_
+)  # "no longer in Leeds"
 _NAME = re.compile(r"^(?P<n>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*)?)$")
 
 
@@ -65,6 +68,8 @@ def _name_like(text: str, loose: bool) -> bool:
 
 
 def _classify(chunk: str, first: bool, loose: bool) -> _Chunk | None:
+    if _NEGATED.match(chunk.strip()):  # before strip_prefix, which takes "no," for a reply
+        return None
     text = strip_fillers(strip_prefix(chunk.strip(" .!")))
     if not text or gated(text):
         return None
