@@ -36,6 +36,18 @@ STATED = [
     ("My sister Ilse call me every sunday", "family:sister:name", "Ilse"),
     ("my mum Rosa says im too skinny", "family:mother:name", "Rosa"),
     ("My boss Karen thinks I am lazy.", "family:boss:name", "Karen"),  # the teller's fact
+    # a person named just before "he/she is my favourite ..."
+    ("I always play Nina Simone in the car, she is my favourite singer.",
+     "favourite:singer", "Nina Simone"),
+    ("Have you read Ursula Le Guin? She's my all time favourite author.",
+     "favourite:author", "Ursula Le Guin"),
+    # facts handed over for a letter the bot drafts
+    ("For my bio you could say that I speak Dutch and Farsi.", "language", "Dutch and Farsi"),
+    ("Please mention that I grew up in Tartu, and that my favourite book is The Hobbit.",
+     "favourite:book", "The Hobbit"),
+    # a tag question confirms the chunk before it, not the whole sentence
+    ("I'm a midwife, you see, and three babies came at once, which is always the way, "
+     "isn't it?", "job", "midwife"),
     # a car named by its model
     ("gotta get my civic fixed before the trip", "vehicle", "Civic"),
     ("My trusty Corolla needs new tyres.", "vehicle", "Corolla"),
@@ -59,6 +71,9 @@ NOTHING = [
     "we sold my corolla last year",
     "My friend's civic is faster than yours.",
     "My friend said I live in Paris.",
+    "I live in Lisbon, right?",
+    "She is my favourite author.",  # who she is was never said
+    "Say that the meeting moved to Friday.",
 ]
 
 

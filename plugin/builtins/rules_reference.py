@@ -9,6 +9,10 @@ People rarely say "My hobby is climbing." They say what they did and then point 
   -> "My favourite food is ramen."
 - "is it normal to be this scared of spiders??" / "why am i so afraid of the dark"
   -> "I am scared of spiders." (the question asks about the fear; it does not doubt it)
+- "I listen always Caetano Veloso, he is my favourite singer" -> "My favourite singer is
+  Caetano Veloso."
+- "you could say that I spend my weekends hiking" (a fact handed over for a letter the bot
+  drafts) -> "I spend my weekends hiking."
 
 ``restate`` returns such sentences for a message's sentences; the pipeline in ``rules``
 reads them like any other and keeps what fills a slot the message did not already fill.
@@ -105,6 +109,50 @@ def _favourite_back(sentence: str, before: str) -> str | None:
     return f"My favourite {thing} is {value}."
 
 
+# "I listen to Caetano Veloso, he is my favourite singer": a person named just before
+_FAV_PERSON = re.compile(
+    r"\b(?:he|she|they)\s*(?:'s|is|are|was)\s+(?:(?:also|definitely|honestly|easily|still)\s+)?"
+    r"(?:my|our)\s+(?:all[- ]?time\s+|absolute\s+)?(?:fav(?:ou?rite)?|fave)\s+"
+    r"(?P<thing>singer|band|artist|musician|author|writer|poet|player|actor|actress|director|"
+    r"painter|composer|rapper|comedian|footballer|athlete|youtuber|streamer|chef)\b",
+    I_,
+)
+_PERSON = re.compile(
+    r"(?-i:[A-Z][\w'-]+(?:\s+(?:[A-Z][\w'-]+|de|da|do|dos|van|von|del|la|le|di|bin|al)){0,3})"
+)
+_NOT_PERSON_TEXT = "I I'm In The My On At And But So Oh Also Then When Have Did Do Is"
+_NOT_PERSON = frozenset(_NOT_PERSON_TEXT.split())
+
+
+def _favourite_person(sentence: str, before: str) -> str | None:
+    m = _FAV_PERSON.search(sentence)
+    if not m:
+        return None
+    for text in (sentence[: m.start()], before):
+        names = [n for n in _PERSON.findall(text) if n.split()[0] not in _NOT_PERSON]
+        if names:
+            return f"My favourite {m['thing'].lower()} is {names[-1]}."
+    return None
+
+
+# --- facts dictated for a letter or a profile ---------------------------------------------
+
+_DICTATED = re.compile(
+    r"\b(?:you\s+(?:could|can|should|might)\s+)?(?:say|mention|write|add|note|put|include|"
+    r"state)\s+that\s+(?P<rest>(?:I|my)\b.+)$",
+    I_,
+)
+
+
+def _dictated(sentence: str, before: str) -> list[str]:
+    """ "you could say that I spend my weekends birdwatching, and that my favourite book is
+    X": the user's own facts, handed over for a text the bot is writing."""
+    m = _DICTATED.search(sentence)
+    if not m:
+        return []
+    return [f"{part.strip(' ,.')}." for part in re.split(r",?\s+and\s+that\s+", m["rest"])]
+
+
 # --- a state a question takes for granted ------------------------------------------------
 
 _STATE = r"(?P<state>scared|afraid|terrified|frightened|petrified|allergic)\s+(?P<prep>of|to)"
@@ -142,10 +190,11 @@ def restate(sentences: Sequence[str]) -> list[str]:
     for_someone = any(_FOR_SOMEONE.search(s) for s in sentences)
     for i, sentence in enumerate(sentences):
         before = sentences[i - 1] if i else ""
-        for reader in (_my_thing, _favourite_back):
+        for reader in (_my_thing, _favourite_back, _favourite_person):
             said = reader(sentence, before)
             if said:
                 out.append(said)
+        out.extend(_dictated(sentence, before))
         said = None if for_someone else _presupposed(sentence)
         if said:
             out.append(said)

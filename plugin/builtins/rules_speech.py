@@ -56,8 +56,15 @@ def before_question(sentence: str) -> str:
     dashes) before the first one that asks, never the last chunk (it holds the "?").
     "" when the sentence opens with its question or ends in a tag like "right?"."""
     chunks = [c for c in _CHUNKS.split(sentence.strip()) if c]
-    if len(chunks) < 2 or _TAG.match(chunks[-1]):
+    if len(chunks) < 2:
         return ""
+    if _TAG.match(chunks[-1]):
+        # a tag confirms the chunk it follows ("I live in Lisbon, right?" states nothing),
+        # not what the sentence said before that ("I'm a midwife, you see, and babies came
+        # at once, which is always the way, isn't it?" still says "I'm a midwife")
+        chunks = chunks[:-1]
+        if len(chunks) < 2:
+            return ""
     kept: list[str] = []
     for chunk in chunks[:-1]:
         if QUESTION_START.match(chunk):

@@ -34,6 +34,9 @@ _FAV_REV = compile_rule(
     r"^(?P<tail>.+?)\s+(?:is|are)\s+(?:definitely\s+|probably\s+)?my\s+(?:(?:all[-\s]time|"
     r"absolute)\s+)?(?P<fav>favou?rite|fave)\s+(?P<thing>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){0,2})$"
 )
+_PRONOUNS = frozenset(("he", "she", "they", "it", "this", "that", "him", "her", "them"))
+_TITLED = frozenset(("book", "novel", "film", "movie", "song", "album", "show", "series", "play"))
+_TITLE_ARTICLE = re.compile(r"^(?-i:(A|An|The))\s+(?-i:[A-Z])")
 _KIND_OF = re.compile(r"^(?:kind|type|sort|genre|style)s?\s+of\s+", I_)
 
 
@@ -45,8 +48,11 @@ def r_favourite(c: Clause) -> None:
     key = singular(_KIND_OF.sub("", thing))
     key = "colour" if key in ("colour", "color") else key
     _, value = parse_value(m["tail"], max_words=6)
-    if not value:
+    if not value or value.lower() in _PRONOUNS:  # "She is my favourite author": who is she?
         return
+    article = _TITLE_ARTICLE.match(m["tail"].strip())
+    if article and key in _TITLED and not value.startswith(article[1]):
+        value = f"{article[1]} {value}"  # "A Suitable Boy" is the title, article and all
     fav = "favorite" if m["fav"].lower() == "favorite" else "favourite"
     c.add("favourite", value, thing=thing, thing_key=key, fav=fav)
 
