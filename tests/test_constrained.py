@@ -175,23 +175,14 @@ def test_real_model_replies_are_always_valid_fact_lists(which: str, request) -> 
             assert fact.answer.casefold() in message.casefold()
 
 
-def test_constrained_and_free_decoding_agree_when_the_model_already_writes_valid_json(
-    backend,
-) -> None:
-    """Constrained greedy is the argmax whenever the argmax is valid: on a prompt the model
-    answers with well-formed JSON, both decodings give the same list."""
-    chat = model_chat(backend, max_new_tokens=60)
-    messages = [
-        {
-            "role": "user",
-            "content": 'Repeat exactly: [{"subject": "I", "relation": "x", "object": "y"}]',
-        }
-    ]
-    free = chat(messages)
-    constrained = chat(messages, constraint=grammar())
-    json.loads(constrained)
-    try:
-        expected = json.loads(free.strip())
-    except ValueError:
-        pytest.skip(f"the model did not answer with JSON unconstrained: {free!r}")
-    assert json.loads(constrained) == expected
+def test_constrained_decoding_is_the_argmax_wherever_the_argmax_is_valid(backend) -> None:
+    """Where the model's own greedy reply is already a valid fact list, decoding under the
+    grammar changes no token of it (measured: the model answers these two messages with
+    well-formed JSON on its own)."""
+    chat = model_chat(backend, max_new_tokens=120)
+    for message in (MESSAGES[0], MESSAGES[1]):
+        messages = model_extractor.build_messages(message)
+        free = chat(messages)
+        constrained = chat(messages, constraint=model_extractor.constraint())
+        assert constrained == free.strip()
+        json.loads(constrained)
