@@ -194,17 +194,16 @@ class ConstrainedDecoder:
         self.constraint = constraint
         self.decode = decode
         self.produced: list[int] = []
-        self.checked = 0  # candidates tried, for measuring the cost
+        self.committed = ""  # the text of ``produced`` the grammar has taken
 
     def choose(self, logits: np.ndarray) -> int | None:
         """The next token id, or None when the document is complete (or nothing fits)."""
         if self.constraint.finished:
             return None
-        committed = self._visible(self.produced)
+        committed = self.committed
         scores = np.asarray(logits, dtype=np.float32).reshape(-1)
         for candidates in _ranked(scores):
             for token in candidates:
-                self.checked += 1
                 full = self.decode([*self.produced, int(token)])
                 if not full.startswith(committed):
                     continue  # the token rewrites earlier text (a tokenizer merge): skip
@@ -213,12 +212,10 @@ class ConstrainedDecoder:
                 probe = new + (PENDING_CHAR if len(visible) < len(full) else "")
                 if probe and self.constraint.accepts(probe):
                     self.constraint.feed(new)
+                    self.committed = visible
                     self.produced.append(int(token))
                     return int(token)
         return None
-
-    def _visible(self, ids: list[int]) -> str:
-        return self.decode(ids).rstrip("\ufffd") if ids else ""
 
     def result(self) -> str:
         """The reply as a complete document of the grammar."""
