@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import vstar
 from .backends.base import Backend, EditPrompt, Factors, VStarSettings
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,8 @@ def target_values(
     """v*: per fact, the residual delta (n_groups, d) at the last edited layer that makes
     the base model produce the fact's answers. Optimised on the base weights so it can be
     cached and reused by every later joint solve."""
-    return backend.optimise_values(prompts, settings.v_layer, n_groups, settings.vstar)
+    problem = backend.value_problem(prompts, settings.v_layer, n_groups)
+    return vstar.optimise(problem, n_groups, backend.hidden_size, settings.vstar)
 
 
 def spread(

@@ -145,17 +145,16 @@ class Backend(Protocol):
     ) -> dict[int, np.ndarray]:
         """``activations`` without the residual."""
 
-    def optimise_values(
+    def value_problem(
         self,
         prompts: Sequence[EditPrompt],
         layer: int,
         n_groups: int,
-        settings: VStarSettings,
         factors: Factors | None = None,
-    ) -> tuple[np.ndarray, list[float]]:
-        """Per group, a delta (n_groups, d) that, added to layer ``layer``'s output at the
-        key token of each of the group's prompts, makes the model produce the targets.
-        Returns the deltas and the final loss per group."""
+    ) -> ValueProblem:
+        """The v* problem of ``prompts``: one delta per group, added to layer ``layer``'s
+        output at the key token of each of the group's prompts, scored by how well the
+        model then produces the prompts' targets (``engine/vstar.py`` solves it)."""
 
     def weight_bytes(self) -> int:
         """Bytes held by the model's weights (packed ones count as packed)."""
@@ -173,6 +172,20 @@ class VStarSettings:
     loss_stop: float
     clamp_factor: float
     weight_decay: float
+
+
+@dataclass(frozen=True)
+class ValueProblem:
+    """One batched v* problem as a backend sets it up, its frozen prefix computed once;
+    the optimisation loop that solves it is the editor's (``engine/vstar.py``).
+
+    h0_norm: (groups,) mean norm of each fact's unedited hidden states at its keys.
+    loss_and_grad(delta (groups, d)) -> (each fact's mean answer NLL (groups,), the gradient
+    of their sum with respect to delta (groups, d)), delta added at every key token.
+    """
+
+    h0_norm: np.ndarray
+    loss_and_grad: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)

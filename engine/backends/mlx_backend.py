@@ -23,12 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import ctypes
-import ctypes.util
-import importlib.util
 import json
 import logging
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -44,98 +40,24 @@ from .base import (
     EditPrompt,
     Factors,
     GenerationResponse,
-    VStarSettings,
+    ValueProblem,
     attention_allowed,
     target_tokens,
 )
+from .mlx_blas import BLAS, BLAS_ENV  # noqa: F401  (before mlx: it picks the BLAS)
 
 log = logging.getLogger(__name__)
-
-BLAS_ENV = "SLEEPMEM_MLX_BLAS"
-"""Path of a shared library exporting BLAS (``cblas_sgemm`` or ``sgemm_``) for mlx's CPU
-matmuls on Linux, or ``none`` to keep the reference BLAS bundled with the ``mlx[cpu]`` wheel."""
-
-_BLAS_OFF = {"0", "none", "off", "no", "reference"}
-
-
-def _blas_candidates() -> list[str]:
-    """Optimised BLAS libraries this machine may already have, best first.
-
-    A system OpenBLAS (Debian: ``apt-get install libopenblas0-pthread``), else the MKL that
-    PyTorch's CPU wheel links into ``libtorch_cpu.so`` (it exports the Fortran BLAS names,
-    ``sgemm_``). Found without importing torch.
-    """
-    found: list[str] = []
-    system = ctypes.util.find_library("openblas")
-    if system:
-        found.append(system)
-    spec = importlib.util.find_spec("torch")
-    if spec is not None and spec.origin:
-        torch_cpu = Path(spec.origin).parent / "lib" / "libtorch_cpu.so"
-        if torch_cpu.is_file():
-            found.append(str(torch_cpu))
-    return found
-
-
-def _preload_blas() -> str | None:
-    """Make mlx's CPU matmuls use an optimised BLAS on Linux; returns the library used.
-
-    The ``mlx[cpu]`` Linux wheel links the netlib *reference* BLAS: a float32 GEMM there
-    runs at ~3 GFLOP/s, 30-100x slower than OpenBLAS or MKL on the same cores (measured:
-    1024^3 matmul 0.40 s vs 0.012 s), which makes edits take minutes. The dynamic linker
-    resolves libmlx's ``cblas_sgemm`` (and the bundled CBLAS wrapper's Fortran ``sgemm_``)
-    in the process's global scope before libmlx's own dependencies, so a BLAS loaded
-    RTLD_GLOBAL *before* ``mlx.core`` is imported serves every mlx matmul. Only float
-    rounding differs. macOS uses Accelerate: nothing to do there.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    choice = os.environ.get(BLAS_ENV, "").strip()
-    if choice.lower() in _BLAS_OFF:
-        return None
-    if "mlx.core" in sys.modules:
-        log.warning(
-            "mlx was imported before sleepmem's mlx backend; its CPU matmuls keep whatever "
-            "BLAS they were linked with (set %s before importing mlx)",
-            BLAS_ENV,
-        )
-        return None
-    for path in [choice] if choice else _blas_candidates():
-        try:
-            lib = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
-        except OSError as exc:
-            if choice:
-                raise BackendUnavailable(
-                    f"{BLAS_ENV}={choice!r} could not be loaded: {exc}"
-                ) from exc
-            continue
-        if hasattr(lib, "cblas_sgemm") or hasattr(lib, "sgemm_"):
-            log.info("mlx CPU matmuls use %s", path)
-            return path
-        if choice:
-            raise BackendUnavailable(
-                f"{BLAS_ENV}={choice!r} exports neither cblas_sgemm nor sgemm_"
-            )
-    log.warning(
-        "no optimised BLAS found for mlx on Linux; matmuls use the slow reference BLAS. "
-        "Install one (Debian: apt-get install libopenblas0-pthread) or set %s",
-        BLAS_ENV,
-    )
-    return None
-
-
-BLAS = _preload_blas()
 
 try:
     import mlx.core as mx
     import mlx.nn as nn
-    import mlx.optimizers as optim
     from mlx_lm.models.base import create_attention_mask
     from mlx_lm.models.cache import KVCache, make_prompt_cache
 except ImportError as exc:  # pragma: no cover - exercised only without mlx
     hint = "pip install 'sleepmem[mlx]'" + ("" if sys.platform == "darwin" else " 'mlx[cpu]'")
     raise BackendUnavailable(f"the mlx backend needs mlx and mlx-lm ({exc}): {hint}") from exc
 
+from .mlx_quant import CpuQuantizedEmbedding, CpuQuantizedLinear, batch_dense_on_cpu  # noqa: E402
 
 _DTYPES = {"float32": mx.float32, "float16": mx.float16, "bfloat16": mx.bfloat16}
 
@@ -193,95 +115,8 @@ class _EditedDownProj(nn.Module):
         return y
 
 
-_DEQUANT_ROWS = 8
-"""From this many input rows on, a quantised matmul on the CPU dequantises its weight for the
-call and runs a dense GEMM instead (see ``_CpuQuantized``)."""
-
-
-def _dequantized(module: Any) -> mx.array:
-    return mx.dequantize(
-        module["weight"],
-        module["scales"],
-        module.get("biases"),
-        group_size=module.group_size,
-        bits=module.bits,
-        mode=module.mode,
-    )
-
-
-class _CpuQuantizedLinear(nn.Module):
-    """A QuantizedLinear that stays quantised in memory but multiplies big batches densely.
-
-    mlx's CPU quantised matmul is a plain loop: measured 0.55 ms per input row for a
-    576x1536 layer, 35x slower than dequantising the weight (3.4 ms) and one BLAS GEMM for
-    1280 rows. The result is the same product of x with the same dequantised weights; only
-    the summation order differs. Decoding (a row at a time) keeps the quantised kernel.
-    Used on the CPU only: Metal's quantised kernels are fast.
-    """
-
-    def __init__(self, inner: nn.QuantizedLinear) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def __call__(self, x: mx.array) -> mx.array:
-        if x.size < _DEQUANT_ROWS * x.shape[-1]:
-            return self.inner(x)
-        y = x @ _dequantized(self.inner).T
-        return y + self.inner["bias"] if "bias" in self.inner else y
-
-
-class _CpuQuantizedEmbedding(nn.Module):
-    """A QuantizedEmbedding whose tied output head (``as_linear``) multiplies big batches
-    densely, as ``_CpuQuantizedLinear`` does; lookups stay quantised."""
-
-    def __init__(self, inner: nn.QuantizedEmbedding) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def __call__(self, ids: mx.array) -> mx.array:
-        return self.inner(ids)
-
-    def as_linear(self, x: mx.array) -> mx.array:
-        if x.size < _DEQUANT_ROWS * x.shape[-1]:
-            return self.inner.as_linear(x)
-        return x @ _dequantized(self.inner).T
-
-
-def _batch_dense_on_cpu(model: nn.Module) -> int:
-    """Wrap every quantised module of ``model`` for fast batched CPU matmuls; returns how
-    many were wrapped. Packed weights are shared, never copied or re-quantised."""
-    wrapped = []
-
-    def replacement(item: Any) -> nn.Module | None:
-        if isinstance(item, nn.QuantizedLinear):
-            return _CpuQuantizedLinear(item)
-        if isinstance(item, nn.QuantizedEmbedding):
-            return _CpuQuantizedEmbedding(item)
-        return None
-
-    def visit(parent: nn.Module) -> None:
-        # A Module is a dict of its children; lists (model.layers) are changed in place.
-        for name, child in list(parent.items()):
-            slots = list(enumerate(child)) if isinstance(child, list) else [(None, child)]
-            for index, item in slots:
-                if not isinstance(item, nn.Module):
-                    continue
-                new = replacement(item)
-                if new is None:
-                    visit(item)
-                    continue
-                if index is None:
-                    setattr(parent, name, new)
-                else:
-                    child[index] = new
-                wrapped.append(new)
-
-    visit(model)
-    return len(wrapped)
-
-
 def unwrapped(module: Any) -> Any:
-    while isinstance(module, (_EditedDownProj, _CpuQuantizedLinear, _CpuQuantizedEmbedding)):
+    while isinstance(module, (_EditedDownProj, CpuQuantizedLinear, CpuQuantizedEmbedding)):
         module = module.base if isinstance(module, _EditedDownProj) else module.inner
     return module
 
@@ -344,7 +179,7 @@ class MlxBackend:
         self.model_id = model_id
         self.device = device if device is not None else mx.default_device()
         if self.device.type == mx.cpu:
-            _batch_dense_on_cpu(model)
+            batch_dense_on_cpu(model)
         self._inner = inner
         self._layers = list(layers)
         self.n_layers = len(layers)
@@ -696,14 +531,13 @@ class MlxBackend:
             count += int(valid.sum())
         return total, count
 
-    def optimise_values(
+    def value_problem(
         self,
         prompts: Sequence[EditPrompt],
         layer: int,
         n_groups: int,
-        settings: VStarSettings,
         factors: Factors | None = None,
-    ) -> tuple[np.ndarray, list[float]]:
+    ) -> ValueProblem:
         live = self._factors(factors)
         seqs = [self.encode(p.text) for p in prompts]
         layout = target_tokens(prompts, seqs, self.encode, self._pad)
@@ -741,7 +575,7 @@ class MlxBackend:
         h0 = _np64(hidden[mx.array(rows), mx.array(cols)])  # (n, d), the unedited values
         h0_norm = np.bincount(p_group, np.linalg.norm(h0, axis=-1), minlength=n_groups)
         h0_norm = h0_norm / np.maximum(np.bincount(p_group, minlength=n_groups), 1)
-        h0_norm = mx.array(np.maximum(h0_norm, 1e-6).astype(np.float32))
+        h0_norm = np.maximum(h0_norm, 1e-6)
         suffix = hidden[:, split:]
         at_key = np.arange(suffix.shape[1])[None, :] == (cols - split)[:, None]  # (B, T')
         at_key = mx.array(at_key[..., None].astype(np.float32), dtype=self.dtype)
@@ -749,7 +583,7 @@ class MlxBackend:
         t_rows_mx, t_cols_mx = mx.array(t_rows), mx.array(np.array(t_cols) - split)
         t_ids_mx, group_mean_mx = mx.array(t_ids), mx.array(group_mean)
 
-        def loss_fn(delta: mx.array) -> tuple[mx.array, mx.array]:
+        def nll(delta: mx.array) -> tuple[mx.array, mx.array]:
             h = suffix + at_key * delta[p_group_mx][:, None, :].astype(self.dtype)
             for i, cache in zip(upper, caches):
                 h = self._layers[i](h, suffix_mask, cache)
@@ -757,30 +591,17 @@ class MlxBackend:
             logits = self._logits(h).astype(mx.float32)
             picked = mx.take_along_axis(logits, t_ids_mx[:, None], axis=-1)[:, 0]
             per_group = group_mean_mx @ (mx.logsumexp(logits, axis=-1) - picked)
-            # sqrt(|d|^2 + tiny): the norm's gradient at d = 0 (the first step) is 0/0 = NaN
-            # in mlx; the tiny term moves the value by < 1e-10 and makes that gradient 0.
-            norm = mx.sqrt((delta * delta).sum(axis=-1) + 1e-20)
-            decay = settings.weight_decay * norm / h0_norm**2
-            return (per_group + decay).sum(), per_group
+            return per_group.sum(), per_group
 
-        value_and_grad = mx.value_and_grad(loss_fn)
-        opt = optim.Adam(learning_rate=settings.lr, bias_correction=True)
-        delta = mx.zeros((n_groups, self.hidden_size), dtype=mx.float32)
-        limit = settings.clamp_factor * h0_norm
-        losses = np.full(n_groups, np.inf)
-        with self._on_device(), self._live(_Call(factors=live)):
-            for _ in range(settings.steps):
-                checkpoint()
-                (_, per_group), grad = value_and_grad(delta)
+        value_and_grad = mx.value_and_grad(nll)
+
+        def loss_and_grad(delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            with self._on_device(), self._live(_Call(factors=live)):
+                (_, per_group), grad = value_and_grad(mx.array(delta.astype(np.float32)))
                 mx.eval(per_group, grad)
-                losses = np.array(per_group, dtype=np.float64)
-                if float(losses.max()) < settings.loss_stop:
-                    break
-                delta = opt.apply_gradients({"delta": grad}, {"delta": delta})["delta"]
-                norms = mx.maximum(mx.linalg.norm(delta, axis=-1), 1e-12)
-                delta = delta * mx.minimum(limit / norms, 1.0)[:, None]
-                mx.eval(delta, opt.state)
-        return _np64(delta), losses.tolist()
+            return np.array(per_group, dtype=np.float64), np.array(grad, dtype=np.float64)
+
+        return ValueProblem(h0_norm, loss_and_grad)
 
     # ------------------------------------------------------------------ reporting
     def weight_bytes(self) -> int:

@@ -25,7 +25,7 @@ from .base import (
     EditPrompt,
     Factors,
     GenerationResponse,
-    VStarSettings,
+    ValueProblem,
     attention_allowed,
     target_tokens,
 )
@@ -195,7 +195,10 @@ class TorchBackend:
         return sum(p.numel() * p.element_size() for p in self.model.parameters())
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device, self.dtype)
+        # cached statistics arrive read-only, which torch.from_numpy warns about
+        return torch.from_numpy(np.require(array, requirements=["C", "W"])).to(
+            self.device, self.dtype
+        )
 
     # ------------------------------------------------------------------ text
     def chat_text(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
@@ -420,14 +423,13 @@ class TorchBackend:
                 count += int(valid.sum())
         return total, count
 
-    def optimise_values(
+    def value_problem(
         self,
         prompts: Sequence[EditPrompt],
         layer: int,
         n_groups: int,
-        settings: VStarSettings,
         factors: Factors | None = None,
-    ) -> tuple[np.ndarray, list[float]]:
+    ) -> ValueProblem:
         from transformers import DynamicCache
 
         seqs = [self.encode(p.text) for p in prompts]
@@ -462,21 +464,16 @@ class TorchBackend:
         h0 = hidden_at[:, split].float()  # (n, d)
         h0_norm = torch.zeros(n_groups, device=dev).index_add_(0, p_group, h0.norm(dim=-1))
         h0_norm = h0_norm / torch.bincount(p_group, minlength=n_groups).clamp(min=1)
-
-        delta = torch.zeros((n_groups, self.hidden_size), device=dev, requires_grad=True)
-        opt = torch.optim.Adam([delta], lr=settings.lr)
         lm_head = self.model.get_output_embeddings()
-        losses = torch.full((n_groups,), float("inf"))
         suffix = hidden_at[:, split:]
-        with self._factors(factors):
-            for _ in range(settings.steps):
-                checkpoint()
-                opt.zero_grad()
-                h = suffix.index_put(
-                    (torch.arange(len(prompts), device=dev), torch.zeros_like(p_group)),
-                    delta[p_group].to(self.dtype),
-                    accumulate=True,
-                )
+        at_key = (torch.arange(len(prompts), device=dev), torch.zeros_like(p_group))
+        frozen = {"cache": cache}
+
+        def loss_and_grad(delta_np: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            delta = torch.tensor(delta_np, dtype=torch.float32, device=dev, requires_grad=True)
+            cache = frozen["cache"]
+            with self._factors(factors):
+                h = suffix.index_put(at_key, delta[p_group].to(self.dtype), accumulate=True)
                 try:
                     h = self._run_layers(h, upper, suffix_mask, split, pos_emb, cache)
                 finally:
@@ -484,24 +481,17 @@ class TorchBackend:
                         cache.crop(-(ids.shape[1] - split))  # keep only the prefix
                         _detach_cache(cache)
                     else:
-                        cache = DynamicCache(config=self.model.config)
+                        frozen["cache"] = DynamicCache(config=self.model.config)
                 h = base.norm(h)
                 logits = lm_head(h[t_rows, t_cols]).float()  # (targets, vocab)
                 nll = torch.nn.functional.cross_entropy(logits, t_ids, reduction="none")
                 per_group = torch.zeros(n_groups, device=dev).index_add_(0, t_group, nll)
                 per_group = per_group / tokens_per_group
-                decay = settings.weight_decay * delta.norm(dim=-1) / h0_norm.clamp(min=1e-6) ** 2
-                loss = (per_group + decay).sum()
-                losses = per_group.detach().cpu()
-                if float(losses.max()) < settings.loss_stop:
-                    break
-                loss.backward()
-                opt.step()
-                with torch.no_grad():
-                    limit = settings.clamp_factor * h0_norm
-                    norms = delta.norm(dim=-1).clamp(min=1e-12)
-                    delta.mul_(torch.clamp(limit / norms, max=1.0).unsqueeze(-1))
-        return delta.detach().to(torch.float64).cpu().numpy(), losses.tolist()
+                per_group.sum().backward()
+            assert delta.grad is not None
+            return per_group.detach().cpu().numpy(), delta.grad.cpu().numpy()
+
+        return ValueProblem(h0_norm.cpu().numpy(), loss_and_grad)
 
 
 def _detach_cache(cache: Any) -> None:

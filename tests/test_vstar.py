@@ -1,0 +1,79 @@
+"""The v* loop (engine/vstar.py) on problems whose answer is known, no model needed.
+
+Each problem is a per-fact quadratic NLL around a target point, so the optimum, the clamp
+and the stopping rule can be checked exactly; the backends' real problems are exercised by
+the editing tests in test_engine.py and test_mlx.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sleepmem.engine.backends.base import ValueProblem, VStarSettings
+from sleepmem.engine.vstar import norm_penalty_grad, optimise
+
+
+def quadratic(targets: np.ndarray, h0_norm: np.ndarray, calls: list[int]) -> ValueProblem:
+    def loss_and_grad(delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(1)
+        diff = delta - targets
+        return (diff**2).sum(axis=-1), 2 * diff
+
+    return ValueProblem(h0_norm, loss_and_grad)
+
+
+def settings(**kw: float) -> VStarSettings:
+    base = dict(lr=0.1, steps=400, loss_stop=1e-4, clamp_factor=10.0, weight_decay=0.0)
+    return VStarSettings(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def test_reaches_each_facts_target_and_stops_early() -> None:
+    targets = np.array([[1.0, -2.0, 0.5], [0.0, 0.3, -0.7]])
+    calls: list[int] = []
+    delta, losses = optimise(quadratic(targets, np.ones(2), calls), 2, 3, settings())
+    assert delta.shape == (2, 3)
+    np.testing.assert_allclose(delta, targets, atol=0.02)
+    assert max(losses) < 1e-4
+    assert len(calls) < 400  # stopped once every fact was below loss_stop
+
+
+def test_runs_until_the_slowest_fact_is_done() -> None:
+    near, far = np.full((1, 2), 0.01), np.full((1, 2), 3.0)
+    calls: list[int] = []
+    optimise(quadratic(np.vstack([near, far]), np.ones(2), calls), 2, 2, settings())
+    alone: list[int] = []
+    optimise(quadratic(near, np.ones(1), alone), 1, 2, settings())
+    assert len(alone) < len(calls)
+
+
+def test_clamp_bounds_each_delta_by_its_own_hidden_norm() -> None:
+    targets = np.array([[10.0, 0.0], [0.0, 10.0]])
+    h0 = np.array([1.0, 2.0])
+    delta, losses = optimise(
+        quadratic(targets, h0, []), 2, 2, settings(clamp_factor=1.5, steps=300, lr=0.5)
+    )
+    np.testing.assert_allclose(np.linalg.norm(delta, axis=-1), 1.5 * h0, rtol=1e-4)
+    assert min(losses) > 1.0  # the targets lie beyond the clamp
+
+
+def test_norm_penalty_pulls_towards_zero() -> None:
+    targets = np.array([[1.0, 1.0]])
+    free, _ = optimise(quadratic(targets, np.ones(1), []), 1, 2, settings(loss_stop=0.0))
+    held, _ = optimise(
+        quadratic(targets, np.ones(1), []), 1, 2, settings(loss_stop=0.0, weight_decay=1.0)
+    )
+    assert np.linalg.norm(held) < np.linalg.norm(free) - 0.2
+
+
+def test_penalty_gradient_matches_finite_differences_and_is_zero_at_zero() -> None:
+    rng = np.random.default_rng(0)
+    delta = rng.normal(size=(3, 4))
+    h0 = np.array([0.5, 1.0, 2.0])
+    grad = norm_penalty_grad(delta, h0, 0.3)
+    eps = 1e-6
+    for g in range(3):
+        for j in range(4):
+            bumped = delta.copy()
+            bumped[g, j] += eps
+            f = lambda d: (0.3 * np.linalg.norm(d, axis=-1) / h0**2).sum()  # noqa: E731
+            assert grad[g, j] == pytest.approx((f(bumped) - f(delta)) / eps, rel=1e-4)
+    assert not norm_penalty_grad(np.zeros((2, 4)), np.ones(2), 1.0).any()
