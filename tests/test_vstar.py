@@ -13,9 +13,12 @@ from sleepmem.engine.vstar import norm_penalty_grad, optimise
 
 
 def quadratic(targets: np.ndarray, h0_norm: np.ndarray, calls: list[int]) -> ValueProblem:
-    def loss_and_grad(delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        calls.append(1)
-        diff = delta - targets
+    """Per fact, NLL = |delta - target|^2; ``calls`` records how many facts each call ran,
+    and inactive facts get zeros, as a backend that leaves their prompts out returns."""
+
+    def loss_and_grad(delta: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(int(active.sum()))
+        diff = (delta - targets) * active[:, None]
         return (diff**2).sum(axis=-1), 2 * diff
 
     return ValueProblem(h0_norm, loss_and_grad)
@@ -36,13 +39,18 @@ def test_reaches_each_facts_target_and_stops_early() -> None:
     assert len(calls) < 400  # stopped once every fact was below loss_stop
 
 
-def test_runs_until_the_slowest_fact_is_done() -> None:
-    near, far = np.full((1, 2), 0.01), np.full((1, 2), 3.0)
+def test_each_fact_stops_on_its_own_and_the_others_go_on_unchanged() -> None:
+    near, far = np.full((1, 2), 0.005), np.full((1, 2), 3.0)
     calls: list[int] = []
-    optimise(quadratic(np.vstack([near, far]), np.ones(2), calls), 2, 2, settings())
-    alone: list[int] = []
-    optimise(quadratic(near, np.ones(1), alone), 1, 2, settings())
-    assert len(alone) < len(calls)
+    delta, losses = optimise(quadratic(np.vstack([near, far]), np.ones(2), calls), 2, 2, settings())
+    assert calls[0] == 2 and calls[-1] == 1  # the near fact left the batch
+    assert calls.count(2) < len(calls) / 2
+    np.testing.assert_allclose(delta[0], 0.0)  # done before its first step
+    alone_calls: list[int] = []
+    alone, _ = optimise(quadratic(far, np.ones(1), alone_calls), 1, 2, settings())
+    np.testing.assert_allclose(delta[1], alone[0], rtol=1e-6)
+    assert len(alone_calls) == len(calls)
+    assert max(losses) < 1e-4
 
 
 def test_clamp_bounds_each_delta_by_its_own_hidden_norm() -> None:
@@ -77,3 +85,47 @@ def test_penalty_gradient_matches_finite_differences_and_is_zero_at_zero() -> No
             f = lambda d: (0.3 * np.linalg.norm(d, axis=-1) / h0**2).sum()  # noqa: E731
             assert grad[g, j] == pytest.approx((f(bumped) - f(delta)) / eps, rel=1e-4)
     assert not norm_penalty_grad(np.zeros((2, 4)), np.ones(2), 1.0).any()
+
+
+# ----------------------------------------------------------------- the backends' problems
+
+FACTS = [
+    ("Where do I live?", "Bergen."),
+    ("What is my dog called?", "Pepper."),
+    ("What do I do for a living?", "I'm a carpenter."),
+]
+
+
+def narrowing_matches_the_full_batch(backend) -> None:
+    """A fact's NLL and gradient are the same whether the other facts' prompts are in the
+    batch or were left out, on the real model: narrowing only drops rows."""
+    from sleepmem.engine.contexts import family
+    from sleepmem.engine.prompts import reply_target
+    from sleepmem.engine.statistics import question_prompt
+
+    prompts = [
+        question_prompt(backend, q, reply_target(backend, q, a), group, context)
+        for group, (q, a) in enumerate(FACTS)
+        for context in family(q, 2)
+    ]
+    problem = backend.value_problem(prompts, 8, len(FACTS))
+    assert problem.h0_norm.shape == (len(FACTS),) and (problem.h0_norm > 0).all()
+    delta = np.random.default_rng(0).normal(size=(len(FACTS), backend.hidden_size))
+    delta = (delta * 0.5).astype(np.float32)
+    every = np.ones(len(FACTS), dtype=bool)
+    loss_all, grad_all = problem.loss_and_grad(delta, every)
+    some = np.array([True, False, True])
+    loss_some, grad_some = problem.loss_and_grad(delta, some)
+    np.testing.assert_allclose(loss_some[some], loss_all[some], rtol=1e-4)
+    np.testing.assert_allclose(grad_some[some], grad_all[some], rtol=1e-3, atol=1e-6)
+    assert not loss_some[~some].any() and not grad_some[~some].any()
+    again, _ = problem.loss_and_grad(delta, every)  # a wider batch after a narrow one
+    np.testing.assert_allclose(again, loss_all, rtol=1e-5)
+
+
+def test_narrowed_batch_torch(backend) -> None:
+    narrowing_matches_the_full_batch(backend)
+
+
+def test_narrowed_batch_mlx(mlx_backend) -> None:
+    narrowing_matches_the_full_batch(mlx_backend)

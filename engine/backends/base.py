@@ -180,12 +180,34 @@ class ValueProblem:
     the optimisation loop that solves it is the editor's (``engine/vstar.py``).
 
     h0_norm: (groups,) mean norm of each fact's unedited hidden states at its keys.
-    loss_and_grad(delta (groups, d)) -> (each fact's mean answer NLL (groups,), the gradient
-    of their sum with respect to delta (groups, d)), delta added at every key token.
+    loss_and_grad(delta (groups, d), active (groups,) bool) -> (each active fact's mean
+    answer NLL (groups,), the gradient of their sum with respect to delta (groups, d)),
+    delta added at every key token. Only the active facts' prompts are run; the others'
+    entries are zero. Facts never share a prompt row, so a fact's loss does not depend on
+    which others are active.
     """
 
     h0_norm: np.ndarray
-    loss_and_grad: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+    loss_and_grad: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def active_rows(prompt_groups: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Indices of the prompt rows whose fact is active."""
+    return np.flatnonzero(active[prompt_groups])
+
+
+def narrowed_targets(layout: TargetTokens, rows: np.ndarray) -> TargetTokens:
+    """``layout``'s target entries of prompt ``rows`` only, renumbered to those rows."""
+    new_index = np.full(len(layout.sequences), -1)
+    new_index[rows] = np.arange(len(rows))
+    keep = [i for i, r in enumerate(layout.rows) if new_index[r] >= 0]
+    return dataclasses.replace(
+        layout,
+        rows=[int(new_index[layout.rows[i]]) for i in keep],
+        cols=[layout.cols[i] for i in keep],
+        ids=[layout.ids[i] for i in keep],
+        groups=[layout.groups[i] for i in keep],
+    )
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,9 @@ from .base import (
     Factors,
     GenerationResponse,
     ValueProblem,
+    active_rows,
     attention_allowed,
+    narrowed_targets,
     target_tokens,
 )
 from .mlx_blas import BLAS, BLAS_ENV  # noqa: F401  (before mlx: it picks the BLAS)
@@ -541,7 +543,7 @@ class MlxBackend:
         live = self._factors(factors)
         seqs = [self.encode(p.text) for p in prompts]
         layout = target_tokens(prompts, seqs, self.encode, self._pad)
-        t_rows, t_cols, t_ids, t_group = layout.rows, layout.cols, layout.ids, layout.groups
+        t_ids, t_group = layout.ids, layout.groups
         ids = mx.array(np.array(layout.sequences, dtype=np.int32))
         p_group = np.array([p.group for p in prompts])
         tokens_per_group = np.maximum(np.bincount(t_group, minlength=n_groups), 1)
@@ -577,25 +579,45 @@ class MlxBackend:
         h0_norm = h0_norm / np.maximum(np.bincount(p_group, minlength=n_groups), 1)
         h0_norm = np.maximum(h0_norm, 1e-6)
         suffix = hidden[:, split:]
-        at_key = np.arange(suffix.shape[1])[None, :] == (cols - split)[:, None]  # (B, T')
-        at_key = mx.array(at_key[..., None].astype(np.float32), dtype=self.dtype)
-        p_group_mx = mx.array(p_group)
-        t_rows_mx, t_cols_mx = mx.array(t_rows), mx.array(np.array(t_cols) - split)
-        t_ids_mx, group_mean_mx = mx.array(t_ids), mx.array(group_mean)
+        at_key_all = np.arange(suffix.shape[1])[None, :] == (cols - split)[:, None]  # (B, T')
+        batches: dict[bytes, Any] = {}
 
-        def nll(delta: mx.array) -> tuple[mx.array, mx.array]:
-            h = suffix + at_key * delta[p_group_mx][:, None, :].astype(self.dtype)
-            for i, cache in zip(upper, caches):
-                h = self._layers[i](h, suffix_mask, cache)
-            h = self._inner.norm(h)[t_rows_mx, t_cols_mx]  # (targets, d)
-            logits = self._logits(h).astype(mx.float32)
-            picked = mx.take_along_axis(logits, t_ids_mx[:, None], axis=-1)[:, 0]
-            per_group = group_mean_mx @ (mx.logsumexp(logits, axis=-1) - picked)
-            return per_group.sum(), per_group
+        def batch_of(active: np.ndarray) -> Any:
+            """value_and_grad over the active facts' rows, built each time the set shrinks."""
+            key = active.tobytes()
+            if key in batches:
+                return batches[key]
+            batches.clear()
+            rows = active_rows(p_group, active)
+            idx = mx.array(rows)
+            targets = narrowed_targets(layout, rows)
+            mean = group_mean[:, [i for i, r in enumerate(layout.rows) if active[p_group[r]]]]
+            sub_suffix, sub_mask = suffix[idx], suffix_mask[idx]
+            sub_caches = [
+                None if c is None else _FrozenPrefix(c._prefix[0][idx], c._prefix[1][idx])
+                for c in caches
+            ]
+            at_key = mx.array(at_key_all[rows][..., None].astype(np.float32), dtype=self.dtype)
+            rows_group = mx.array(p_group[rows])
+            t_rows_mx = mx.array(targets.rows)
+            t_cols_mx = mx.array(np.array(targets.cols) - split)
+            t_ids_mx, mean_mx = mx.array(targets.ids), mx.array(mean)
 
-        value_and_grad = mx.value_and_grad(nll)
+            def nll(delta: mx.array) -> tuple[mx.array, mx.array]:
+                h = sub_suffix + at_key * delta[rows_group][:, None, :].astype(self.dtype)
+                for i, cache in zip(upper, sub_caches):
+                    h = self._layers[i](h, sub_mask, cache)
+                h = self._inner.norm(h)[t_rows_mx, t_cols_mx]  # (targets, d)
+                logits = self._logits(h).astype(mx.float32)
+                picked = mx.take_along_axis(logits, t_ids_mx[:, None], axis=-1)[:, 0]
+                per_group = mean_mx @ (mx.logsumexp(logits, axis=-1) - picked)
+                return per_group.sum(), per_group
 
-        def loss_and_grad(delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            batches[key] = mx.value_and_grad(nll)
+            return batches[key]
+
+        def loss_and_grad(delta: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            value_and_grad = batch_of(active)
             with self._on_device(), self._live(_Call(factors=live)):
                 (_, per_group), grad = value_and_grad(mx.array(delta.astype(np.float32)))
                 mx.eval(per_group, grad)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import copy
 import inspect
 import logging
 from collections.abc import Iterator, Sequence
@@ -26,7 +27,9 @@ from .base import (
     Factors,
     GenerationResponse,
     ValueProblem,
+    active_rows,
     attention_allowed,
+    narrowed_targets,
     target_tokens,
 )
 
@@ -435,12 +438,10 @@ class TorchBackend:
         seqs = [self.encode(p.text) for p in prompts]
         layout = target_tokens(prompts, seqs, self.encode, self.tokenizer.pad_token_id)
         dev = self.device
-        t_rows = torch.tensor(layout.rows, device=dev)
-        t_cols = torch.tensor(layout.cols, device=dev) - layout.key_col
-        t_ids = torch.tensor(layout.ids, device=dev)
-        t_group = torch.tensor(layout.groups, device=dev)
-        p_group = torch.tensor([p.group for p in prompts], device=dev)
-        tokens_per_group = torch.bincount(t_group, minlength=n_groups).clamp(min=1).float()
+        groups = np.array([p.group for p in prompts])
+        p_group = torch.from_numpy(groups).to(dev)
+        t_group_all = torch.tensor(layout.groups, device=dev)
+        tokens_per_group = torch.bincount(t_group_all, minlength=n_groups).clamp(min=1).float()
         ids = torch.tensor(layout.sequences, device=dev)
         split = layout.key_col
         base = self.model.model
@@ -454,10 +455,10 @@ class TorchBackend:
             pos_emb = base.rotary_emb(hidden, position_ids=positions)
             full = self._additive_mask(attention_allowed(layout.valid, 0))
             hidden_at = self._run_layers(hidden, lower, full, 0, pos_emb)
-            cache = DynamicCache(config=self.model.config)
+            prefix = DynamicCache(config=self.model.config)
             if split:
                 prefix_mask = full[:, :, :split, :split]
-                self._run_layers(hidden_at[:, :split], upper, prefix_mask, 0, pos_emb, cache)
+                self._run_layers(hidden_at[:, :split], upper, prefix_mask, 0, pos_emb, prefix)
         suffix_mask = self._additive_mask(attention_allowed(layout.valid, split))
 
         # The original value at the key bounds how far the delta may move it.
@@ -466,26 +467,53 @@ class TorchBackend:
         h0_norm = h0_norm / torch.bincount(p_group, minlength=n_groups).clamp(min=1)
         lm_head = self.model.get_output_embeddings()
         suffix = hidden_at[:, split:]
-        at_key = (torch.arange(len(prompts), device=dev), torch.zeros_like(p_group))
-        frozen = {"cache": cache}
+        batches: dict[bytes, dict[str, Any]] = {}
 
-        def loss_and_grad(delta_np: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def batch_of(active: np.ndarray) -> dict[str, Any]:
+            """The rows of the active facts: sliced once each time the active set shrinks."""
+            key = active.tobytes()
+            if key not in batches:
+                batches.clear()
+                rows = active_rows(groups, active)
+                idx = torch.from_numpy(rows).to(dev)
+                cache = prefix
+                if len(rows) < len(prompts):
+                    cache = copy.deepcopy(prefix)
+                    cache.batch_select_indices(idx)
+                targets = narrowed_targets(layout, rows)
+                batches[key] = {
+                    "suffix": suffix[idx],
+                    "mask": suffix_mask[idx],
+                    "cache": cache,
+                    "p_group": p_group[idx],
+                    "at_key": (torch.arange(len(rows), device=dev), torch.zeros_like(idx)),
+                    "t_rows": torch.tensor(targets.rows, device=dev),
+                    "t_cols": torch.tensor(targets.cols, device=dev) - split,
+                    "t_ids": torch.tensor(targets.ids, device=dev),
+                    "t_group": torch.tensor(targets.groups, device=dev),
+                }
+            return batches[key]
+
+        def loss_and_grad(
+            delta_np: np.ndarray, active: np.ndarray
+        ) -> tuple[np.ndarray, np.ndarray]:
+            b = batch_of(active)
             delta = torch.tensor(delta_np, dtype=torch.float32, device=dev, requires_grad=True)
-            cache = frozen["cache"]
             with self._factors(factors):
-                h = suffix.index_put(at_key, delta[p_group].to(self.dtype), accumulate=True)
+                shift = delta[b["p_group"]].to(self.dtype)
+                h = b["suffix"].index_put(b["at_key"], shift, accumulate=True)
                 try:
-                    h = self._run_layers(h, upper, suffix_mask, split, pos_emb, cache)
+                    h = self._run_layers(h, upper, b["mask"], split, pos_emb, b["cache"])
                 finally:
                     if split:
-                        cache.crop(-(ids.shape[1] - split))  # keep only the prefix
-                        _detach_cache(cache)
+                        b["cache"].crop(-(ids.shape[1] - split))  # keep only the prefix
+                        _detach_cache(b["cache"])
                     else:
-                        frozen["cache"] = DynamicCache(config=self.model.config)
+                        b["cache"] = DynamicCache(config=self.model.config)
                 h = base.norm(h)
-                logits = lm_head(h[t_rows, t_cols]).float()  # (targets, vocab)
-                nll = torch.nn.functional.cross_entropy(logits, t_ids, reduction="none")
-                per_group = torch.zeros(n_groups, device=dev).index_add_(0, t_group, nll)
+                logits = lm_head(h[b["t_rows"], b["t_cols"]]).float()  # (targets, vocab)
+                nll = torch.nn.functional.cross_entropy(logits, b["t_ids"], reduction="none")
+                per_group = torch.zeros(n_groups, device=dev).index_add_(0, b["t_group"], nll)
                 per_group = per_group / tokens_per_group
                 per_group.sum().backward()
             assert delta.grad is not None
