@@ -39,6 +39,7 @@ from .prompts import fact_prompts
 from .reports import Turn, WakeReport
 from .sleep import Consolidation
 from .store import EditBatch, MemoryStore, UserMemory, validate_user_id
+from .values import TargetValues, settings_key
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,8 @@ class Engine(Consolidation):
         self._locks_guard = threading.Lock()
         self._factor_cache: dict[str, Factors] = {}
         self._base_nll: dict[tuple[str, ...], tuple[float, int]] = {}
-        self._values: dict[tuple[str, str], np.ndarray] = {}  # (user, fact) -> v* delta (d,)
         ed = config.editor
+        self._values = TargetValues(settings_key(backend.model_id, _vstar_settings(config)))
         bad = [layer for layer in ed.layers if layer >= backend.n_layers]
         if bad or ed.target_layer >= backend.n_layers:
             raise InputError(
@@ -371,6 +372,7 @@ class Engine(Consolidation):
             add_batches=add,
             remove_batch_ids=[b.id for b in mem.batches()],
         )
+        self._values.drop(mem, retire)  # a v* encodes its answer: it leaves with its fact
         self._factor_cache.pop(mem.user_id, None)
 
     REPAIR_EXTRA = 3  # more contexts, wordings and key rows for a fact sleep repairs
@@ -379,18 +381,21 @@ class Engine(Consolidation):
         self,
         user_id: str,
         facts: Sequence[Fact],
-        fresh: bool = False,
         repair: frozenset[str] = frozenset(),
     ) -> Factors:
         """Factors writing all ``facts`` from the base weights.
 
-        Target values (v*, the expensive part) are cached per fact; only facts without one,
-        or all with ``fresh``, are optimised, together in one batched run. Facts whose ids
-        are in ``repair`` are written through more contexts and wordings, and their v* is
-        optimised afresh for twice the steps.
+        Target values (v*, the expensive part) are kept per fact (``values.TargetValues``);
+        only facts without one are optimised, together in one batched run. A fact's v* does
+        not depend on the others in its batch (each stops on its own), so optimising it
+        again would give the same vector. Facts whose ids are in ``repair`` are written
+        through more contexts and wordings, and their v* is optimised afresh for twice the
+        steps.
         """
         max_q = self.config.editor.max_rank_per_fact
-        todo = [f for f in facts if fresh or f.id in repair or (user_id, f.id) not in self._values]
+        mem = self.memory(user_id)
+        known = self._values.get(mem, [f.id for f in facts if f.id not in repair])
+        todo = [f for f in facts if f.id not in known]
         try:
             if todo:
                 v_max = min(self.config.editor.v_prompts, max_q or self.config.editor.v_prompts)
@@ -400,13 +405,13 @@ class Engine(Consolidation):
                     vstar = dataclasses.replace(settings.vstar, steps=2 * settings.vstar.steps)
                     settings = dataclasses.replace(settings, vstar=vstar)
                 values, losses = target_values(self.backend, prompts, len(todo), settings)
-                for i, fact in enumerate(todo):
-                    self._values[(user_id, fact.id)] = values[i]
+                known.update({fact.id: values[i] for i, fact in enumerate(todo)})
+                self._values.put(mem, {fact.id: known[fact.id] for fact in todo})
                 log.debug("v* for %d facts, losses %s", len(todo), np.round(losses, 3))
             prompts = self._prompts(facts, max_q, repair)
             if not prompts:
                 raise EditError("the facts have no questions to write them through")
-            deltas = np.stack([self._values[(user_id, f.id)] for f in facts])
+            deltas = np.stack([known[f.id] for f in facts])
             return spread(self.backend, prompts, deltas, self.settings, self._protection())
         except (np.linalg.LinAlgError, RuntimeError, ValueError) as exc:
             raise EditError(f"edit failed, memory unchanged: {exc}") from exc
@@ -488,6 +493,7 @@ class Engine(Consolidation):
             mem = self.memory(user_id)
             count = len(mem.facts())
             mem.forget_all()
+            self._values.drop(mem)
             inbox.clear(mem)  # what they said before the reset is not learned after it
             self._factor_cache.pop(user_id, None)
         return count
@@ -506,3 +512,24 @@ class Engine(Consolidation):
 
     def close(self) -> None:
         self.store.close()
+
+
+VSTAR_SETTINGS = (
+    "contexts",
+    "wordings",
+    "continued",
+    "v_prompts",
+    "key_source",
+    "max_rank_per_fact",
+    "v_lr",
+    "v_steps",
+    "v_loss_stop",
+    "clamp_factor",
+    "weight_decay",
+)
+
+
+def _vstar_settings(config: EngineConfig) -> dict[str, Any]:
+    """The editor settings a fact's v* depends on (its prompts and its optimisation)."""
+    ed = config.editor
+    return {name: getattr(ed, name) for name in VSTAR_SETTINGS} | {"v_layer": ed.target_layer}

@@ -1,9 +1,9 @@
 """Sleep: consolidating a user's edits.
 
 Audit every active fact with wordings and contexts its edit never saw, re-solve all of them
-together from the base weights, repair the facts that still fail (more contexts and
-wordings, longer v*), keep the result only if it recalls at least as much and perturbs
-general text no more than the edits it replaces.
+together from the base weights (each from its kept v*), repair the facts that still fail
+(more contexts and wordings, longer v*), keep the result only if it recalls at least as
+much and perturbs general text no more than the edits it replaces.
 
 ``Consolidation`` is a base class of ``memory.Engine``: the methods stay the engine's (the
 public ``sleep``, ``audit``, ``drift`` and ``is_sleeping``), but live apart from waking and
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .backends.base import Backend
     from .config import EngineConfig
     from .store import UserMemory
+    from .values import TargetValues
 
 log = logging.getLogger("sleepmem.engine.memory")  # the engine's logger, as before the split
 
@@ -44,7 +45,7 @@ class Consolidation:
     _sleeping_lock: threading.Lock
     _factor_cache: dict[str, Factors]
     _base_nll: dict[tuple[str, ...], tuple[float, int]]
-    _values: dict[tuple[str, str], np.ndarray]
+    _values: TargetValues
 
     if TYPE_CHECKING:  # provided by Engine; declared for the type checker only
 
@@ -96,7 +97,7 @@ class Consolidation:
         reason: str = "command",
         progress: Callable[[str], None] | None = None,
     ) -> SleepReport:
-        """Consolidate: re-solve all active facts from the base weights in one batch.
+        """Consolidate: re-solve all active facts from the base weights together.
 
         ``reason`` says who asked ("command", "api", "cron", "idle", "pressure" or a plugin
         schedule's name); it is passed to the ``before_sleep`` and ``after_sleep`` hooks.
@@ -141,19 +142,19 @@ class Consolidation:
             done("audit")
             report.drift_before = self.drift(old)
             done("drift")
-            context = self._solve(user_id, facts, fresh=True)
+            context = self._solve(user_id, facts)
             done("re-solve")
             after = self.audit(user_id, facts, context)
             failing = frozenset(f.id for f, ok in zip(facts, after) if not ok)
             if failing:
                 # Repair what still fails where it was not trained; keep it if it helps.
-                kept_values = {k: v for k, v in self._values.items() if k[0] == user_id}
+                kept_values = self._values.get(mem, [f.id for f in facts])
                 repaired = self._solve(user_id, facts, repair=failing)
                 after_repair = self.audit(user_id, facts, repaired)
                 if sum(after_repair) > sum(after):
                     context, after = repaired, after_repair
                 else:
-                    self._values.update(kept_values)
+                    self._values.put(mem, kept_values)
             report.audit_after = sum(after) / len(facts)
             done("audit new")
             report.drift_after = self.drift(context)
