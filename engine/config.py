@@ -139,12 +139,13 @@ class EditorConfig(_Section):
         ge=1,
     )
     v_loss_stop: float = _opt(
-        0.02,
+        0.05,
         "Each fact's v* stops once its answer's mean NLL falls below this, and its prompts "
-        "leave the batch. Measured on conversation_bench.json (ingrid, editor alone, one "
-        "edit), against the earlier rule of running every fact until the slowest was below "
-        "0.05: per fact at 0.05, contexts 4.75 -> 4.38 (sum of five rates), edit 275 -> "
-        "232 s; per fact at 0.02, contexts 4.63, paraphrases 1 -> 2 of 24, edit 258 s.",
+        "leave the batch. Lower is not better: at 0.02 a single remembered fact ('I am "
+        "allergic to peanuts') came back as 'this is a child's play.', at 0.05 as "
+        "'peanuts.' (layers 4-8). Per fact at 0.05 against running every fact until the "
+        "slowest was below 0.05 (bench levers, ingrid): contexts 4.75 -> 4.38 (sum of five "
+        "rates, 8 questions each), paraphrases 1 -> 3 of 24, edit 275 -> 232 s.",
         ge=0,
     )
     clamp_factor: float = _opt(
