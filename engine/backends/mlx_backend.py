@@ -543,13 +543,9 @@ class MlxBackend:
         live = self._factors(factors)
         seqs = [self.encode(p.text) for p in prompts]
         layout = target_tokens(prompts, seqs, self.encode, self._pad)
-        t_ids, t_group = layout.ids, layout.groups
         ids = mx.array(np.array(layout.sequences, dtype=np.int32))
         p_group = np.array([p.group for p in prompts])
-        tokens_per_group = np.maximum(np.bincount(t_group, minlength=n_groups), 1)
-        # (groups, target tokens): each group's mean answer NLL as one matmul
-        group_mean = np.zeros((n_groups, len(t_ids)), dtype=np.float32)
-        group_mean[t_group, np.arange(len(t_ids))] = 1.0 / tokens_per_group[t_group]
+        tokens_per_group = np.maximum(np.bincount(layout.groups, minlength=n_groups), 1)
 
         upper = range(layer + 1, self.n_layers)
         # Every column before the (aligned) key never sees the delta: layers up to ``layer``
@@ -591,7 +587,10 @@ class MlxBackend:
             rows = active_rows(p_group, active)
             idx = mx.array(rows)
             targets = narrowed_targets(layout, rows)
-            mean = group_mean[:, [i for i, r in enumerate(layout.rows) if active[p_group[r]]]]
+            # (groups, target tokens): each group's mean answer NLL as one matmul
+            t_group = np.array(targets.groups)
+            mean = np.zeros((n_groups, len(t_group)), dtype=np.float32)
+            mean[t_group, np.arange(len(t_group))] = 1.0 / tokens_per_group[t_group]
             sub_suffix, sub_mask = suffix[idx], suffix_mask[idx]
             sub_caches = [
                 None if c is None else _FrozenPrefix(c._prefix[0][idx], c._prefix[1][idx])
