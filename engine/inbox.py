@@ -14,11 +14,8 @@ not kept: the ledger keeps facts, not transcripts.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .store import UserMemory
@@ -42,19 +39,9 @@ class Received:
     attempts: int
 
 
-@contextlib.contextmanager
-def _table(memory: UserMemory, create: bool) -> Iterator[sqlite3.Connection | None]:
-    """The user's ledger with the inbox table in it; None when there is no ledger and
-    ``create`` is False."""
-    with memory.ledger(create=create) as conn:
-        if conn is not None:
-            conn.execute(_SCHEMA)  # ledgers written before the inbox existed gain it here
-        yield conn
-
-
 def receive(memory: UserMemory, message: str, history: tuple[tuple[str, str], ...]) -> int:
     """Commit ``message`` (with the conversation before it) as pending; returns its seq."""
-    with _table(memory, create=True) as conn:
+    with memory.ledger(create=True, table=_SCHEMA) as conn:
         assert conn is not None
         cur = conn.execute(
             "INSERT INTO inbox (message, history, received_at) VALUES (?, ?, ?)",
@@ -65,7 +52,7 @@ def receive(memory: UserMemory, message: str, history: tuple[tuple[str, str], ..
 
 def pending(memory: UserMemory) -> list[Received]:
     """The user's pending messages, oldest first."""
-    with _table(memory, create=False) as conn:
+    with memory.ledger(create=False, table=_SCHEMA) as conn:
         if conn is None:
             return []
         rows = conn.execute(
@@ -78,7 +65,7 @@ def pending(memory: UserMemory) -> list[Received]:
 
 
 def count(memory: UserMemory) -> int:
-    with _table(memory, create=False) as conn:
+    with memory.ledger(create=False, table=_SCHEMA) as conn:
         if conn is None:
             return 0
         return int(conn.execute("SELECT COUNT(*) FROM inbox").fetchone()[0])
@@ -88,7 +75,7 @@ def done(memory: UserMemory, seqs: list[int]) -> None:
     """Take woken messages out of the inbox."""
     if not seqs:
         return
-    with _table(memory, create=True) as conn:
+    with memory.ledger(create=True, table=_SCHEMA) as conn:
         assert conn is not None
         conn.executemany("DELETE FROM inbox WHERE seq = ?", [(s,) for s in seqs])
 
@@ -97,7 +84,7 @@ def failed(memory: UserMemory, seqs: list[int]) -> list[int]:
     """Count a failed wake of ``seqs``; returns those dropped for failing too often."""
     if not seqs:
         return []
-    with _table(memory, create=True) as conn:
+    with memory.ledger(create=True, table=_SCHEMA) as conn:
         assert conn is not None
         conn.executemany(
             "UPDATE inbox SET attempts = attempts + 1 WHERE seq = ?", [(s,) for s in seqs]
@@ -116,6 +103,6 @@ def failed(memory: UserMemory, seqs: list[int]) -> list[int]:
 
 def clear(memory: UserMemory) -> None:
     """Drop every pending message (the user asked to forget everything)."""
-    with _table(memory, create=False) as conn:
+    with memory.ledger(create=False, table=_SCHEMA) as conn:
         if conn is not None:
             conn.execute("DELETE FROM inbox")

@@ -283,13 +283,20 @@ class UserMemory:
         return conn
 
     @contextlib.contextmanager
-    def ledger(self, create: bool = True) -> Iterator[sqlite3.Connection | None]:
+    def ledger(
+        self, create: bool = True, table: str | None = None
+    ) -> Iterator[sqlite3.Connection | None]:
         """The ledger connection under this memory's lock, for tables other modules keep in
-        it (the wake inbox); None when it does not exist and ``create`` is False. Each
-        statement commits on its own; SQLite errors come out as StoreError."""
+        it (the wake inbox, the v* cache); None when it does not exist and ``create`` is
+        False. ``table``, a CREATE TABLE IF NOT EXISTS statement, is run first: ledgers
+        written before that table existed gain it there. Each statement commits on its
+        own; SQLite errors come out as StoreError."""
         with self._lock:
             try:
-                yield self._db(create=create)
+                conn = self._db(create=create)
+                if conn is not None and table:
+                    conn.execute(table)
+                yield conn
             except sqlite3.DatabaseError as e:
                 raise StoreError(f"ledger {self._ledger} is unreadable or corrupt: {e}") from e
 

@@ -13,13 +13,12 @@ and forgetting everything delete it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -45,14 +44,6 @@ def settings_key(model_id: str, settings: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-@contextlib.contextmanager
-def _table(memory: UserMemory, create: bool) -> Iterator[sqlite3.Connection | None]:
-    with memory.ledger(create=create) as conn:
-        if conn is not None:
-            conn.execute(_SCHEMA)  # ledgers written before this cache gain the table here
-        yield conn
-
-
 class TargetValues:
     """v* of every user's facts under one settings key: memory first, then the ledger."""
 
@@ -69,7 +60,7 @@ class TargetValues:
         missing = [f for f in wanted if f not in found]
         if not missing:
             return found
-        with _table(memory, create=False) as conn:
+        with memory.ledger(create=False, table=_SCHEMA) as conn:
             rows = [] if conn is None else self._select(conn, missing)
         loaded = {
             fid: np.frombuffer(blob, dtype=np.float64, count=dim).copy() for fid, dim, blob in rows
@@ -97,7 +88,7 @@ class TargetValues:
         with self._lock:
             self._held.update({(memory.user_id, f): v for f, v in arrays.items()})
         now = time.time()
-        with _table(memory, create=True) as conn:
+        with memory.ledger(create=True, table=_SCHEMA) as conn:
             assert conn is not None
             conn.executemany(
                 "INSERT OR REPLACE INTO target_values VALUES (?, ?, ?, ?, ?)",
@@ -111,7 +102,7 @@ class TargetValues:
         with self._lock:
             for held in [k for k in self._held if k[0] == user and (ids is None or k[1] in ids)]:
                 del self._held[held]
-        with _table(memory, create=False) as conn:
+        with memory.ledger(create=False, table=_SCHEMA) as conn:
             if conn is None:
                 return
             if ids is None:
