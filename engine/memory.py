@@ -375,8 +375,6 @@ class Engine(Consolidation):
         self._values.drop(mem, retire)  # a v* encodes its answer: it leaves with its fact
         self._factor_cache.pop(mem.user_id, None)
 
-    REPAIR_EXTRA = 3  # more contexts, wordings and key rows for a fact sleep repairs
-
     def _solve(
         self,
         user_id: str,

@@ -27,8 +27,10 @@ class WakeReport:
 @dataclass
 class SleepReport:
     facts: int = 0
-    audit_before: float = 0.0
+    audit_before: float = 0.0  # held-out recall: wordings and contexts never trained on
     audit_after: float = 0.0
+    plain_before: float = 0.0  # each fact's own question in an empty chat
+    plain_after: float = 0.0
     drift_before: float = 0.0
     drift_after: float = 0.0
     kept_new: bool = False
@@ -49,7 +51,8 @@ class SleepReport:
             return "Nothing to consolidate yet."
         return (
             f"Slept on {self.facts} facts in {self.seconds:.0f} s: recall "
-            f"{self.audit_before:.0%} -> {self.audit_after:.0%}, drift "
+            f"{self.audit_before:.0%} -> {self.audit_after:.0%} asked in new words "
+            f"({self.plain_before:.0%} -> {self.plain_after:.0%} asked plainly), drift "
             f"{self.drift_before:+.1%} -> {self.drift_after:+.1%}; "
             + ("new memory kept." if self.kept_new else self.reason + ".")
         )

@@ -87,6 +87,22 @@ def test_audit_asks_what_the_edit_was_never_trained_on(backend):
         assert conversation[0]["role"] in ("system", "user") and len(conversation) > 1
 
 
+def test_the_audit_holds_out_what_a_repair_trains_on(engine):
+    """Sleep repairs failing facts with more wordings and contexts; its audit must still
+    ask what none of them saw, or a repair is judged on its own training prompts."""
+    fact = explicit("Where do I live?", "Porto")
+    repaired = {p.text for p in engine._prompts([fact], None, frozenset({fact.id}))}
+    plain = {p.text for p in engine._prompts([fact], None)}
+    assert len(repaired) > len(plain)  # the repair does train on more
+    trained_asks = set(wordings(fact.questions, engine.config.editor.wordings + 10))
+    trained_asks = {q for q in trained_asks if any(q in text for text in repaired)}
+    probes = engine.held_out_probes(fact)
+    assert len(probes) == engine.AUDIT_PROBES
+    for conversation in probes:
+        assert engine.backend.chat_text(conversation) not in repaired
+        assert conversation[-1]["content"] not in trained_asks
+
+
 def test_odd_conversations_are_answered_or_refused_and_memory_stays(engine):
     from sleepmem.engine.errors import InputError
 
