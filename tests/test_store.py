@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sleepmem.engine import store
+from sleepmem.engine.deltas import EditBatch
 from sleepmem.engine.errors import EditError, InputError, StoreError, UnknownFact
 from sleepmem.engine.facts import ACTIVE, FORGOTTEN, PENDING, SUPERSEDED, Fact
 from sleepmem.engine.store import (
-    EditBatch,
     MemoryStore,
     UserMemory,
     model_key,
