@@ -30,6 +30,7 @@ from .backends.base import (
 from .commands import is_command, split_command
 from .config import EngineConfig
 from .constrained import model_chat
+from .deltas import EditBatch
 from .editor import EditSettings, Protection, nullspace_basis, spread, target_values
 from .errors import EditError, InputError, Interrupted, SleepmemError, UnknownFact
 from .facts import ACTIVE, FORGOTTEN, SUPERSEDED, Fact, forget_matches, slot_writes
@@ -38,7 +39,7 @@ from .priority import checkpoint
 from .prompts import fact_prompts
 from .reports import Turn, WakeReport
 from .sleep import Consolidation
-from .store import EditBatch, MemoryStore, UserMemory, validate_user_id
+from .store import MemoryStore, UserMemory, validate_user_id
 from .values import TargetValues, settings_key
 
 log = logging.getLogger(__name__)

@@ -2,9 +2,9 @@
 
 Three parts, each usable on its own:
 
-- ``CronExpr``: a five-field cron expression (minute hour day-of-month month day-of-week) in
-  local wall-clock time, with classic cron semantics (see ``CronExpr.parse``), parsed and
-  searched by the ``cronsim`` library.
+- ``cron.CronExpr``: a five-field cron expression (minute hour day-of-month month
+  day-of-week) in local wall-clock time, with classic cron semantics, parsed and searched by
+  the ``cronsim`` library.
 - Triggers: plain functions ``trigger(state, config, now=...) -> bool`` over a ``UserState``
   and the ``ScheduleConfig``. The built-in "cron", "idle" and "pressure" triggers are
   registered through the ``register_schedules`` hook like any plugin's.
@@ -24,13 +24,10 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from cronsim import CronSim, CronSimError
-
 from .config import ScheduleConfig
+from .cron import cron
 from .errors import ConfigError, SleepmemError
 
 if TYPE_CHECKING:  # the store pulls in numpy/safetensors; a cron parser should not need them
@@ -38,131 +35,6 @@ if TYPE_CHECKING:  # the store pulls in numpy/safetensors; a cron parser should 
     from .store import UserMemory
 
 log = logging.getLogger("sleepmem.schedule")
-
-# --------------------------------------------------------------------------- cron
-
-# cronsim (a maintained parser, as used by Healthchecks.io) does the grammar and the
-# calendar search; what stays here is the config format around it: exactly five fields
-# (cronsim would read a sixth as seconds), the @daily-style aliases, and errors that say
-# which field is wrong and what it allows.
-_FIELDS: tuple[tuple[str, str], ...] = (
-    ("minute", "0-59"),
-    ("hour", "0-23"),
-    ("day-of-month", "1-31"),
-    ("month", "1-12 or jan-dec"),
-    ("day-of-week", "0-7 (0 and 7 are Sunday) or sun-sat"),
-)
-_ALIASES = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
-# Any fixed date to parse against: cronsim validates when it is constructed.
-_PARSE_AT = datetime(2000, 1, 1)
-
-
-@dataclass(frozen=True)
-class CronExpr:
-    """A validated five-field cron expression in local wall-clock time."""
-
-    text: str
-    """As written in the config (an alias stays an alias)."""
-    expanded: str
-    """The five fields cronsim reads."""
-
-    @classmethod
-    def parse(cls, text: str) -> CronExpr:
-        """Parse ``minute hour day-of-month month day-of-week`` (or an ``@daily``-style alias).
-
-        Each field takes ``*``, a number, a range ``a-b``, a step ``*/n``, ``a-b/n`` or
-        ``a/n`` (= ``a-max/n``), and comma lists of these. Months and weekdays also take
-        English three-letter names (``jan``, ``mon``; any case); weekday 0 and 7 are Sunday.
-        As in classic (Vixie/Debian) cron, when both day fields are restricted -- neither
-        starts with ``*`` -- a day matches if *either* matches ("0 0 13 * fri" runs on every
-        13th and every Friday); otherwise both must match. cronsim's extensions (``L``,
-        ``LW``, ``5#2``) are accepted too. Raises ConfigError naming the field for anything
-        wrong, including dates that never occur ("0 0 31 2 *").
-        """
-        if not isinstance(text, str):
-            raise ConfigError(f"cron expression must be a string, not {text!r}")
-        source = text.strip()
-        expanded = _ALIASES.get(source.lower(), source)
-        parts = expanded.split()
-        if len(parts) != len(_FIELDS):
-            if source.startswith("@"):
-                known = ", ".join(_ALIASES)
-                raise ConfigError(f"unknown cron alias {source!r}; known: {known}")
-            raise ConfigError(
-                f"cron expression {source!r} has {len(parts)} fields; expected 5: "
-                "minute hour day-of-month month day-of-week (e.g. '0 3 * * *')"
-            )
-        try:
-            CronSim(expanded, _PARSE_AT)
-        except CronSimError as e:
-            raise ConfigError(_describe(source, parts, str(e))) from None
-        return cls(source, " ".join(parts))
-
-    def __str__(self) -> str:
-        return self.text
-
-    def matches(self, when: datetime) -> bool:
-        """Whether the minute containing ``when`` is one of this expression's times."""
-        minute = when.replace(second=0, microsecond=0)
-        return self.next_after(minute - timedelta(minutes=1)) == minute
-
-    def next_after(self, when: datetime) -> datetime:
-        """The first time strictly after ``when`` that matches (seconds zero).
-
-        Works on wall-clock fields, so give it naive local times (``datetime.fromtimestamp``).
-        Raises ConfigError if no time matches within cronsim's search horizon (50 years).
-        """
-        try:
-            return next(CronSim(self.expanded, when.replace(microsecond=0)))
-        except StopIteration:
-            pass
-        raise ConfigError(f"cron expression {self.text!r} has no time after {when.isoformat()}")
-
-    def latest_in(self, start: float, end: float) -> float | None:
-        """The last cron time ``t`` (epoch seconds, local time) with ``start < t <= end``."""
-        latest = None
-        t = self.next_after(datetime.fromtimestamp(start))
-        while (ts := t.timestamp()) <= end:
-            latest = ts
-            t = self.next_after(t)
-        return latest
-
-
-def _describe(source: str, parts: list[str], error: str) -> str:
-    """cronsim says "Bad <field>"; name the field, what it holds and what it allows."""
-    for (name, allowed), spec in zip(_FIELDS, parts):
-        if error.lower() != f"bad {name}":
-            continue
-        if name == "day-of-month" and _parses(f"0 0 {spec} * *"):
-            # A valid day that no given month has (the 31st of February): say so.
-            return (
-                f"cron expression {source!r} never runs: day-of-month {spec!r} "
-                f"does not occur in month {parts[3]!r}"
-            )
-        return f"cron expression {source!r}: {name} field {spec!r} is not valid ({allowed})"
-    return f"cron expression {source!r}: {error}"
-
-
-def _parses(expr: str) -> bool:
-    try:
-        CronSim(expr, _PARSE_AT)
-    except CronSimError:
-        return False
-    return True
-
-
-@lru_cache(maxsize=32)
-def _cron(text: str) -> CronExpr:
-    return CronExpr.parse(text)
-
 
 # --------------------------------------------------------------------------- user state
 
@@ -302,7 +174,7 @@ def cron_trigger(state: UserState, config: ScheduleConfig, now: float | None = N
     if config.cron is None or state.facts <= 0 or state.pressure <= 0:
         return False
     now = _now(now)
-    fired = _cron(config.cron).latest_in(now - cron_window(config), now)
+    fired = cron(config.cron).latest_in(now - cron_window(config), now)
     if fired is None:
         return False
     return state.last_sleep_at is None or state.last_sleep_at < fired
@@ -335,7 +207,7 @@ def check_schedule(config: ScheduleConfig) -> None:
     """Raise ConfigError now for a bad ``cron`` rather than at every check."""
     if config.cron is not None:
         try:
-            _cron(config.cron)
+            cron(config.cron)
         except ConfigError as e:
             raise ConfigError(f"schedule.cron: {e}") from None
 

@@ -23,10 +23,11 @@ import numpy as np
 
 from . import statistics
 from .backends.base import Factors
+from .deltas import EditBatch
 from .facts import Fact
 from .prompts import audit_conversations
 from .reports import SleepReport
-from .store import EditBatch, validate_user_id
+from .store import validate_user_id
 
 if TYPE_CHECKING:
     from .backends.base import Backend

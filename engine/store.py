@@ -18,28 +18,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from safetensors import safe_open
-from safetensors.numpy import save_file
-
-from .errors import EditError, InputError, StoreError, UnknownFact
+from .deltas import EditBatch, checked_batch, read_delta_file, write_delta_file
+from .errors import InputError, StoreError, UnknownFact
 from .facts import ACTIVE, FORGOTTEN, STATUSES, SUPERSEDED, Fact
 
 SCHEMA_VERSION = 1
-DELTA_FORMAT = 1
 STORED_STATUSES = (ACTIVE, SUPERSEDED, FORGOTTEN)  # PENDING is legal on a Fact, never stored
-BATCH_KINDS = ("wake", "sleep")
 _FACT_COLS = ("id", "text", "subject", "relation", "object", "answer", "questions", "statements",
               "slot", "source", "status", "created_at", "updated_at", "extractor")  # fmt: skip
 _SCHEMA = f"""
@@ -54,8 +46,6 @@ CREATE INDEX IF NOT EXISTS facts_status ON facts (status, created_at);
 CREATE TABLE IF NOT EXISTS sleeps (id INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at REAL NOT NULL, finished_at REAL NOT NULL, report_json TEXT NOT NULL);
 """
-Layers = dict[int, tuple[np.ndarray, np.ndarray]]  # layer -> (R (d, r), A (m, r)), float32
-_BATCH_ID = re.compile(r"^[0-9a-f]{1,32}$")
 
 
 def _check_id(value: object, what: str, max_len: int) -> str:
@@ -89,114 +79,6 @@ def user_dir(user_id: str) -> str:
 def model_key(model_id: str) -> str:
     """File stem for a model identity string (repo id, path, gguf name...)."""
     return _slug_hash(model_id)
-
-
-def new_batch_id() -> str:
-    """Short lowercase hex: it is embedded in tensor names, so it must stay dot-free."""
-    return uuid.uuid4().hex[:12]
-
-
-@dataclass(frozen=True, eq=False)  # eq=False: comparing ndarray fields with == is ambiguous
-class EditBatch:
-    """Low-rank edits written together; per layer, delta W of ``mlp.down_proj`` is R @ A.T."""
-
-    id: str
-    fact_ids: tuple[str, ...]
-    layers: Layers  # layer -> (R (d, r), A (m, r)), float32
-    kind: str
-    created_at: float
-
-    @classmethod
-    def new(cls, fact_ids: Iterable[str], layers: Layers, kind: str) -> EditBatch:
-        """A batch with a fresh id and the current time."""
-        return cls(new_batch_id(), tuple(fact_ids), dict(layers), kind, time.time())
-
-
-def _fsync(path: Path, flags: int) -> None:
-    fd = os.open(path, flags)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, dtype=np.float32, order="C", copy=True)
-    a.setflags(write=False)  # cached batches are shared; nobody may change them in place
-    return a
-
-
-def _digest(tensors: Mapping[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
-    for name in sorted(tensors):
-        t = tensors[name]
-        h.update(f"{name}|{t.dtype.str}|{t.shape}|".encode())
-        h.update(np.ascontiguousarray(t).tobytes())
-    return h.hexdigest()
-
-
-def _encode(model_id: str, batches: Sequence[EditBatch]) -> tuple[dict[str, Any], dict[str, str]]:
-    tensors: dict[str, np.ndarray] = {}
-    meta = []
-    for b in batches:
-        for layer, (r, a) in sorted(b.layers.items()):
-            tensors[f"b.{b.id}.{layer}.R"] = np.ascontiguousarray(r)
-            tensors[f"b.{b.id}.{layer}.A"] = np.ascontiguousarray(a)
-        fields = {"id": b.id, "fact_ids": list(b.fact_ids), "kind": b.kind}
-        meta.append({**fields, "created_at": b.created_at, "layers": sorted(b.layers)})
-    header = {"format": str(DELTA_FORMAT), "model_id": model_id, "batches": json.dumps(meta)}
-    return tensors, {**header, "digest": _digest(tensors)}
-
-
-def write_delta_file(path: Path, model_id: str, batches: Sequence[EditBatch]) -> None:
-    """Replace the delta file atomically, so a reader sees the old or the new list, never half."""
-    tensors, metadata = _encode(model_id, batches)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        save_file(tensors, str(tmp), metadata=metadata)
-        _fsync(tmp, os.O_RDWR)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    with contextlib.suppress(OSError):  # make the rename durable (not possible on every OS)
-        _fsync(path.parent, os.O_RDONLY)
-
-
-def read_delta_file(path: Path, model_id: str) -> list[EditBatch]:
-    """Load batches; a missing file means none, anything unreadable raises (never 'empty')."""
-    if not path.exists():
-        return []
-    try:
-        with safe_open(str(path), framework="np") as f:
-            metadata = f.metadata() or {}
-            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
-    except Exception as e:
-        raise StoreError(f"delta file {path} is unreadable ({e}); it was left as it is") from e
-    try:
-        if metadata.get("format") != str(DELTA_FORMAT):
-            raise ValueError(f"unknown format {metadata.get('format')!r}")
-        if (owner := metadata.get("model_id")) != model_id:
-            raise StoreError(f"delta file {path} is for model {owner!r}, not {model_id!r}")
-        if metadata.get("digest") != _digest(tensors):
-            raise ValueError("checksum mismatch")
-        batches, seen = [], set()
-        for m in json.loads(metadata["batches"]):
-            layers = {}
-            for layer in m["layers"]:
-                names = (f"b.{m['id']}.{layer}.R", f"b.{m['id']}.{layer}.A")
-                seen.update(names)
-                layers[int(layer)] = (_frozen(tensors[names[0]]), _frozen(tensors[names[1]]))
-            ids = tuple(map(str, m["fact_ids"]))
-            batches.append(EditBatch(m["id"], ids, layers, m["kind"], float(m["created_at"])))
-        if seen != set(tensors):
-            raise ValueError("tensors and batch list disagree")
-    except StoreError:
-        raise
-    except Exception as e:
-        raise StoreError(f"delta file {path} is corrupt ({e}); it was left as it is") from e
-    return batches
 
 
 def _fact_row(f: Fact) -> tuple[Any, ...]:
@@ -436,7 +318,8 @@ class UserMemory:
         old, removed = self._load(), set(remove_ids)
         kept = [b for b in old if b.id not in removed]
         shapes = {k: (r.shape[0], a.shape[0]) for b in kept for k, (r, a) in b.layers.items()}
-        new = kept + [self._checked(b, known, shapes, {b.id for b in kept}) for b in add_batches]
+        ids = {b.id for b in kept}
+        new = kept + [checked_batch(b, known, shapes, ids) for b in add_batches]
         if add_facts or set_status:
             conn = self._db(create=True)
             assert conn is not None
@@ -467,39 +350,6 @@ class UserMemory:
                 f"written ({e}); they will be re-edited"
             ) from e
         self._batches = new
-
-    @staticmethod
-    def _checked(
-        b: EditBatch, known: set[str], shapes: dict[int, tuple[int, int]], ids: set[str]
-    ) -> EditBatch:
-        """Validate one batch and return a copy whose arrays the caller can no longer mutate."""
-        if not isinstance(b, EditBatch) or not isinstance(b.id, str) or not _BATCH_ID.match(b.id):
-            raise EditError(f"batch id must be short lowercase hex, got {getattr(b, 'id', b)!r}")
-        if b.id in ids:
-            raise EditError(f"batch {b.id} already exists")
-        if b.kind not in BATCH_KINDS:
-            raise EditError(f"batch {b.id}: kind must be one of {BATCH_KINDS}, got {b.kind!r}")
-        missing = [f for f in b.fact_ids if f not in known]
-        if not b.fact_ids or missing:
-            raise UnknownFact(f"batch {b.id} names unknown facts {missing} (or none at all)")
-        if not b.layers:
-            raise EditError(f"batch {b.id} has no layers")
-        layers = {}
-        for layer, pair in b.layers.items():
-            pair = pair if isinstance(pair, tuple) else ()
-            arrays = [x for x in pair if isinstance(x, np.ndarray) and x.ndim == 2]
-            if not (isinstance(layer, int) and layer >= 0 and len(arrays) == len(pair) == 2):
-                raise EditError(f"batch {b.id} layer {layer!r}: need (R (d, r), A (m, r)) arrays")
-            r, a = arrays
-            if r.dtype != np.float32 or a.dtype != np.float32 or not r.shape[1] == a.shape[1] > 0:
-                raise EditError(f"batch {b.id} layer {layer}: R, A must be float32 with same r")
-            if shapes.setdefault(layer, (r.shape[0], a.shape[0])) != (r.shape[0], a.shape[0]):
-                raise EditError(f"batch {b.id} layer {layer}: shape differs from other batches")
-            if not (np.isfinite(r).all() and np.isfinite(a).all()):
-                raise EditError(f"batch {b.id} layer {layer}: non-finite values")
-            layers[layer] = (_frozen(r), _frozen(a))
-        ids.add(b.id)
-        return EditBatch(b.id, tuple(b.fact_ids), layers, b.kind, float(b.created_at))
 
     def forget_all(self) -> None:
         """Forget every active or superseded fact and empty this model's delta file."""

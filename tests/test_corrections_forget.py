@@ -258,7 +258,7 @@ def test_heal_re_solves_an_edit_that_still_holds_a_forgotten_fact(tmp_path: Path
     heal re-solves the remaining facts instead of leaving it in the weights."""
     import numpy as np
     from sleepmem.engine.backends.base import Factors
-    from sleepmem.engine.store import EditBatch
+    from sleepmem.engine.deltas import EditBatch
 
     engine = _engine(tmp_path)
     salary, city = (_store(engine, "mei", m)[0] for m in ("My salary is 4000.", "I live in Oslo."))

@@ -12,12 +12,13 @@ import pytest
 from safetensors.numpy import load_file
 from sleepmem.adapters.cli import main
 from sleepmem.engine import paths
+from sleepmem.engine.deltas import EditBatch
 from sleepmem.engine.errors import InputError
 from sleepmem.engine.exports import MANIFEST, as_factors, export_memory, lora_pair, lora_pairs
 from sleepmem.engine.exports.gguf_format import write_gguf
 from sleepmem.engine.facts import ACTIVE, explicit
 from sleepmem.engine.models import ModelSource
-from sleepmem.engine.store import EditBatch, MemoryStore
+from sleepmem.engine.store import MemoryStore
 
 D, M = 24, 40  # a toy model's hidden and MLP widths for the tests without the model
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 from sleepmem.engine.config import ScheduleConfig
+from sleepmem.engine.cron import CronExpr
 from sleepmem.engine.errors import ConfigError, SleepmemError
 from sleepmem.engine.facts import ACTIVE, FORGOTTEN, Fact
 from sleepmem.engine.schedule import (
-    CronExpr,
     Scheduler,
     UserState,
     cron_trigger,

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sleepmem.engine import store
+from sleepmem.engine.deltas import EditBatch
 from sleepmem.engine.errors import EditError, InputError, StoreError, UnknownFact
 from sleepmem.engine.facts import ACTIVE, FORGOTTEN, PENDING, SUPERSEDED, Fact
 from sleepmem.engine.store import (
-    EditBatch,
     MemoryStore,
     UserMemory,
     model_key,
@@ -266,6 +266,10 @@ def test_duplicate_batch_id_is_rejected(mem: UserMemory) -> None:
     mem.commit(add_facts=[f], add_batches=[b])
     with pytest.raises(EditError, match="already exists"):
         mem.commit(add_batches=[b])
+    twin = batch([f.id], seed=1)
+    with pytest.raises(EditError, match="already exists"):  # twice in one commit
+        mem.commit(add_batches=[twin, twin], remove_batch_ids=[b.id])
+    assert [x.id for x in mem.batches()] == [b.id]
 
 
 def test_caller_cannot_mutate_stored_arrays(mem: UserMemory) -> None:

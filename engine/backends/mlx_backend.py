@@ -9,10 +9,10 @@ MLX has no forward hooks, so the backend owns the model's forward pass:
 - which factors and probe a forward sees is a ContextVar set around each synchronous
   forward call (never across a ``yield``), so concurrent calls from several threads, and
   interleaved generators in one thread, each see only their own factors;
-- keys, residuals, second moments and v* run a layer loop written here, with the causal
-  mask built by mlx-lm's own ``create_attention_mask``. A check at load compares that loop
-  with the model's own forward, so an architecture whose forward is not a plain layer loop
-  is refused with a clear error instead of being edited wrongly.
+- keys, residuals, second moments and v* (``mlx_values``) run a layer loop written here,
+  with the causal mask built by mlx-lm's own ``create_attention_mask``. A check at load
+  compares that loop with the model's own forward, so an architecture whose forward is not
+  a plain layer loop is refused with a clear error instead of being edited wrongly.
 
 Arrays crossing into the editor are numpy float64, so the solves run in float64 on any
 device. Model identity (``model_id``) comes from ``models.resolve``, exactly as for the
@@ -40,11 +40,7 @@ from .base import (
     EditPrompt,
     Factors,
     GenerationResponse,
-    ValueProblem,
-    active_rows,
     attention_allowed,
-    narrowed_targets,
-    target_tokens,
 )
 from .mlx_blas import BLAS, BLAS_ENV  # noqa: F401  (before mlx: it picks the BLAS)
 
@@ -60,6 +56,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without mlx
     raise BackendUnavailable(f"the mlx backend needs mlx and mlx-lm ({exc}): {hint}") from exc
 
 from .mlx_quant import CpuQuantizedEmbedding, CpuQuantizedLinear, batch_dense_on_cpu  # noqa: E402
+from .mlx_values import MlxValueProblem  # noqa: E402
 
 _DTYPES = {"float32": mx.float32, "float16": mx.float16, "bfloat16": mx.bfloat16}
 
@@ -123,21 +120,6 @@ def unwrapped(module: Any) -> Any:
     return module
 
 
-class _FrozenPrefix(KVCache):
-    """A KV cache holding a fixed prefix: each call attends over prefix + its own tokens and
-    stores nothing, so one prefix computation serves every v* step. Offset, rope position
-    and mask come from mlx-lm's KVCache, as in generation with a prompt cache."""
-
-    def __init__(self, keys: mx.array, values: mx.array) -> None:
-        super().__init__()
-        self._prefix = (keys, values)
-        self.offset = keys.shape[2]
-
-    def update_and_fetch(self, keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
-        pk, pv = self._prefix
-        return mx.concatenate([pk, keys], axis=2), mx.concatenate([pv, values], axis=2)
-
-
 def _pick_device(device: str) -> Any:
     name = (device or "auto").strip().lower()
     if name == "auto":
@@ -153,7 +135,7 @@ def _pick_device(device: str) -> Any:
     raise ModelError(f"unknown device {device!r} for the mlx backend; use auto, cpu or gpu")
 
 
-class MlxBackend:
+class MlxBackend(MlxValueProblem):
     name = "mlx"
 
     def __init__(
@@ -280,6 +262,12 @@ class MlxBackend:
         finally:
             _call.reset(token)
 
+    @contextlib.contextmanager
+    def _forward(self, live: dict[int, tuple[mx.array, mx.array]]) -> Iterator[None]:
+        """One synchronous forward on this backend's device with ``live`` factors added."""
+        with self._on_device(), self._live(_Call(factors=live)):
+            yield
+
     def _factors(self, factors: Factors | None) -> dict[int, tuple[mx.array, mx.array]]:
         if not factors:
             return {}
@@ -364,7 +352,7 @@ class MlxBackend:
         cache = make_prompt_cache(self.model)
 
         def step(tokens: mx.array) -> mx.array:
-            with self._on_device(), self._live(_Call(factors=live)):
+            with self._forward(live):
                 logits = self.model(tokens[None], cache=cache)
                 if choose is not None:
                     picked = choose(np.array(logits[0, -1].astype(mx.float32)))
@@ -412,7 +400,7 @@ class MlxBackend:
         produced = np.zeros((len(seqs), 0), dtype=np.int64)
         done = np.zeros(len(seqs), dtype=bool)
         tokens, start = mx.array(ids), 0
-        with self._on_device(), self._live(_Call(factors=live)):
+        with self._forward(live):
             for _ in range(max_new_tokens):
                 mask = mx.array(attention_allowed(valid, start)[:, None])
                 hidden = self._embed(tokens)
@@ -521,7 +509,7 @@ class MlxBackend:
             if not seqs:
                 continue
             ids, lengths = self._batch(seqs)
-            with self._on_device(), self._live(_Call(factors=live)):
+            with self._forward(live):
                 logits = self.model(ids)[:, :-1].astype(mx.float32)
                 targets = ids[:, 1:]
                 picked = mx.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
@@ -532,97 +520,6 @@ class MlxBackend:
             total += float(summed.item())
             count += int(valid.sum())
         return total, count
-
-    def value_problem(
-        self,
-        prompts: Sequence[EditPrompt],
-        layer: int,
-        n_groups: int,
-        factors: Factors | None = None,
-    ) -> ValueProblem:
-        live = self._factors(factors)
-        seqs = [self.encode(p.text) for p in prompts]
-        layout = target_tokens(prompts, seqs, self.encode, self._pad)
-        ids = mx.array(np.array(layout.sequences, dtype=np.int32))
-        p_group = np.array([p.group for p in prompts])
-        tokens_per_group = np.maximum(np.bincount(layout.groups, minlength=n_groups), 1)
-
-        upper = range(layer + 1, self.n_layers)
-        # Every column before the (aligned) key never sees the delta: layers up to ``layer``
-        # run once, and so do the upper layers' keys and values of those prefix tokens.
-        split = layout.key_col
-        full = mx.array(attention_allowed(layout.valid, 0)[:, None])  # (B, 1, W, W)
-        with self._on_device(), self._live(_Call(factors=live)):
-            hidden = self._embed(ids)
-            for i in range(layer + 1):
-                hidden = self._layers[i](hidden, full, None)
-            prefix, caches = hidden[:, :split], []
-            for i in upper:
-                if not split:
-                    caches.append(None)
-                    continue
-                cache = KVCache()
-                prefix = self._layers[i](prefix, full[..., :split, :split], cache)
-                keys, values, _ = cache.state
-                caches.append(_FrozenPrefix(keys[..., :split, :], values[..., :split, :]))
-            mx.eval(hidden, [c._prefix for c in caches if c is not None])
-        suffix_mask = mx.array(attention_allowed(layout.valid, split)[:, None])
-        cols = np.full(len(prompts), split)
-
-        rows = np.arange(len(prompts))
-        h0 = _np64(hidden[mx.array(rows), mx.array(cols)])  # (n, d), the unedited values
-        h0_norm = np.bincount(p_group, np.linalg.norm(h0, axis=-1), minlength=n_groups)
-        h0_norm = h0_norm / np.maximum(np.bincount(p_group, minlength=n_groups), 1)
-        h0_norm = np.maximum(h0_norm, 1e-6)
-        suffix = hidden[:, split:]
-        at_key_all = np.arange(suffix.shape[1])[None, :] == (cols - split)[:, None]  # (B, T')
-        batches: dict[bytes, Any] = {}
-
-        def batch_of(active: np.ndarray) -> Any:
-            """value_and_grad over the active facts' rows, built each time the set shrinks."""
-            key = active.tobytes()
-            if key in batches:
-                return batches[key]
-            batches.clear()
-            rows = active_rows(p_group, active)
-            idx = mx.array(rows)
-            targets = narrowed_targets(layout, rows)
-            # (groups, target tokens): each group's mean answer NLL as one matmul
-            t_group = np.array(targets.groups)
-            mean = np.zeros((n_groups, len(t_group)), dtype=np.float32)
-            mean[t_group, np.arange(len(t_group))] = 1.0 / tokens_per_group[t_group]
-            sub_suffix, sub_mask = suffix[idx], suffix_mask[idx]
-            sub_caches = [
-                None if c is None else _FrozenPrefix(c._prefix[0][idx], c._prefix[1][idx])
-                for c in caches
-            ]
-            at_key = mx.array(at_key_all[rows][..., None].astype(np.float32), dtype=self.dtype)
-            rows_group = mx.array(p_group[rows])
-            t_rows_mx = mx.array(targets.rows)
-            t_cols_mx = mx.array(np.array(targets.cols) - split)
-            t_ids_mx, mean_mx = mx.array(targets.ids), mx.array(mean)
-
-            def nll(delta: mx.array) -> tuple[mx.array, mx.array]:
-                h = sub_suffix + at_key * delta[rows_group][:, None, :].astype(self.dtype)
-                for i, cache in zip(upper, sub_caches):
-                    h = self._layers[i](h, sub_mask, cache)
-                h = self._inner.norm(h)[t_rows_mx, t_cols_mx]  # (targets, d)
-                logits = self._logits(h).astype(mx.float32)
-                picked = mx.take_along_axis(logits, t_ids_mx[:, None], axis=-1)[:, 0]
-                per_group = mean_mx @ (mx.logsumexp(logits, axis=-1) - picked)
-                return per_group.sum(), per_group
-
-            batches[key] = mx.value_and_grad(nll)
-            return batches[key]
-
-        def loss_and_grad(delta: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            value_and_grad = batch_of(active)
-            with self._on_device(), self._live(_Call(factors=live)):
-                (_, per_group), grad = value_and_grad(mx.array(delta.astype(np.float32)))
-                mx.eval(per_group, grad)
-            return np.array(per_group, dtype=np.float64), np.array(grad, dtype=np.float64)
-
-        return ValueProblem(h0_norm, loss_and_grad)
 
     # ------------------------------------------------------------------ reporting
     def weight_bytes(self) -> int:
