@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sleepmem.engine import store
+from sleepmem.engine import deltas, store
 from sleepmem.engine.deltas import EditBatch
 from sleepmem.engine.errors import EditError, InputError, StoreError, UnknownFact
 from sleepmem.engine.facts import ACTIVE, FORGOTTEN, PENDING, SUPERSEDED, Fact
@@ -295,7 +295,7 @@ def test_crash_between_ledger_and_delta_write_is_healed(
         path.with_name(path.name + ".tmp").write_bytes(b"half a file")  # crash mid-write
         raise OSError("disk full")
 
-    monkeypatch.setattr(store, "save_file", crash)
+    monkeypatch.setattr(deltas, "save_file", crash)
     f1 = fact("Biscuit", slot="pet:cat:name")
     with pytest.raises(StoreError, match="could not be written"):
         mem.commit(add_facts=[f1], add_batches=[batch([f1.id], seed=2)])
