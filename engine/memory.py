@@ -243,6 +243,9 @@ class Engine(Consolidation):
             seqs = [r.seq for r in waiting]
             try:
                 report = self.wake(user_id, [(r.message, r.history) for r in waiting])
+                # A crash after the ledger took these facts but before their edit file was
+                # written leaves them known yet unwritten; the replay finds nothing new.
+                self.heal(user_id)
             except Interrupted:
                 raise
             except SleepmemError:

@@ -246,11 +246,20 @@ def test_observe_forgets_what_a_plain_request_names(tmp_path: Path) -> None:
 
 
 def test_observe_changes_nothing_for_a_request_matching_nothing(tmp_path: Path) -> None:
+    import numpy as np
+    from sleepmem.engine.backends.base import Factors
+
     engine = _engine(tmp_path)
-    _store(engine, "mei", "My salary is 4000 a month.")
+    (salary,) = _store(engine, "mei", "My salary is 4000 a month.")
+    # The stored fact has no edit yet; the wake heals that (see test_crash.py), here with a
+    # stand-in solve since this backend has no model.
+    pair = (np.ones((4, 1), np.float32), np.ones((3, 1), np.float32))
+    engine._solve = lambda user_id, facts, **_: Factors({2: pair})  # type: ignore[method-assign]
     report: Any = engine.observe("mei", "please forget what I said about my ex")
     assert report.forgotten == [] and report.added == []
-    assert len(engine.memories("mei")) == 1
+    assert [f.id for f in engine.memories("mei")] == [salary.id]
+    edit = engine.memory("mei").edit()
+    assert edit is not None and edit.fact_ids == (salary.id,)
 
 
 def test_heal_re_solves_an_edit_that_still_holds_a_forgotten_fact(tmp_path: Path) -> None:

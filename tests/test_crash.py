@@ -1,6 +1,9 @@
-"""The real ``sleepmem serve`` process stopped at bad moments: SIGTERM right after a reply,
-``kill -9`` while the edit runs. Every message a reply acknowledged is learned after the
-restart, and the process exits within 30 s of SIGTERM. Real model, real loopback HTTP."""
+"""The real ``sleepmem serve`` process stopped at bad moments: SIGTERM right after a reply;
+``kill -9`` while the edit runs, inside the solve, halfway through writing the edit file and
+in the middle of a sleep. Every message a reply acknowledged is learned after the restart,
+no half-written file is loaded, a sleep that died leaves the old edits, the answers after
+recovery are those of a run that never crashed, and the process exits within 30 s of
+SIGTERM. Real model, real loopback HTTP."""
 
 from __future__ import annotations
 
@@ -20,6 +23,39 @@ import yaml
 from conftest import TEST_EDITOR, link_models
 
 READY = "OpenAI-compatible API at"
+KILL = "import os, signal\ndef _die(): os.kill(os.getpid(), signal.SIGKILL)\n"
+# Code run in the server process before it starts: each replaces one step of the real code
+# by kill -9 at that step.
+CRASH_AT = {
+    # inside a wake edit's layer-by-layer solve
+    "solve": (
+        "import sleepmem.engine.memory as m\ndef _spread(*a, **k): _die()\nm.spread = _spread\n"
+    ),
+    # the second edit file half written to its temporary name (the first is whole)
+    "delta write": (
+        "import sleepmem.engine.deltas as d\n"
+        "_real, _calls = d.save_file, []\n"
+        "def _save(tensors, path, metadata=None):\n"
+        "    _calls.append(path)\n"
+        "    if len(_calls) == 1: return _real(tensors, path, metadata=metadata)\n"
+        "    _real(tensors, path, metadata=metadata)\n"
+        "    data = open(path, 'rb').read()\n"
+        "    open(path, 'wb').write(data[: len(data) // 2])\n"
+        "    _die()\n"
+        "d.save_file = _save\n"
+    ),
+    # in a sleep, after the re-solve and its audit, before anything is kept
+    "sleep": (
+        "import sleepmem.engine.memory as m\n"
+        "_real, _calls = m.Engine.audit, []\n"
+        "def _audit(self, *a, **k):\n"
+        "    _calls.append(1)\n"
+        "    result = _real(self, *a, **k)\n"
+        "    if len(_calls) == 2: _die()\n"
+        "    return result\n"
+        "m.Engine.audit = _audit\n"
+    ),
+}
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +91,11 @@ class Server:
         self.proc: subprocess.Popen[str] | None = None
         self.output: list[str] = []
 
-    def start(self) -> Server:
-        code = "import sys; from sleepmem.adapters.cli import main; sys.exit(main())"
+    def start(self, crash_at: str | None = None) -> Server:
+        """Start the process; ``crash_at`` (a key of ``CRASH_AT``) makes it kill -9 itself
+        when it gets there, which no signal sent from outside could time as exactly."""
+        prelude = KILL + CRASH_AT[crash_at] if crash_at else ""
+        code = prelude + "import sys; from sleepmem.adapters.cli import main; sys.exit(main())"
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -132,9 +171,9 @@ class Server:
 def server(tmp_path: Path, model_dir: Path, stats_dir: Path):
     made: list[Server] = []
 
-    def make() -> Server:
-        made.append(Server(tmp_path / "home", model_dir, stats_dir))
-        return made[-1].start()
+    def make(crash_at: str | None = None, home: str = "home") -> Server:
+        made.append(Server(tmp_path / home, model_dir, stats_dir))
+        return made[-1].start(crash_at)
 
     yield make
     for s in made:
@@ -167,4 +206,70 @@ def test_kill_9_during_the_edit_loses_nothing(server) -> None:
     second = server()
     status = second.wait_for("oskar", {"oskar", "carpenter"})
     assert status["facts"] == 2
+    second.stop(signal.SIGTERM)
+
+
+TOLD = ("I live in Hobart.", "My dog is called Pepper.")
+ASKED = ("Where do I live?", "What is my dog called?")
+
+
+def tell_and_ask(server: Server, user: str) -> list[str]:
+    """Tell ``TOLD`` one message and edit at a time, then ask ``ASKED`` in fresh chats."""
+    for message in TOLD:
+        server.chat(user, message)
+        server.wait_for(user, set())
+    server.wait_for(user, {"hobart", "pepper"})
+    return [server.chat(user, q) for q in ASKED]
+
+
+@pytest.fixture(scope="module")
+def uncrashed(tmp_path_factory, model_dir: Path, stats_dir: Path) -> list[str]:
+    """The answers of a run without any crash, to compare recovered runs with."""
+    server = Server(tmp_path_factory.mktemp("uncrashed") / "home", model_dir, stats_dir).start()
+    try:
+        return tell_and_ask(server, "ana")
+    finally:
+        server.stop(signal.SIGTERM)
+
+
+def delta_files(home: Path) -> list[Path]:
+    return sorted(home.glob("**/deltas/*"))
+
+
+@pytest.mark.parametrize("point", ["solve", "delta write"])
+def test_kill_9_inside_an_edit_recovers_to_the_uncrashed_answers(server, uncrashed, point):
+    first = server(crash_at=point)
+    home = first.config.parent
+    first.chat("ana", TOLD[0])
+    if point == "delta write":  # the first edit is written whole; the second one dies
+        first.wait_for("ana", {"hobart"})
+        first.chat("ana", TOLD[1])
+    assert first.proc is not None and first.proc.wait(timeout=600) == -signal.SIGKILL
+    if point == "delta write":
+        assert [p.name.endswith(".tmp") for p in delta_files(home)] == [False, True]
+    second = server()
+    if point == "solve":  # the first edit died: its message is learned, then the next one
+        second.wait_for("ana", {"hobart"})
+        second.chat("ana", TOLD[1])
+    second.wait_for("ana", {"hobart", "pepper"})
+    # nothing half written was loaded: the only edit file is whole and holds both facts
+    assert [p.name.endswith(".tmp") for p in delta_files(home)] in ([False], [False, True])
+    assert [second.chat("ana", q) for q in ASKED] == uncrashed
+    assert second.answers("bob") == set()
+    second.stop(signal.SIGTERM)
+
+
+def test_kill_9_in_the_middle_of_a_sleep_leaves_the_old_edits(server, uncrashed):
+    first = server(crash_at="sleep")
+    home = first.config.parent
+    assert tell_and_ask(first, "ana") == uncrashed
+    before = {p.name: p.read_bytes() for p in delta_files(home)}
+    with pytest.raises(OSError):  # the connection dies with the process
+        first.request("POST", "/v1/memory/sleep", "ana", {"wait": True})
+    assert first.proc is not None and first.proc.wait(timeout=600) == -signal.SIGKILL
+    assert {p.name: p.read_bytes() for p in delta_files(home)} == before
+    second = server()
+    status = second.request("GET", "/v1/memory/status", "ana")
+    assert status["facts"] == 2 and status["last_sleep"] is None
+    assert [second.chat("ana", q) for q in ASKED] == uncrashed
     second.stop(signal.SIGTERM)
