@@ -276,7 +276,7 @@ def quantised(tmp_path_factory, model_dir):
 
 
 def _packed(backend) -> str:
-    from sleepmem.engine.backends.mlx_backend import unwrapped
+    from sleepmem.engine.backends.mlx_edited import unwrapped
 
     digest = hashlib.sha256()
     for layer in backend._layers:
@@ -289,7 +289,7 @@ def _packed(backend) -> str:
 def test_quantised_model_edit_is_recalled_and_base_stays_quantised(quantised, model_dir):
     import mlx.core as mx
     import mlx.nn as nn
-    from sleepmem.engine.backends.mlx_backend import unwrapped
+    from sleepmem.engine.backends.mlx_edited import unwrapped
 
     home, folder, backend = quantised
     config = json.loads((folder / "config.json").read_text())

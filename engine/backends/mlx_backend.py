@@ -2,10 +2,11 @@
 ``model.layers[i].mlp.down_proj``.
 
 MLX has no forward hooks, so the backend owns the model's forward pass:
-- each edited layer's ``down_proj`` is wrapped once at load by ``_EditedDownProj``, which
-  adds the calling user's low-rank term ``(x @ A) @ R.T`` and records its input (the key)
-  when a probe asks. The base module inside stays what mlx-lm loaded: a dense Linear or a
-  4-bit QuantizedLinear, never touched, so an edit can never be quantised away;
+- each edited layer's ``down_proj`` is wrapped once at load by ``EditedDownProj``
+  (``mlx_edited``), which adds the calling user's low-rank term ``(x @ A) @ R.T`` and
+  records its input (the key) when a probe asks. The base module inside stays what mlx-lm
+  loaded: a dense Linear or a 4-bit QuantizedLinear, never touched, so an edit can never
+  be quantised away;
 - which factors and probe a forward sees is a ContextVar set around each synchronous
   forward call (never across a ``yield``), so concurrent calls from several threads, and
   interleaved generators in one thread, each see only their own factors;
@@ -22,12 +23,10 @@ torch backend, so one user's memory file serves both backends.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import json
 import logging
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,69 +54,14 @@ except ImportError as exc:  # pragma: no cover - exercised only without mlx
     hint = "pip install 'sleepmem[mlx]'" + ("" if sys.platform == "darwin" else " 'mlx[cpu]'")
     raise BackendUnavailable(f"the mlx backend needs mlx and mlx-lm ({exc}): {hint}") from exc
 
-from .mlx_quant import CpuQuantizedEmbedding, CpuQuantizedLinear, batch_dense_on_cpu  # noqa: E402
+from .mlx_edited import Call, EditedDownProj, live, unwrapped  # noqa: E402
+from .mlx_quant import batch_dense_on_cpu  # noqa: E402
 from .mlx_values import MlxValueProblem  # noqa: E402
 
 _DTYPES = {"float32": mx.float32, "float16": mx.float16, "bfloat16": mx.bfloat16}
 
 # Model conventions for "end of turn" besides the configured eos ids.
 _END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>")
-
-
-@dataclass
-class _Call:
-    """What one synchronous forward pass sees: the user's factors and what to record.
-
-    factors: layer -> (A (m, r), R^T (r, d)) as model-dtype mx arrays.
-    rows/cols: the probed position of each batch row (keys are read there).
-    moment_mask: (B, T, 1) 1.0 for tokens that count towards second moments.
-    """
-
-    factors: dict[int, tuple[mx.array, mx.array]] = field(default_factory=dict)
-    rows: mx.array | None = None
-    cols: mx.array | None = None
-    key_layers: frozenset[int] = frozenset()
-    keys: dict[int, mx.array] = field(default_factory=dict)
-    moment_mask: mx.array | None = None
-    moment_layers: frozenset[int] = frozenset()
-    moments: dict[int, mx.array] = field(default_factory=dict)
-
-
-_call: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
-    "sleepmem_mlx_call", default=None
-)
-
-
-class _EditedDownProj(nn.Module):
-    """``down_proj`` plus the calling user's exact low-rank term; the base is untouched."""
-
-    def __init__(self, base: nn.Module, index: int) -> None:
-        super().__init__()
-        self.base = base
-        self.index = index
-
-    def __call__(self, x: mx.array) -> mx.array:
-        y = self.base(x)
-        call = _call.get()
-        if call is None:
-            return y
-        i = self.index
-        if i in call.key_layers:
-            call.keys[i] = x[call.rows, call.cols]  # (n, m)
-        if i in call.moment_layers:
-            k = (x * call.moment_mask).reshape(-1, x.shape[-1]).astype(mx.float32)
-            call.moments[i] = k.T @ k  # (m, m); padding rows are zero
-        pair = call.factors.get(i)
-        if pair is not None:
-            a, rt = pair
-            y = y + (x @ a) @ rt  # (B,T,m)(m,r)(r,d) -> (B,T,d)
-        return y
-
-
-def unwrapped(module: Any) -> Any:
-    while isinstance(module, (_EditedDownProj, CpuQuantizedLinear, CpuQuantizedEmbedding)):
-        module = module.base if isinstance(module, _EditedDownProj) else module.inner
-    return module
 
 
 def _pick_device(device: str) -> Any:
@@ -170,8 +114,8 @@ class MlxBackend(MlxValueProblem):
         # The final norm's weight is (d,) and never quantised, unlike the embedding.
         self.hidden_size = int(inner.norm.weight.shape[-1])
         for i, layer in enumerate(self._layers):
-            if not isinstance(layer.mlp.down_proj, _EditedDownProj):
-                layer.mlp.down_proj = _EditedDownProj(layer.mlp.down_proj, i)
+            if not isinstance(layer.mlp.down_proj, EditedDownProj):
+                layer.mlp.down_proj = EditedDownProj(layer.mlp.down_proj, i)
         self.intermediate_size = _input_dims(unwrapped(self._layers[0].mlp.down_proj))
         self.dtype = self._inner.norm.weight.dtype
         args = getattr(model, "args", None)
@@ -254,18 +198,9 @@ class MlxBackend(MlxValueProblem):
         return mx.stream(self.device)
 
     @contextlib.contextmanager
-    def _live(self, call: _Call) -> Iterator[_Call]:
-        """Scope ``call`` to one synchronous forward; never held across a yield."""
-        token = _call.set(call)
-        try:
-            yield call
-        finally:
-            _call.reset(token)
-
-    @contextlib.contextmanager
     def _forward(self, live: dict[int, tuple[mx.array, mx.array]]) -> Iterator[None]:
         """One synchronous forward on this backend's device with ``live`` factors added."""
-        with self._on_device(), self._live(_Call(factors=live)):
+        with self._on_device(), live(Call(factors=live)):
             yield
 
     def _factors(self, factors: Factors | None) -> dict[int, tuple[mx.array, mx.array]]:
@@ -440,14 +375,14 @@ class MlxBackend(MlxValueProblem):
             checkpoint()
             seqs, cols = self._positions(prompts[start : start + batch_size])
             ids, _ = self._batch(seqs)
-            call = _Call(
+            call = Call(
                 factors=live,
                 rows=mx.arange(len(seqs)),
                 cols=mx.array(cols),
                 key_layers=frozenset(key_layers),
             )
             picked = None
-            with self._on_device(), self._live(call):
+            with self._on_device(), live(call):
                 hidden = self._embed(ids)
                 for i in range(last + 1):
                     hidden = self._layer(i, hidden)
@@ -483,11 +418,11 @@ class MlxBackend(MlxValueProblem):
                 continue
             ids, lengths = self._batch(seqs)
             valid = np.arange(ids.shape[1])[None, :] < lengths[:, None]  # (B, T)
-            call = _Call(
+            call = Call(
                 moment_mask=mx.array(valid[..., None].astype(np.float32), dtype=self.dtype),
                 moment_layers=frozenset(layers),
             )
-            with self._on_device(), self._live(call):
+            with self._on_device(), live(call):
                 hidden = self._embed(ids)
                 for i in range(last + 1):  # layers past the last edited one are not needed
                     hidden = self._layer(i, hidden)
