@@ -271,6 +271,31 @@ def add_to(cli: click.Group) -> None:
 
     @command(
         benches,
+        "soak",
+        "many users chatting, telling, forgetting and sleeping at once for N minutes on "
+        "loopback; failures, latency, memory growth and an exact audit of every ledger",
+    )
+    @click.option("--minutes", type=float, metavar="N", default=10.0, help="how long")
+    @click.option("--users", type=int, metavar="N", default=20, help="simulated users (<= 20)")
+    @click.option("--seed", type=int, metavar="N", default=0, help="seed of the users' choices")
+    @OUT
+    def soak(g: Globals, minutes: float, users: int, seed: int, json_out: str) -> int:
+        from sleepmem.adapters.server.soak import run_soak
+        from sleepmem.engine.service import MemoryService
+
+        with scratch_home(load(g)) as config:
+            engine = common.open_engine(config)
+            try:
+                engine.statistics()
+                result = run_soak(MemoryService(engine), minutes, users, seed)
+            finally:
+                engine.close()
+        print(json.dumps({k: v for k, v in result.items() if k != "rss_mb"}, indent=2))
+        save_json(result, json_out)
+        return 0 if result["ledgers"]["exact"] and not result["failed_requests"] else 1
+
+    @command(
+        benches,
         "speed",
         "decode tokens/s, first token, wake-edit latency, weight bytes and peak memory of "
         "--backend/--model",
