@@ -102,6 +102,9 @@ class MemoryService:
         self._work_pool = ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="sleepmem-work")
         self._users: dict[str, _UserWork] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Edits and sleeps running on the work pool, whoever awaits them: a request that
+        # started one may be cancelled (a client gone, a shutdown), its thread runs on.
+        self._running: set[asyncio.Future[Any]] = set()
         self._scheduler: Any = None
         self._closed = False
         self._accepting = True  # False once shutdown starts: new wake work stays in the inbox
@@ -125,7 +128,7 @@ class MemoryService:
         )
         await self._scheduler.start()
 
-    async def close(self, finish: bool = True, grace: float = 20.0) -> None:
+    async def close(self, finish: bool = True, grace: float = 10.0) -> None:
         """Stop the scheduler and the thread pools. With ``finish`` every queued job runs
         to its end first; without (shutdown), running edits and sleeps stop at their next
         step, within ``grace`` seconds, storing nothing: their messages stay in the inbox
@@ -150,9 +153,10 @@ class MemoryService:
         self._work_pool.shutdown(wait=finish, cancel_futures=True)
 
     async def drain(self) -> None:
-        """Wait until every queued wake and sleep job has finished."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait until every queued wake and sleep job has finished, and every edit or sleep
+        running on the work pool, also those whose request was cancelled."""
+        while self._tasks or self._running:
+            await asyncio.gather(*self._tasks, *self._running, return_exceptions=True)
 
     # ------------------------------------------------------------------ plumbing
     def _user(self, key: str) -> _UserWork:
@@ -177,7 +181,12 @@ class MemoryService:
             async with work.lock:
                 if not self._accepting:  # shutting down: what is queued waits for next start
                     raise Interrupted("the memory service is shutting down")
-                return await self._in_pool(self._work_pool, fn, *args)
+                job = asyncio.ensure_future(self._in_pool(self._work_pool, fn, *args))
+                self._running.add(job)
+                job.add_done_callback(self._running.discard)
+                # Shielded: cancelling the caller must not hide a job whose thread still
+                # runs, or shutdown would not wait for it to stop at its next checkpoint.
+                return await asyncio.shield(job)
         finally:
             work.pending -= 1
 

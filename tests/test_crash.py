@@ -7,6 +7,7 @@ SIGTERM. Real model, real loopback HTTP."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -23,7 +24,12 @@ import yaml
 from conftest import TEST_EDITOR, link_models
 
 READY = "OpenAI-compatible API at"
-KILL = "import os, signal\ndef _die(): os.kill(os.getpid(), signal.SIGKILL)\n"
+KILL = (
+    "import os, signal, time\n"
+    "def _die():\n"
+    "    print('crash point at', time.time(), flush=True)\n"
+    "    os.kill(os.getpid(), signal.{sig})\n"
+)
 # Code run in the server process before it starts: each replaces one step of the real code
 # by kill -9 at that step.
 CRASH_AT = {
@@ -91,10 +97,10 @@ class Server:
         self.proc: subprocess.Popen[str] | None = None
         self.output: list[str] = []
 
-    def start(self, crash_at: str | None = None) -> Server:
-        """Start the process; ``crash_at`` (a key of ``CRASH_AT``) makes it kill -9 itself
-        when it gets there, which no signal sent from outside could time as exactly."""
-        prelude = KILL + CRASH_AT[crash_at] if crash_at else ""
+    def start(self, crash_at: str | None = None, sig: str = "SIGKILL") -> Server:
+        """Start the process; ``crash_at`` (a key of ``CRASH_AT``) makes it send itself
+        ``sig`` when it gets there, which no signal sent from outside could time as exactly."""
+        prelude = KILL.format(sig=sig) + CRASH_AT[crash_at] if crash_at else ""
         code = prelude + "import sys; from sleepmem.adapters.cli import main; sys.exit(main())"
         self.proc = subprocess.Popen(
             [
@@ -171,9 +177,9 @@ class Server:
 def server(tmp_path: Path, model_dir: Path, stats_dir: Path):
     made: list[Server] = []
 
-    def make(crash_at: str | None = None, home: str = "home") -> Server:
-        made.append(Server(tmp_path / home, model_dir, stats_dir))
-        return made[-1].start(crash_at)
+    def make(crash_at: str | None = None, sig: str = "SIGKILL") -> Server:
+        made.append(Server(tmp_path / "home", model_dir, stats_dir))
+        return made[-1].start(crash_at, sig)
 
     yield make
     for s in made:
@@ -272,4 +278,31 @@ def test_kill_9_in_the_middle_of_a_sleep_leaves_the_old_edits(server, uncrashed)
     status = second.request("GET", "/v1/memory/status", "ana")
     assert status["facts"] == 2 and status["last_sleep"] is None
     assert [second.chat("ana", q) for q in ASKED] == uncrashed
+    second.stop(signal.SIGTERM)
+
+
+def test_sigterm_in_the_middle_of_a_sleep_exits_and_keeps_a_whole_memory(server, uncrashed):
+    """SIGTERM lets work in flight run for a grace period, so the sleep may finish or stop;
+    either way the process exits in time and the memory is one whole set of edits."""
+    first = server(crash_at="sleep", sig="SIGTERM")
+    home = first.config.parent
+    assert tell_and_ask(first, "ana") == uncrashed
+    before = {p.name: p.read_bytes() for p in delta_files(home)}
+    with contextlib.suppress(OSError):  # answered, or cut off by the shutdown
+        first.request("POST", "/v1/memory/sleep", "ana", {"wait": True})
+    assert first.proc is not None and first.proc.wait(timeout=120) == 0
+    exited = time.time()
+    assert first.proc.stdout is not None
+    first.output += first.proc.stdout.readlines()
+    sent = [float(line.split()[-1]) for line in first.output if line.startswith("crash point")]
+    assert sent and exited - sent[0] < 30, first.output
+    second = server()
+    status = second.request("GET", "/v1/memory/status", "ana")
+    assert status["facts"] == 2
+    answers = [second.chat("ana", q) for q in ASKED]
+    if status["last_sleep"] is None:  # stopped: the old edits, byte for byte
+        assert {p.name: p.read_bytes() for p in delta_files(home)} == before
+        assert answers == uncrashed
+    else:  # finished within the grace: its edits are whole and answer
+        assert "hobart" in answers[0].casefold() and "pepper" in answers[1].casefold()
     second.stop(signal.SIGTERM)
