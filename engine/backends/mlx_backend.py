@@ -54,7 +54,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without mlx
     hint = "pip install 'sleepmem[mlx]'" + ("" if sys.platform == "darwin" else " 'mlx[cpu]'")
     raise BackendUnavailable(f"the mlx backend needs mlx and mlx-lm ({exc}): {hint}") from exc
 
-from .mlx_edited import Call, EditedDownProj, live, unwrapped  # noqa: E402
+from .mlx_edited import Call, EditedDownProj, scoped, unwrapped  # noqa: E402
 from .mlx_quant import batch_dense_on_cpu  # noqa: E402
 from .mlx_values import MlxValueProblem  # noqa: E402
 
@@ -198,9 +198,9 @@ class MlxBackend(MlxValueProblem):
         return mx.stream(self.device)
 
     @contextlib.contextmanager
-    def _forward(self, live: dict[int, tuple[mx.array, mx.array]]) -> Iterator[None]:
-        """One synchronous forward on this backend's device with ``live`` factors added."""
-        with self._on_device(), live(Call(factors=live)):
+    def _forward(self, factors: dict[int, tuple[mx.array, mx.array]]) -> Iterator[None]:
+        """One synchronous forward on this backend's device with these live factors added."""
+        with self._on_device(), scoped(Call(factors=factors)):
             yield
 
     def _factors(self, factors: Factors | None) -> dict[int, tuple[mx.array, mx.array]]:
@@ -382,7 +382,7 @@ class MlxBackend(MlxValueProblem):
                 key_layers=frozenset(key_layers),
             )
             picked = None
-            with self._on_device(), live(call):
+            with self._on_device(), scoped(call):
                 hidden = self._embed(ids)
                 for i in range(last + 1):
                     hidden = self._layer(i, hidden)
@@ -422,7 +422,7 @@ class MlxBackend(MlxValueProblem):
                 moment_mask=mx.array(valid[..., None].astype(np.float32), dtype=self.dtype),
                 moment_layers=frozenset(layers),
             )
-            with self._on_device(), live(call):
+            with self._on_device(), scoped(call):
                 hidden = self._embed(ids)
                 for i in range(last + 1):  # layers past the last edited one are not needed
                     hidden = self._layer(i, hidden)

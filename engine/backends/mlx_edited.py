@@ -3,7 +3,7 @@
 mlx has no forward hooks, so each edited layer's ``down_proj`` is wrapped once at load by
 ``EditedDownProj``. It adds the calling user's exact low-rank term and records its input
 (the key) or its second moments when the editor asks. What one forward pass sees is a
-``Call`` set by ``live`` in a ContextVar around each synchronous forward, never across a
+``Call`` set by ``scoped`` in a ContextVar around each synchronous forward, never across a
 ``yield``: concurrent calls from several threads, and interleaved generators in one thread,
 each see only their own factors.
 """
@@ -79,7 +79,7 @@ def unwrapped(module: Any) -> Any:
 
 
 @contextlib.contextmanager
-def live(call: Call) -> Iterator[Call]:
+def scoped(call: Call) -> Iterator[Call]:
     """Scope ``call`` to one synchronous forward; never held across a yield."""
     token = _current.set(call)
     try:
