@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ import aiohttp
 from sleepmem.engine import inbox
 from sleepmem.engine.service import MemoryService
 
-from .bench import CITIES, user_facts
+from .bench import CITIES, median_p95_ms, user_facts
 from .runner import BackgroundServer
 
 SMALL_TALK = (
@@ -75,12 +74,8 @@ class Tally:
 
 
 def _ms(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "n": len(ordered),
-        "p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "p95_ms": round(ordered[max(0, int(len(ordered) * 0.95) - 1)] * 1000, 1),
-    }
+    median, p95 = median_p95_ms(values)
+    return {"n": len(values), "p50_ms": round(median, 1), "p95_ms": round(p95, 1)}
 
 
 async def _request(
