@@ -26,20 +26,22 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .backends.base import GenerationResponse, whole
-from .commands import is_command
+from .commands import is_command, split_command
 from .errors import InputError, Interrupted, SleepmemError
 from .facts import Fact, describe_forgotten
 from .memory import Engine
 from .priority import FOREGROUND
 from .reports import SleepReport, WakeReport
 from .store import validate_user_id
+from .workpool import WorkPool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 WORK_THREADS = 2
 """Edits and sleeps in flight at once across all users: each saturates the CPU cores of a
-small machine, so more would only slow every one of them down."""
+small machine, so more would only slow every one of them down. The pool keeps one more
+thread for work somebody waits on (``WorkPool``)."""
 
 
 FIRST_PIECE_WAIT = 0.05
@@ -99,7 +101,7 @@ class MemoryService:
         self._chat_pool = ThreadPoolExecutor(
             engine.config.server.chat_workers, thread_name_prefix="sleepmem-chat"
         )
-        self._work_pool = ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="sleepmem-work")
+        self._work_pool = WorkPool(WORK_THREADS)
         self._users: dict[str, _UserWork] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         # Edits and sleeps running on the work pool, whoever awaits them: a request that
@@ -173,15 +175,25 @@ class MemoryService:
             raise SleepmemError("the memory service is shut down")
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
-    async def _queued(self, user_id: str, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn`` on the work pool after every earlier job of this user (FIFO)."""
+    async def _queued(
+        self, user_id: str, fn: Callable[..., T], *args: Any, urgent: bool = False
+    ) -> T:
+        """Run ``fn`` on the work pool after every earlier job of this user (FIFO).
+
+        ``urgent``: somebody waits for the answer (a forget, a command), so the job, and
+        meanwhile this user's earlier jobs, go ahead of background work (``WorkPool``).
+        """
         work = self._user(user_id)
         work.pending += 1
+        if urgent:
+            self._work_pool.urge(user_id)
         try:
             async with work.lock:
                 if not self._accepting:  # shutting down: what is queued waits for next start
                     raise Interrupted("the memory service is shutting down")
-                job = asyncio.ensure_future(self._in_pool(self._work_pool, fn, *args))
+                if self._closed:
+                    raise SleepmemError("the memory service is shut down")
+                job = asyncio.wrap_future(self._work_pool.submit(user_id, urgent, fn, *args))
                 self._running.add(job)
                 job.add_done_callback(self._running.discard)
                 # Shielded: cancelling the caller must not hide a job whose thread still
@@ -189,6 +201,8 @@ class MemoryService:
                 return await asyncio.shield(job)
         finally:
             work.pending -= 1
+            if urgent:
+                self._work_pool.urge(user_id, -1)
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -364,18 +378,21 @@ class MemoryService:
             return None
         user_id = validate_user_id(user_id)
         try:
-            return await self._queued(user_id, self.engine.command, user_id, text)
+            # A sleep is long and nobody needs it to jump the queue; other commands answer
+            # a person who is waiting.
+            urgent = (split_command(text) or ("", ""))[0].lower() != "sleep"
+            return await self._queued(user_id, self.engine.command, user_id, text, urgent=urgent)
         except SleepmemError as exc:
             return str(exc)
 
     async def remember(self, user_id: str, text: str) -> WakeReport:
-        return await self._queued(user_id, self.engine.remember, user_id, text)
+        return await self._queued(user_id, self.engine.remember, user_id, text, urgent=True)
 
     async def forget(self, user_id: str, query: str) -> list[Fact]:
-        return await self._queued(user_id, self.engine.forget, user_id, query)
+        return await self._queued(user_id, self.engine.forget, user_id, query, urgent=True)
 
     async def forget_all(self, user_id: str) -> int:
-        return await self._queued(user_id, self.engine.forget_all, user_id)
+        return await self._queued(user_id, self.engine.forget_all, user_id, urgent=True)
 
     async def sleep(self, user_id: str, reason: str = "api") -> SleepReport:
         user_id = validate_user_id(user_id)

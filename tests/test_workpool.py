@@ -1,0 +1,122 @@
+"""Memory work: urgent jobs (a forget, a command) go ahead of background edits."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from sleepmem.engine.workpool import WorkPool
+
+
+class Gate:
+    """Jobs that block until released, recording the order they started in."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+
+    def job(self, name: str, block: bool = True) -> Callable[[], str]:
+        def run() -> str:
+            with self._lock:
+                self.started.append(name)
+            if block:
+                assert self.release.wait(10)
+            return name
+
+        return run
+
+    def wait_started(self, n: int) -> None:
+        deadline = time.monotonic() + 5
+        while len(self.started) < n and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert len(self.started) >= n, self.started
+
+
+@pytest.fixture
+def pool() -> Iterator[WorkPool]:
+    pool = WorkPool(1)
+    yield pool
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def test_an_urgent_job_starts_while_background_work_holds_every_thread(pool: WorkPool) -> None:
+    gate = Gate()
+    pool.submit("bob", False, gate.job("bob edit"))
+    queued = pool.submit("carol", False, gate.job("carol edit", block=False))
+    gate.wait_started(1)
+    forget = pool.submit("alice", True, gate.job("alice forget", block=False))
+    assert forget.result(5) == "alice forget"
+    assert gate.started == ["bob edit", "alice forget"]
+    assert not queued.done()  # background work waits for a general thread
+    gate.release.set()
+    assert queued.result(5) == "carol edit"
+
+
+def test_urgent_jobs_go_before_earlier_background_ones(pool: WorkPool) -> None:
+    gate = Gate()
+    pool.submit("y", False, gate.job("general thread busy"))
+    gate.wait_started(1)
+    pool.submit("x", True, gate.job("urgent lane busy"))
+    gate.wait_started(2)
+    later = [
+        pool.submit("a", False, gate.job("a edit", block=False)),
+        pool.submit("b", False, gate.job("b edit", block=False)),
+        pool.submit("c", True, gate.job("c forget", block=False)),
+    ]
+    gate.release.set()
+    for future in later:
+        future.result(5)
+    assert gate.started[2] == "c forget"
+    assert gate.started[3:] == ["a edit", "b edit"]  # first come, first served among equals
+
+
+def test_a_user_waiting_urgently_lifts_their_own_queued_background_job(pool: WorkPool) -> None:
+    gate = Gate()
+    pool.submit("x", False, gate.job("general thread busy"))
+    gate.wait_started(1)
+    others = pool.submit("bob", False, gate.job("bob edit", block=False))
+    own = pool.submit("alice", False, gate.job("alice wake", block=False))
+    # alice's forget waits for her own earlier wake (the service's per-user FIFO): the
+    # wake must not wait behind bob's edit, so it takes the urgent thread
+    pool.urge("alice")
+    assert own.result(5) == "alice wake"
+    assert not others.done()
+    pool.urge("alice", -1)
+    gate.release.set()
+    assert others.result(5) == "bob edit"
+
+
+def test_errors_reach_the_caller_and_the_thread_goes_on(pool: WorkPool) -> None:
+    def broken() -> None:
+        raise ValueError("bad fact")
+
+    with pytest.raises(ValueError, match="bad fact"):
+        pool.submit("a", False, broken).result(5)
+    assert pool.submit("a", False, lambda: 7).result(5) == 7
+
+
+def test_shutdown_drops_queued_jobs_when_asked_and_refuses_new_ones() -> None:
+    pool = WorkPool(1)
+    gate = Gate()
+    running = pool.submit("a", False, gate.job("running"))
+    gate.wait_started(1)
+    queued = pool.submit("b", False, gate.job("queued", block=False))
+    closer = threading.Thread(target=pool.shutdown, kwargs={"cancel_futures": True})
+    closer.start()
+    time.sleep(0.05)
+    gate.release.set()
+    closer.join(5)
+    assert running.result(5) == "running"
+    assert queued.cancelled()
+    with pytest.raises(RuntimeError):
+        pool.submit("c", False, lambda: None)
+
+
+def test_shutdown_without_cancelling_finishes_the_queue() -> None:
+    pool = WorkPool(1)
+    futures = [pool.submit("a", i % 2 == 0, lambda i=i: i) for i in range(6)]
+    pool.shutdown(wait=True)
+    assert [f.result(0) for f in futures] == list(range(6))
