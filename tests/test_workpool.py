@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+from sleepmem.engine.errors import UnknownFact
+from sleepmem.engine.facts import Fact
+from sleepmem.engine.service import MemoryService
 from sleepmem.engine.workpool import WorkPool
+from sleepmem.plugin import hookimpl
+from test_one_path import _engine
 
 
 class Gate:
@@ -120,3 +128,76 @@ def test_shutdown_without_cancelling_finishes_the_queue() -> None:
     futures = [pool.submit("a", i % 2 == 0, lambda i=i: i) for i in range(6)]
     pool.shutdown(wait=True)
     assert [f.result(0) for f in futures] == list(range(6))
+
+
+# --------------------------------------------------------------------------- through the service
+
+
+class Held:
+    """An extractor that holds messages mentioning bees until released (a long edit)."""
+
+    name = "held"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.holding = 0
+        self._lock = threading.Lock()
+
+    @hookimpl
+    def register_extractors(self, register) -> None:  # type: ignore[no-untyped-def]
+        register(self)
+
+    def extract(self, message: str, context: Any) -> list[Fact]:
+        if "bees" in message:
+            with self._lock:
+                self.holding += 1
+            assert self.release.wait(30)
+            with self._lock:
+                self.holding -= 1
+        return []
+
+    def wait_holding(self, n: int) -> None:
+        deadline = time.monotonic() + 10
+        while self.holding < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert self.holding >= n
+
+
+def _tell(service: MemoryService, user: str, text: str) -> Any:
+    said = [{"role": "user", "content": text}]
+
+    async def go() -> None:
+        await service.receive(user, said)
+        service.after_reply(user, said, "Nice!")
+
+    return go()
+
+
+def test_a_forget_is_answered_while_other_users_edits_hold_every_thread(tmp_path: Path) -> None:
+    held = Held()
+    engine = _engine(tmp_path, held, extractors=["held"])
+
+    async def run() -> tuple[str, list[int], int]:
+        service = MemoryService(engine)
+        try:
+            for user in ("bob", "carol"):  # as many long edits as the pool has threads
+                await _tell(service, user, "I keep bees")
+            await asyncio.to_thread(held.wait_holding, 2)
+            # alice's own message is queued behind them; her forget must wait for it
+            # (her work is first in, first out) but not for bob's and carol's edits
+            await _tell(service, "alice", "I keep goats")
+            # nothing was stored (the stand-in extractor finds no fact): "not found" is
+            # the answer, and it must come now
+            with pytest.raises(UnknownFact) as answer:
+                await asyncio.wait_for(service.forget("alice", "goats"), 10)
+            gone = str(answer.value)
+            still = [service.status(u)["inbox"] for u in ("bob", "carol")]
+            return gone, still, service.status("alice")["inbox"]
+        finally:
+            held.release.set()
+            await service.close()
+
+    gone, still, alice_inbox = asyncio.run(run())
+    assert "goats" in gone
+    assert still == [1, 1]  # bob's and carol's edits were still running
+    assert alice_inbox == 0  # her earlier message was woken before the forget ran
