@@ -6,7 +6,8 @@ the Discord bot both talk to it, never to the engine's blocking methods directly
 - replies stream from a thread pool of their own, so a user's edit or sleep never delays
   anyone's answer (edits and sleep run on a separate, smaller pool);
 - every piece of memory work for one user (wake, /remember, /forget, sleep) goes through
-  that user's FIFO queue, so it is serialised for them and never waits on other users;
+  that user's queue, so it is serialised for them; work somebody waits for goes before
+  background edits (``workpool``);
 - wake is coalesced: messages that arrive while a user's previous edit is still running are
   extracted together and written in one joint solve, instead of one solve each;
 - replies during a user's sleep use the memory from before the sleep (the engine swaps the
@@ -33,7 +34,7 @@ from .memory import Engine
 from .priority import FOREGROUND
 from .reports import SleepReport, WakeReport
 from .store import validate_user_id
-from .workpool import WorkPool
+from .workpool import Turns, WorkPool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -85,9 +86,9 @@ def history_pairs(history: Sequence[dict[str, str]]) -> list[tuple[str, str]]:
 
 @dataclass
 class _UserWork:
-    """Per-user bookkeeping: the FIFO lock, queued wake messages and activity times."""
+    """Per-user bookkeeping: whose turn it is, queued wake messages and activity times."""
 
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    turns: Turns = field(default_factory=Turns)
     pending: int = 0
     last_message_at: float | None = None
     last_wake: WakeReport | None = None
@@ -176,19 +177,26 @@ class MemoryService:
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
     async def _queued(
-        self, user_id: str, fn: Callable[..., T], *args: Any, urgent: bool = False
+        self,
+        user_id: str,
+        fn: Callable[..., T],
+        *args: Any,
+        urgent: bool = False,
+        cut_in: bool = False,
     ) -> T:
-        """Run ``fn`` on the work pool after every earlier job of this user (FIFO).
+        """Run ``fn`` on the work pool after this user's earlier jobs (one at a time).
 
-        ``urgent``: somebody waits for the answer (a forget, a command), so the job, and
-        meanwhile this user's earlier jobs, go ahead of background work (``WorkPool``).
+        ``urgent``: somebody waits for the answer, so the job, and this user's jobs ahead of
+        it, go before other users' background work (``WorkPool``). ``cut_in``: the job
+        does not depend on what the user said before (a stored fact deleted, everything
+        forgotten): it waits only for this user's running job, not the wakes queued after.
         """
         work = self._user(user_id)
         work.pending += 1
         if urgent:
             self._work_pool.urge(user_id)
         try:
-            async with work.lock:
+            async with work.turns.turn(cut_in):
                 if not self._accepting:  # shutting down: what is queued waits for next start
                     raise Interrupted("the memory service is shutting down")
                 if self._closed:
@@ -379,20 +387,25 @@ class MemoryService:
         user_id = validate_user_id(user_id)
         try:
             # A sleep is long and nobody needs it to jump the queue; other commands answer
-            # a person who is waiting.
+            # a person who is waiting. Commands keep their place in the user's line: a
+            # "/forget" must see what the user said just before it.
             urgent = (split_command(text) or ("", ""))[0].lower() != "sleep"
             return await self._queued(user_id, self.engine.command, user_id, text, urgent=urgent)
         except SleepmemError as exc:
             return str(exc)
 
     async def remember(self, user_id: str, text: str) -> WakeReport:
+        # In line: a fact told in chat just before must not supersede this one afterwards.
         return await self._queued(user_id, self.engine.remember, user_id, text, urgent=True)
 
     async def forget(self, user_id: str, query: str) -> list[Fact]:
-        return await self._queued(user_id, self.engine.forget, user_id, query, urgent=True)
+        job = self.engine.forget
+        return await self._queued(user_id, job, user_id, query, urgent=True, cut_in=True)
 
     async def forget_all(self, user_id: str) -> int:
-        return await self._queued(user_id, self.engine.forget_all, user_id, urgent=True)
+        # Cutting in is safe: forgetting everything empties the inbox too.
+        job = self.engine.forget_all
+        return await self._queued(user_id, job, user_id, urgent=True, cut_in=True)
 
     async def sleep(self, user_id: str, reason: str = "api") -> SleepReport:
         user_id = validate_user_id(user_id)

@@ -13,16 +13,22 @@ answer. In a plain FIFO pool such a request queued behind every other user's edi
   that waits for the same user's earlier wake must have that wake run first, or it would
   wait behind everyone else's edits after all.
 
+Each user's own jobs take turns (``Turns``, one at a time, so no two solves of one user's
+facts overlap), and there too an urgent job goes before that user's queued background jobs:
+it waits for the job running now, not for every wake queued behind it.
+
 Order among jobs of equal standing stays first come, first served. After each job the
 heap's freed pages go back to the system (``heap.release``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -130,3 +136,43 @@ class WorkPool:
             for thread in self._threads:
                 if thread is not threading.current_thread():
                     thread.join()
+
+
+class Turns:
+    """One user's memory work, one job at a time (asyncio): urgent waiters first, then the
+    others in order of arrival."""
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiting: list[tuple[bool, asyncio.Future[None]]] = []
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    @contextlib.asynccontextmanager
+    async def turn(self, urgent: bool = False) -> AsyncIterator[None]:
+        if self._busy or self._waiting:
+            entry = (urgent, asyncio.get_running_loop().create_future())
+            self._waiting.append(entry)
+            try:
+                await entry[1]  # resolved by _pass_on, which hands the turn over
+            except asyncio.CancelledError:
+                if entry in self._waiting:
+                    self._waiting.remove(entry)
+                elif entry[1].done() and not entry[1].cancelled():
+                    self._pass_on()  # the turn was handed over as the waiter was cancelled
+                raise
+        self._busy = True
+        try:
+            yield
+        finally:
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        self._busy = False
+        pick = next((e for e in self._waiting if e[0]), None) or next(iter(self._waiting), None)
+        if pick is not None:
+            self._waiting.remove(pick)
+            self._busy = True
+            pick[1].set_result(None)

@@ -13,7 +13,7 @@ import pytest
 from sleepmem.engine.errors import UnknownFact
 from sleepmem.engine.facts import Fact
 from sleepmem.engine.service import MemoryService
-from sleepmem.engine.workpool import WorkPool
+from sleepmem.engine.workpool import Turns, WorkPool
 from sleepmem.plugin import hookimpl
 from test_one_path import _engine
 
@@ -141,6 +141,7 @@ class Held:
     def __init__(self) -> None:
         self.release = threading.Event()
         self.holding = 0
+        self.calls: list[tuple[float, str]] = []
         self._lock = threading.Lock()
 
     @hookimpl
@@ -148,6 +149,8 @@ class Held:
         register(self)
 
     def extract(self, message: str, context: Any) -> list[Fact]:
+        with self._lock:
+            self.calls.append((time.monotonic(), message))
         if "bees" in message:
             with self._lock:
                 self.holding += 1
@@ -201,3 +204,65 @@ def test_a_forget_is_answered_while_other_users_edits_hold_every_thread(tmp_path
     assert "goats" in gone
     assert still == [1, 1]  # bob's and carol's edits were still running
     assert alice_inbox == 0  # her earlier message was woken before the forget ran
+
+
+def test_a_forget_waits_for_the_users_running_edit_not_for_their_queued_ones(
+    tmp_path: Path,
+) -> None:
+    held = Held()
+    engine = _engine(tmp_path, held, extractors=["held"])
+
+    async def run() -> float:
+        service = MemoryService(engine)
+        try:
+            await _tell(service, "alice", "I keep bees")
+            await asyncio.to_thread(held.wait_holding, 1)
+            await _tell(service, "alice", "I keep goats")  # queued behind the running edit
+            await asyncio.sleep(0.1)
+            forget = asyncio.ensure_future(service.forget("alice", "bees"))
+            await asyncio.sleep(0.2)
+            assert not forget.done()  # it waits for the edit that is running
+            held.release.set()
+            with pytest.raises(UnknownFact):
+                await asyncio.wait_for(forget, 10)
+            answered = time.monotonic()
+            await service.drain()
+            return answered
+        finally:
+            held.release.set()
+            await service.close()
+
+    answered = asyncio.run(run())
+    goats = [t for t, message in held.calls if "goats" in message]
+    assert goats and min(goats) > answered  # the queued wake ran after the forget
+
+
+def test_turns_go_to_urgent_waiters_first_then_in_order() -> None:
+    async def run() -> list[str]:
+        turns = Turns()
+        order: list[str] = []
+        release = asyncio.Event()
+
+        async def job(name: str, urgent: bool = False, hold: bool = False) -> None:
+            async with turns.turn(urgent):
+                order.append(name)
+                if hold:
+                    await release.wait()
+
+        first = asyncio.ensure_future(job("running", hold=True))
+        await asyncio.sleep(0)
+        rest = [
+            asyncio.ensure_future(job("wake 1")),
+            asyncio.ensure_future(job("wake 2")),
+            asyncio.ensure_future(job("forget", urgent=True)),
+        ]
+        cancelled = asyncio.ensure_future(job("gone", urgent=True))
+        await asyncio.sleep(0)
+        assert turns.waiting == 4
+        cancelled.cancel()
+        await asyncio.sleep(0)
+        release.set()
+        await asyncio.gather(first, *rest)
+        return order
+
+    assert asyncio.run(run()) == ["running", "forget", "wake 1", "wake 2"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from sleepmem.engine import inbox
+from sleepmem.engine import heap, inbox
 from sleepmem.engine.service import MemoryService
 
 from .bench import CITIES, median_p95_ms, user_facts
@@ -59,6 +59,9 @@ class SimUser:
     facts: list[tuple[str, str]]  # (message, answer)
     told: dict[str, str] = field(default_factory=dict)  # answer -> message, acknowledged
     forgotten: set[str] = field(default_factory=set)  # answers, acknowledged
+    # Answers whose forget was sent but not acknowledged (the client gave up waiting): the
+    # server may still carry it out, as with any request that times out, so either is right.
+    unconfirmed: set[str] = field(default_factory=set)
     history: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -120,6 +123,7 @@ async def _act(session, tally: Tally, server: BackgroundServer, user: SimUser, r
             if await _chat(session, tally, server, user, "tell", message) is not None:
                 user.told[answer] = message
                 user.forgotten.discard(answer)
+                user.unconfirmed.discard(answer)
     elif action == "talk":
         await _chat(session, tally, server, user, "talk", rng.choice(SMALL_TALK))
     elif action == "ask":
@@ -137,6 +141,9 @@ async def _act(session, tally: Tally, server: BackgroundServer, user: SimUser, r
             url = f"{memory}/facts/{fact['id']}"
             if await _request(session, tally, "forget", "DELETE", url, params=params):
                 user.forgotten.add(fact["answer"])
+                user.unconfirmed.discard(fact["answer"])
+            else:
+                user.unconfirmed.add(fact["answer"])
     else:
         await _request(session, tally, "sleep", "POST", f"{memory}/sleep", params=params, json={})
 
@@ -152,7 +159,7 @@ def audit_ledgers(service: MemoryService, users: list[SimUser]) -> dict[str, Any
         waiting = [r.message for r in inbox.pending(mem)]
         pending += len(waiting)
         for answer, message in user.told.items():
-            if answer in user.forgotten:
+            if answer in user.forgotten or answer in user.unconfirmed:
                 continue
             if answer not in active and message not in waiting:
                 lost.append({"user": user.name, "answer": answer})
@@ -169,6 +176,7 @@ def audit_ledgers(service: MemoryService, users: list[SimUser]) -> dict[str, Any
     return {
         "facts_acknowledged": told,
         "forgets_acknowledged": sum(len(u.forgotten) for u in users),
+        "forgets_unconfirmed": sum(len(u.unconfirmed) for u in users),
         "still_in_inbox": pending,
         "lost": lost,
         "forgotten_but_active": kept_forgotten,
@@ -216,6 +224,10 @@ def run_soak(
         # As on SIGTERM: stop accepting, leave unfinished wake work in the inbox.
         server.call(service.close(finish=False, grace=60), timeout=300)
         server.stop()
+    # Memory held once no edit runs: what a leak would leave behind (the samples above
+    # include the working memory of the edits running at that moment).
+    heap.release()
+    idle = rss_bytes()
     requests = sum(len(v) for v in tally.latencies.values()) + len(tally.failures)
     # Growth from the first sample after a minute (model and first edits warmed up).
     warm = next((b for t, b in rss if t >= 60), rss[0][1] if rss else 0)
@@ -234,6 +246,8 @@ def run_soak(
             "end": round(rss[-1][1] / 2**20, 1) if rss else None,
             "max": round(max(b for _, b in rss) / 2**20, 1) if rss else None,
             "growth": round(rss[-1][1] / warm - 1, 4) if rss and warm else None,
+            "after_close": round(idle / 2**20, 1),
+            "growth_after_close": round(idle / warm - 1, 4) if warm else None,
             "samples": [(t, round(b / 2**20, 1)) for t, b in rss],
         },
         "ledgers": audit_ledgers(service, people),
