@@ -35,3 +35,8 @@ class StoreError(SleepmemError):
 
 class Interrupted(SleepmemError):
     """Background memory work was stopped (shutdown) before it stored anything."""
+
+
+class Yielded(Interrupted):
+    """Background memory work stopped, storing nothing, so that a request of the same user
+    goes first (a forget); it runs again after that request."""

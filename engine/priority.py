@@ -9,7 +9,10 @@ advances under a constant stream of chats. Results are unchanged; only timing mo
 
 The same points let shutdown stop background work: after ``stop_background()`` the next
 ``checkpoint()`` raises ``Interrupted``, and since an edit stores nothing until its solve is
-done, the user's memory stays as it was and the message stays in the wake inbox.
+done, the user's memory stays as it was and the message stays in the wake inbox. And they
+let a person's request overtake their own background work: inside ``yielding_to(check)``
+a checkpoint raises ``Yielded`` once ``check()`` is true, and the caller runs the work again
+after the request (a forget waits seconds instead of a whole sleep).
 """
 
 from __future__ import annotations
@@ -18,13 +21,27 @@ import contextlib
 import contextvars
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from .errors import Interrupted
+from .errors import Interrupted, Yielded
 
 _in_foreground: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "sleepmem_foreground", default=False
 )
+_yield_when: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar(
+    "sleepmem_yield_when", default=None
+)
+
+
+@contextlib.contextmanager
+def yielding_to(check: Callable[[], bool]) -> Iterator[None]:
+    """Run the block as work that gives way: its checkpoints raise ``Yielded`` once
+    ``check()`` is true (called from the working thread; it must be cheap and thread-safe)."""
+    token = _yield_when.set(check)
+    try:
+        yield
+    finally:
+        _yield_when.reset(token)
 
 
 class Foreground:
@@ -67,6 +84,9 @@ class Foreground:
             return
         if self._stopping:
             raise Interrupted("memory work stopped for shutdown; it resumes on the next start")
+        check = _yield_when.get()
+        if check is not None and check():
+            raise Yielded("memory work gave way to a request of the same user")
         if not self._active:
             return
         with self._cond:

@@ -28,10 +28,10 @@ from typing import Any, TypeVar
 
 from .backends.base import GenerationResponse, whole
 from .commands import is_command, split_command
-from .errors import InputError, Interrupted, SleepmemError
+from .errors import InputError, Interrupted, SleepmemError, Yielded
 from .facts import Fact, describe_forgotten
 from .memory import Engine
-from .priority import FOREGROUND
+from .priority import FOREGROUND, yielding_to
 from .reports import SleepReport, WakeReport
 from .store import validate_user_id
 from .workpool import Turns, WorkPool
@@ -189,28 +189,47 @@ class MemoryService:
         ``urgent``: somebody waits for the answer, so the job, and this user's jobs ahead of
         it, go before other users' background work (``WorkPool``). ``cut_in``: the job
         does not depend on what the user said before (a stored fact deleted, everything
-        forgotten): it waits only for this user's running job, not the wakes queued after.
+        forgotten): it goes before this user's queued jobs, and their running background
+        job stops at its next checkpoint, storing nothing, and runs again after it.
         """
         work = self._user(user_id)
         work.pending += 1
         if urgent:
             self._work_pool.urge(user_id)
         try:
-            async with work.turns.turn(cut_in):
-                if not self._accepting:  # shutting down: what is queued waits for next start
-                    raise Interrupted("the memory service is shutting down")
-                if self._closed:
-                    raise SleepmemError("the memory service is shut down")
-                job = asyncio.wrap_future(self._work_pool.submit(user_id, urgent, fn, *args))
-                self._running.add(job)
-                job.add_done_callback(self._running.discard)
-                # Shielded: cancelling the caller must not hide a job whose thread still
-                # runs, or shutdown would not wait for it to stop at its next checkpoint.
-                return await asyncio.shield(job)
+            while True:
+                async with work.turns.turn(cut_in):
+                    if not self._accepting:  # shutting down: queued work waits for next start
+                        raise Interrupted("the memory service is shutting down")
+                    if self._closed:
+                        raise SleepmemError("the memory service is shut down")
+                    call = fn if urgent else self._giving_way(work, fn)
+                    future = self._work_pool.submit(user_id, urgent, call, *args)
+                    job = asyncio.wrap_future(future)
+                    self._running.add(job)
+                    job.add_done_callback(self._running.discard)
+                    try:
+                        # Shielded: cancelling the caller must not hide a job whose thread
+                        # still runs, or shutdown would not wait for its next checkpoint.
+                        return await asyncio.shield(job)
+                    except Yielded:
+                        # A request of this user cut in: it runs now, this job after it.
+                        log.info("memory work of user=%s gave way to a request", user_id)
         finally:
             work.pending -= 1
             if urgent:
                 self._work_pool.urge(user_id, -1)
+
+    @staticmethod
+    def _giving_way(work: _UserWork, fn: Callable[..., T]) -> Callable[..., T]:
+        """``fn`` as background work that stops at its next checkpoint, storing nothing,
+        while a job of the same user waits to cut in."""
+
+        def run(*args: Any) -> T:
+            with yielding_to(lambda: work.turns.urgent_waiting):
+                return fn(*args)
+
+        return run
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)

@@ -14,8 +14,8 @@ answer. In a plain FIFO pool such a request queued behind every other user's edi
   wait behind everyone else's edits after all.
 
 Each user's own jobs take turns (``Turns``, one at a time, so no two solves of one user's
-facts overlap), and there too an urgent job goes before that user's queued background jobs:
-it waits for the job running now, not for every wake queued behind it.
+facts overlap), and there a job that cuts in goes before that user's queued jobs; the
+service also makes the user's running background job give way to it (``priority``).
 
 Order among jobs of equal standing stays first come, first served. After each job the
 heap's freed pages go back to the system (``heap.release``).
@@ -149,6 +149,11 @@ class Turns:
     @property
     def waiting(self) -> int:
         return len(self._waiting)
+
+    @property
+    def urgent_waiting(self) -> bool:
+        """Is a job that cuts in waiting? (Read from worker threads: one list scan.)"""
+        return any(urgent for urgent, _ in list(self._waiting))
 
     @contextlib.asynccontextmanager
     async def turn(self, urgent: bool = False) -> AsyncIterator[None]:
