@@ -171,9 +171,12 @@ class MemoryService:
     def _notify(self, hook: str, **kwargs: Any) -> None:
         self.engine.plugins.notify(hook, **kwargs)
 
-    async def _in_pool(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+    def _check_open(self) -> None:
         if self._closed:
             raise SleepmemError("the memory service is shut down")
+
+    async def _in_pool(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+        self._check_open()
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
     async def _queued(
@@ -201,8 +204,7 @@ class MemoryService:
                 async with work.turns.turn(cut_in):
                     if not self._accepting:  # shutting down: queued work waits for next start
                         raise Interrupted("the memory service is shutting down")
-                    if self._closed:
-                        raise SleepmemError("the memory service is shut down")
+                    self._check_open()
                     call = fn if urgent else self._giving_way(work, fn)
                     future = self._work_pool.submit(user_id, urgent, call, *args)
                     job = asyncio.wrap_future(future)
@@ -226,7 +228,7 @@ class MemoryService:
         while a job of the same user waits to cut in."""
 
         def run(*args: Any) -> T:
-            with yielding_to(lambda: work.turns.urgent_waiting):
+            with yielding_to(lambda: work.turns.cut_in_waiting):
                 return fn(*args)
 
         return run

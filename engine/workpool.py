@@ -9,9 +9,9 @@ answer. In a plain FIFO pool such a request queued behind every other user's edi
 - keeps one thread for urgent jobs only, so an urgent job starts at once even while every
   other thread is deep in a long edit;
 - lifts a user's queued background jobs to urgent while an urgent job of that user waits
-  (``urge``): each user's work is FIFO (the service holds a per-user lock), so a forget
-  that waits for the same user's earlier wake must have that wake run first, or it would
-  wait behind everyone else's edits after all.
+  (``urge``): a user's jobs run one at a time (``Turns``), so a command that waits for the
+  same user's earlier wake must have that wake run first, or it would wait behind everyone
+  else's edits after all.
 
 Each user's own jobs take turns (``Turns``, one at a time, so no two solves of one user's
 facts overlap), and there a job that cuts in goes before that user's queued jobs; the
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -40,7 +39,6 @@ T = TypeVar("T")
 
 @dataclass
 class _Job:
-    seq: int
     user: str
     urgent: bool
     fn: Callable[..., Any]
@@ -56,7 +54,6 @@ class WorkPool:
         self._cond = threading.Condition()
         self._queue: list[_Job] = []
         self._urged: Counter[str] = Counter()
-        self._seq = itertools.count()
         self._closed = False
         self._threads = [
             threading.Thread(target=self._worker, args=(False,), name=f"{name}-{i}", daemon=True)
@@ -73,7 +70,7 @@ class WorkPool:
         with self._cond:
             if self._closed:
                 raise RuntimeError("the work pool is shut down")
-            self._queue.append(_Job(next(self._seq), user, urgent, fn, args, future))
+            self._queue.append(_Job(user, urgent, fn, args, future))
             self._cond.notify_all()
         return future
 
@@ -84,10 +81,6 @@ class WorkPool:
             if self._urged[user] <= 0:
                 del self._urged[user]
             self._cond.notify_all()
-
-    def queued(self) -> int:
-        with self._cond:
-            return len(self._queue)
 
     def _is_urgent(self, job: _Job) -> bool:
         return job.urgent or self._urged[job.user] > 0
@@ -139,8 +132,8 @@ class WorkPool:
 
 
 class Turns:
-    """One user's memory work, one job at a time (asyncio): urgent waiters first, then the
-    others in order of arrival."""
+    """One user's memory work, one job at a time (asyncio): waiters that cut in first, then
+    the others in order of arrival."""
 
     def __init__(self) -> None:
         self._busy = False
@@ -151,14 +144,14 @@ class Turns:
         return len(self._waiting)
 
     @property
-    def urgent_waiting(self) -> bool:
+    def cut_in_waiting(self) -> bool:
         """Is a job that cuts in waiting? (Read from worker threads: one list scan.)"""
-        return any(urgent for urgent, _ in list(self._waiting))
+        return any(cut_in for cut_in, _ in list(self._waiting))
 
     @contextlib.asynccontextmanager
-    async def turn(self, urgent: bool = False) -> AsyncIterator[None]:
+    async def turn(self, cut_in: bool = False) -> AsyncIterator[None]:
         if self._busy or self._waiting:
-            entry = (urgent, asyncio.get_running_loop().create_future())
+            entry = (cut_in, asyncio.get_running_loop().create_future())
             self._waiting.append(entry)
             try:
                 await entry[1]  # resolved by _pass_on, which hands the turn over

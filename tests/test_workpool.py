@@ -245,14 +245,14 @@ def test_a_forget_overtakes_the_users_own_edits_which_run_again_after_it(
     assert goats and min(goats) > answered
 
 
-def test_turns_go_to_urgent_waiters_first_then_in_order() -> None:
+def test_turns_go_to_waiters_that_cut_in_first_then_in_order() -> None:
     async def run() -> list[str]:
         turns = Turns()
         order: list[str] = []
         release = asyncio.Event()
 
-        async def job(name: str, urgent: bool = False, hold: bool = False) -> None:
-            async with turns.turn(urgent):
+        async def job(name: str, cut_in: bool = False, hold: bool = False) -> None:
+            async with turns.turn(cut_in):
                 order.append(name)
                 if hold:
                     await release.wait()
@@ -262,9 +262,9 @@ def test_turns_go_to_urgent_waiters_first_then_in_order() -> None:
         rest = [
             asyncio.ensure_future(job("wake 1")),
             asyncio.ensure_future(job("wake 2")),
-            asyncio.ensure_future(job("forget", urgent=True)),
+            asyncio.ensure_future(job("forget", cut_in=True)),
         ]
-        cancelled = asyncio.ensure_future(job("gone", urgent=True))
+        cancelled = asyncio.ensure_future(job("gone", cut_in=True))
         await asyncio.sleep(0)
         assert turns.waiting == 4
         cancelled.cancel()
