@@ -228,7 +228,7 @@ def _peft(
                 input_ids=ids,
                 max_new_tokens=ANSWER_TOKENS,
                 do_sample=False,
-                eos_token_id=sorted(backend._stop_ids),
+                eos_token_id=sorted(backend.stop_ids),
             )[0, ids.shape[1] :]
         diffs.append(float(np.abs(theirs - backend.logits(text, factors)).max()))
         replies.append(backend.tokenizer.decode(new, skip_special_tokens=True))
@@ -246,7 +246,7 @@ def _llama(
     tmp: Path,
 ) -> dict[str, Any]:
     backend = engine.backend
-    stops = frozenset(backend._stop_ids)
+    stops = frozenset(backend.stop_ids)
     adapter = export_memory(engine.home, source, uid, tmp / "gguf", "gguf", force=True).files[0]
 
     def ask(question: str, path: Path | None) -> str:

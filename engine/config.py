@@ -237,7 +237,10 @@ class ServerConfig(Section):
         True, "Extract facts from each user message and edit them in after the reply is sent."
     )
     chat_workers: int = opt(
-        4, "Threads generating replies concurrently (edits and sleep run on their own).", ge=1
+        16,
+        "Replies in flight at once (they decode together, `reply_batch` rows per step; "
+        "edits and sleep run on their own threads).",
+        ge=1,
     )
     cors_origins: tuple[str, ...] = opt(
         (),
@@ -335,6 +338,12 @@ class EngineConfig(Section):
         20000, "Longer chat messages are rejected rather than processed.", ge=1
     )
     max_new_tokens: int = opt(256, "Upper bound on tokens generated per reply.", ge=1)
+    reply_batch: int = opt(
+        8,
+        "Replies of different users decoded together, one token of each per step, each row "
+        "with its own user's edits (1 = one reply at a time).",
+        ge=1,
+    )
     extractors: tuple[str, ...] = opt(
         ("rules",),
         "Fact extractors to run on user messages, in order (plugins may add more).",

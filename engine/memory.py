@@ -27,6 +27,7 @@ from .backends.base import (
     VStarSettings,
     text_of,
 )
+from .batching import Batcher
 from .commands import is_command, split_command
 from .config import EngineConfig
 from .constrained import model_chat
@@ -68,6 +69,13 @@ class Engine(Consolidation):
         self._locks_guard = threading.Lock()
         self._factor_cache: dict[str, Factors] = {}
         self._base_nll: dict[tuple[str, ...], tuple[float, int]] = {}
+        # A backend that cannot batch rows (a plugin's, say) generates each reply on its
+        # own chat thread, as every backend did before batching.
+        self.replies: Batcher | None = None
+        if callable(getattr(backend, "rows", None)):
+            self.replies = Batcher(
+                backend.rows, backend.decode, backend.stop_ids, config.reply_batch
+            )
         ed = config.editor
         self._values = TargetValues(settings_key(backend.model_id, _vstar_settings(config)))
         bad = [layer for layer in ed.layers if layer >= backend.n_layers]
@@ -159,7 +167,9 @@ class Engine(Consolidation):
                     f"the conversation is {used} tokens and the reply may take {limit}; "
                     f"the model reads at most {window}: start a new chat or send fewer messages"
                 )
-        return self.backend.generate(text, limit, factors)
+        if self.replies is None:
+            return self.backend.generate(text, limit, factors)
+        return self.replies.generate(self.backend.encode(text), limit, factors)
 
     def ask_many(
         self,
@@ -513,6 +523,8 @@ class Engine(Consolidation):
         return len(state["unwritten"])
 
     def close(self) -> None:
+        if self.replies is not None:
+            self.replies.close()
         self.store.close()
 
 

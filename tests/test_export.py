@@ -343,7 +343,7 @@ def test_llama_cpp_answers_from_this_users_adapter_only(
 
     def ask(question: str, adapter: Path | None) -> str:
         ids = backend.encode(_prompt(backend, question))
-        new = list(llama.generate(ids, 16, adapter, frozenset(backend._stop_ids)))
+        new = list(llama.generate(ids, 16, adapter, frozenset(backend.stop_ids)))
         return backend.tokenizer.decode(new, skip_special_tokens=True)
 
     assert ANA[1] in ask(ANA[0], adapters["ana"])

@@ -249,10 +249,18 @@ def add_to(cli: click.Group) -> None:
         type=int,
         metavar="N",
         default=40,
-        help="overhead samples (first token: a quarter)",
+        help="overhead samples (first token: a quarter; 0: skip both)",
+    )
+    @click.option(
+        "--concurrency",
+        metavar="N,N,...",
+        default="1,4,8,20",
+        help="users asking at once, per step of the concurrency section ('': skip it)",
     )
     @OUT
-    def server(g: Globals, users: int, messages: int, rounds: int, json_out: str) -> int:
+    def server(
+        g: Globals, users: int, messages: int, rounds: int, concurrency: str, json_out: str
+    ) -> int:
         from sleepmem.adapters.server.bench import run_server_bench
         from sleepmem.engine.service import MemoryService
 
@@ -261,7 +269,11 @@ def add_to(cli: click.Group) -> None:
             try:
                 engine.statistics()
                 result = run_server_bench(
-                    MemoryService(engine), users=users, messages=messages, rounds=rounds
+                    MemoryService(engine),
+                    users=users,
+                    messages=messages,
+                    rounds=rounds,
+                    concurrency=_counts(concurrency),
                 )
             finally:
                 engine.close()
@@ -375,3 +387,14 @@ def add_to(cli: click.Group) -> None:
         print(json.dumps(result, indent=2, default=json_default))
         save_json(result, json_out)
         return 0
+
+
+def _counts(text: str) -> list[int]:
+    """``--concurrency``'s list of user counts ('' = none)."""
+    try:
+        counts = [int(n) for n in text.split(",") if n.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of numbers") from None
+    if any(n < 1 for n in counts):
+        raise click.BadParameter("every count of users must be at least 1")
+    return counts

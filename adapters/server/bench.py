@@ -8,7 +8,9 @@ Three measurements on the real server over loopback:
 2. first-token latency of a streamed reply at a client process, paired likewise with the
    engine's own first piece;
 3. load: N users each tell M facts concurrently; then every user's ledger must hold exactly
-   their facts, and a fresh chat per user must name their own city and no one else's.
+   their facts, and a fresh chat per user must name their own city and no one else's;
+4. concurrency (``bench_batch``): requests/s and tokens/s with 1 to 20 users asking at once,
+   replies decoded one per thread (the old server), one at a time, or together in a batch.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -391,13 +393,24 @@ async def _load(server: BackgroundServer, users: int, messages: int) -> dict[str
 
 
 def run_server_bench(
-    service: MemoryService, users: int = 20, messages: int = 5, rounds: int = 40
+    service: MemoryService,
+    users: int = 20,
+    messages: int = 5,
+    rounds: int = 40,
+    concurrency: Sequence[int] = (1, 4, 8, 20),
 ) -> dict[str, Any]:
-    """All three measurements on a fresh server for ``service``; returns the JSON report."""
+    """The measurements on a fresh server for ``service``; returns the JSON report. The
+    concurrency section (``bench_batch``) runs last, on the load section's memories."""
+    from .bench_batch import city_users, run_concurrency
+
     with BackgroundServer(service) as server:
         result: dict[str, Any] = {"model": service.engine.backend.model_id}
-        result["overhead"] = _overhead(server, rounds)
-        result["first_token"] = _first_token(server, max(3, rounds // 4))
+        if rounds > 0:
+            result["overhead"] = _overhead(server, rounds)
+            result["first_token"] = _first_token(server, max(3, rounds // 4))
         if users > 0:
             result["load"] = asyncio.run(_load(server, users, messages))
+        if concurrency:
+            cities = city_users(users, messages)
+            result["concurrency"] = run_concurrency(server, concurrency, cities=cities)
     return result

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -94,6 +94,7 @@ class Backend(Protocol):
     hidden_size: int  # d
     intermediate_size: int  # m
     context_length: int | None  # tokens the model was trained to read; None = unknown
+    stop_ids: set[int]  # tokens that end a reply
 
     def chat_text(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         """The chat template applied to messages, as text."""
@@ -123,6 +124,10 @@ class Backend(Protocol):
         self, texts: Sequence[str], max_new_tokens: int, factors: Factors | None = None
     ) -> list[str]:
         """Greedy replies to every text with one set of ``factors`` (audits, benchmarks)."""
+
+    def rows(self) -> Any:
+        """An empty ``batching.Rows``: replies of several users decoded in one batch.
+        Optional: the engine generates each reply on its own thread without it."""
 
     def second_moments(
         self, texts: Sequence[str], layers: Sequence[int], batch_size: int = 16

@@ -56,6 +56,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without mlx
 
 from .mlx_edited import Call, EditedDownProj, scoped, unwrapped  # noqa: E402
 from .mlx_quant import batch_dense_on_cpu  # noqa: E402
+from .mlx_rows import MlxRows  # noqa: E402
 from .mlx_values import MlxValueProblem  # noqa: E402
 
 _DTYPES = {"float32": mx.float32, "float16": mx.float16, "bfloat16": mx.bfloat16}
@@ -124,7 +125,7 @@ class MlxBackend(MlxValueProblem):
         self._pad = tokenizer.pad_token_id
         if self._pad is None:
             self._pad = tokenizer.eos_token_id
-        self._stop_ids = self._stop_tokens(generation_eos)
+        self.stop_ids = self._stop_tokens(generation_eos)
         model.eval()
         self._check_layer_loop()
 
@@ -215,6 +216,10 @@ class MlxBackend(MlxValueProblem):
             if r.shape[1]
         }
 
+    def rows(self) -> MlxRows:
+        """An empty set of rows to decode several users' replies in one batch."""
+        return MlxRows(self)
+
     def _embed(self, ids: mx.array) -> mx.array:
         return self._inner.embed_tokens(ids)
 
@@ -291,7 +296,7 @@ class MlxBackend(MlxValueProblem):
                 logits = self.model(tokens[None], cache=cache)
                 if choose is not None:
                     picked = choose(np.array(logits[0, -1].astype(mx.float32)))
-                    return mx.array(next(iter(self._stop_ids)) if picked is None else picked)
+                    return mx.array(next(iter(self.stop_ids)) if picked is None else picked)
                 nxt = mx.argmax(logits[0, -1], axis=-1)
                 mx.async_eval(nxt)
             return nxt
@@ -305,7 +310,7 @@ class MlxBackend(MlxValueProblem):
             if n + 1 < max_new_tokens:
                 pending = step(current.reshape(1))
             token = int(current.item())
-            if token in self._stop_ids:
+            if token in self.stop_ids:
                 finish = "stop"
                 break
             produced.append(token)
@@ -343,7 +348,7 @@ class MlxBackend(MlxValueProblem):
                     hidden = layer(hidden, mask, cache)
                 logits = self._logits(self._inner.norm(hidden[:, -1:]))
                 nxt = np.array(mx.argmax(logits[:, 0], axis=-1)).astype(np.int64)
-                done |= np.isin(nxt, list(self._stop_ids))
+                done |= np.isin(nxt, list(self.stop_ids))
                 produced = np.concatenate([produced, nxt[:, None]], axis=1)
                 if done.all():
                     break
@@ -352,7 +357,7 @@ class MlxBackend(MlxValueProblem):
                 tokens = mx.array(nxt[:, None].astype(np.int32))
         replies = []
         for row in produced.tolist():
-            cut = next((i for i, t in enumerate(row) if t in self._stop_ids), len(row))
+            cut = next((i for i, t in enumerate(row) if t in self.stop_ids), len(row))
             replies.append(self.tokenizer.decode(row[:cut], skip_special_tokens=True))
         return replies
 

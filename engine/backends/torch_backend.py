@@ -37,6 +37,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
         "(on a CPU-only machine install a CPU build of torch first)"
     ) from exc
 
+from .torch_rows import TorchRows  # noqa: E402
 from .torch_values import TorchValueProblem  # noqa: E402
 
 
@@ -98,7 +99,7 @@ class TorchBackend(TorchValueProblem):
         self.context_length = getattr(model.config, "max_position_embeddings", None)
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
-        self._stop_ids = _stop_token_ids(tokenizer, model)
+        self.stop_ids = _stop_token_ids(tokenizer, model)
         # transformers 5 renamed past_key_values to cache; accept either generation.
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
@@ -133,8 +134,8 @@ class TorchBackend(TorchValueProblem):
                     probe.moments[index] += (k.T @ k).to(torch.float64)
             active = _active.get()
             if active is not None and index in active:
-                r, a = active[index]
-                output = output + (x @ a) @ r.T  # (B,T,m)(m,r)(r,d) -> (B,T,d)
+                a, rt = active[index]  # (m, r), (r, d); or per row (B, m, r), (B, r, d)
+                output = output + (x @ a) @ rt  # (B,T,m)(..,m,r)(..,r,d) -> (B,T,d)
             return output
 
         return hook
@@ -155,19 +156,28 @@ class TorchBackend(TorchValueProblem):
 
     @contextlib.contextmanager
     def _factors(self, factors: Factors | None) -> Iterator[None]:
-        if not factors:
-            token = _active.set(None)
-        else:
-            token = _active.set(
-                {
-                    layer: (self._tensor(r), self._tensor(a))
-                    for layer, (r, a) in factors.layers.items()
-                }
-            )
+        live = None
+        if factors:
+            live = {
+                layer: (self._tensor(a), self._tensor(r).T)
+                for layer, (r, a) in factors.layers.items()
+            }
+        with self._live(live):
+            yield
+
+    @contextlib.contextmanager
+    def _live(self, live: dict[int, tuple[torch.Tensor, torch.Tensor]] | None) -> Iterator[None]:
+        """Add these terms in this thread's forwards: layer -> (A, R^T), as (m, r) and
+        (r, d) for one user, or stacked (rows, m, r) and (rows, r, d), a user per row."""
+        token = _active.set(live)
         try:
             yield
         finally:
             _active.reset(token)
+
+    def rows(self) -> TorchRows:
+        """An empty set of rows to decode several users' replies in one batch."""
+        return TorchRows(self)
 
     @contextlib.contextmanager
     def _probing(self, probe: _Probe) -> Iterator[_Probe]:
@@ -250,8 +260,8 @@ class TorchBackend(TorchValueProblem):
                     next_id = int(out.logits[0, -1].argmax())
                 else:
                     picked = choose(out.logits[0, -1].float().cpu().numpy())
-                    next_id = next(iter(self._stop_ids)) if picked is None else picked
-                if next_id in self._stop_ids:
+                    next_id = next(iter(self.stop_ids)) if picked is None else picked
+                if next_id in self.stop_ids:
                     finish = "stop"
                     break
                 produced.append(next_id)
@@ -285,12 +295,12 @@ class TorchBackend(TorchValueProblem):
                 attention_mask=mask.to(self.device),
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
-                eos_token_id=sorted(self._stop_ids),
+                eos_token_id=sorted(self.stop_ids),
                 pad_token_id=pad,
             )
         replies = []
         for row in out[:, width:].tolist():
-            cut = next((i for i, t in enumerate(row) if t in self._stop_ids), len(row))
+            cut = next((i for i, t in enumerate(row) if t in self.stop_ids), len(row))
             replies.append(self.tokenizer.decode(row[:cut], skip_special_tokens=True))
         return replies
 

@@ -1,0 +1,97 @@
+"""Replies of several users decoded as one batch on mlx (see ``engine.batching``).
+
+mlx-lm's ``BatchKVCache`` keeps the rows left-padded with each row's own position, which
+is what joining rows mid-decode needs: the prompts that arrive together are read in one
+left-padded pass into a cache of their own that ``extend`` pads into the batch, and
+``filter`` drops finished rows and the padding columns nobody needs any more. Each row adds
+its own user's low-rank term: the edited down_proj gets the factors stacked per row
+(``EditedDownProj`` broadcasts over rows), zero where a user has no edit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import mlx.core as mx
+import numpy as np
+from mlx_lm.models.cache import BatchKVCache
+
+from .base import Factors
+
+if TYPE_CHECKING:
+    from .mlx_backend import MlxBackend
+
+
+class MlxRows:
+    """The rows decoding now; a row's index is its place in ``add`` order among the kept."""
+
+    def __init__(self, backend: MlxBackend) -> None:
+        self._backend = backend
+        self._caches: list[BatchKVCache] | None = None
+        self._factors: list[Factors | None] = []
+        self._stacked: dict[int, tuple[mx.array, mx.array]] = {}
+
+    def __len__(self) -> int:
+        return len(self._factors)
+
+    def add(self, prompts: Sequence[tuple[Sequence[int], Factors | None]]) -> mx.array:
+        """Read new rows' prompts, each with its user's factors, in one left-padded pass,
+        and join them to the batch. Returns (new rows, vocab) logits of their first token."""
+        b = self._backend
+        width = max(len(ids) for ids, _ in prompts)
+        pads = [width - len(ids) for ids, _ in prompts]
+        ids = np.full((len(prompts), width), b._pad, dtype=np.int32)
+        for i, (row, _) in enumerate(prompts):
+            ids[i, pads[i] :] = row
+        caches = [BatchKVCache(pads) for _ in range(b.n_layers)]
+        new_factors = [f for _, f in prompts]
+        with b._forward(self._stack(new_factors)):
+            logits = b.model(mx.array(ids), cache=caches)[:, -1]
+            mx.eval(logits, *(c.state[:2] for c in caches))
+        if self._caches is None:
+            self._caches = caches
+        else:
+            for mine, new in zip(self._caches, caches):
+                mine.extend(new)
+        self._factors += new_factors
+        self._stacked = self._stack(self._factors)
+        return logits
+
+    def step(self, tokens: Sequence[int]) -> mx.array:
+        """Feed each row its last token (in row order); (rows, vocab) logits of the next."""
+        b = self._backend
+        with b._forward(self._stacked):
+            logits = b.model(mx.array([[t] for t in tokens]), cache=self._caches)[:, -1]
+            mx.eval(logits)
+        return logits
+
+    def keep(self, rows: Sequence[int]) -> None:
+        """Keep only ``rows`` (their order), dropping columns that are padding for all."""
+        self._factors = [self._factors[i] for i in rows]
+        if not rows:
+            self._caches = None
+        elif self._caches is not None:
+            index = mx.array(list(rows))
+            for cache in self._caches:
+                cache.filter(index)
+        self._stacked = self._stack(self._factors)
+
+    def _stack(self, factors: Sequence[Factors | None]) -> dict[int, tuple[mx.array, mx.array]]:
+        """Per layer, the rows' factors stacked: A (rows, m, r), R^T (rows, r, d), zero
+        columns where a row's rank is smaller or its user has no edit at that layer."""
+        b = self._backend
+        users = [f for f in factors if f]
+        layers = sorted({layer for f in users for layer, (r, _) in f.layers.items() if r.shape[1]})
+        stacked: dict[int, tuple[mx.array, mx.array]] = {}
+        for layer in layers:
+            rank = max(f.layers[layer][0].shape[1] for f in users if layer in f.layers)
+            a = np.zeros((len(factors), b.intermediate_size, rank), dtype=np.float32)
+            rt = np.zeros((len(factors), rank, b.hidden_size), dtype=np.float32)
+            for i, f in enumerate(factors):
+                if f and layer in f.layers:
+                    r_np, a_np = f.layers[layer]
+                    a[i, :, : a_np.shape[1]] = a_np
+                    rt[i, : r_np.shape[1]] = r_np.T
+            stacked[layer] = (mx.array(a, dtype=b.dtype), mx.array(rt, dtype=b.dtype))
+        return stacked

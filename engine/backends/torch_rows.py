@@ -1,0 +1,154 @@
+"""Replies of several users decoded as one batch on torch (see ``engine.batching``).
+
+All rows share one KV cache, left-padded so every row's newest token sits in the last
+column; pads are masked out. Rows that arrive together are read in one pass, each prompt
+at positions 0..n-1 whatever its padding, so each step feeds every row its own next
+position. Each row
+adds its own user's low-rank term: the down_proj hook gets the factors stacked per row, zero
+where a user has no edit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .base import Factors
+
+if TYPE_CHECKING:
+    from .torch_backend import TorchBackend
+
+
+def _pairs(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Each layer's (keys, values), (B, heads, T, head_dim), from transformers' cache."""
+    if hasattr(cache, "layers"):
+        return [(layer.keys, layer.values) for layer in cache.layers]
+    return list(zip(cache.key_cache, cache.value_cache))  # transformers < 4.56
+
+
+def _cache(pairs: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> Any:
+    from transformers import DynamicCache
+
+    if hasattr(DynamicCache, "from_legacy_cache"):
+        return DynamicCache.from_legacy_cache(tuple(pairs))
+    return DynamicCache(pairs)
+
+
+def _left_pad(t: torch.Tensor, width: int) -> torch.Tensor:
+    """Pad dim 2 (tokens) of a (B, heads, T, head_dim) tensor on the left to ``width``."""
+    missing = width - t.shape[2]
+    if missing <= 0:
+        return t
+    return torch.nn.functional.pad(t, (0, 0, missing, 0))
+
+
+class TorchRows:
+    """The rows decoding now; a row's index is its place in ``add`` order among the kept."""
+
+    def __init__(self, backend: TorchBackend) -> None:
+        self._backend = backend
+        self._cache: Any = None
+        self._mask = torch.zeros((0, 0), dtype=torch.long, device=backend.device)
+        self._factors: list[Factors | None] = []
+        self._stacked: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __len__(self) -> int:
+        return len(self._factors)
+
+    @torch.inference_mode()
+    def add(self, prompts: Sequence[tuple[Sequence[int], Factors | None]]) -> torch.Tensor:
+        """Read new rows' prompts, each with its user's factors, in one left-padded pass,
+        and join them to the batch. Returns (new rows, vocab) logits of their first token."""
+        b = self._backend
+        width = max(len(ids) for ids, _ in prompts)
+        ids = torch.full((len(prompts), width), b.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for i, (row, _) in enumerate(prompts):
+            ids[i, width - len(row) :] = torch.tensor(list(row))
+            mask[i, width - len(row) :] = 1
+        ids, mask = ids.to(b.device), mask.to(b.device)
+        new_factors = [f for _, f in prompts]
+        with b._live(self._stack(new_factors)):
+            out = b.model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=(mask.cumsum(dim=1) - 1).clamp(min=0),
+                use_cache=True,
+                logits_to_keep=1,
+            )
+        pairs = _pairs(getattr(out, b._cache_kw))
+        if self._factors:
+            span = max(self._mask.shape[1], width)
+            pairs = [
+                (
+                    torch.cat([_left_pad(k, span), _left_pad(nk, span)]),
+                    torch.cat([_left_pad(v, span), _left_pad(nv, span)]),
+                )
+                for (k, v), (nk, nv) in zip(_pairs(self._cache), pairs)
+            ]
+            old = torch.nn.functional.pad(self._mask, (span - self._mask.shape[1], 0))
+            mask = torch.cat([old, torch.nn.functional.pad(mask, (span - width, 0))])
+        self._cache = _cache(pairs)
+        self._mask = mask
+        self._factors += new_factors
+        self._stacked = self._stack(self._factors)
+        return out.logits[:, -1]
+
+    @torch.inference_mode()
+    def step(self, tokens: Sequence[int]) -> torch.Tensor:
+        """Feed each row its last token (in row order); (rows, vocab) logits of the next."""
+        b = self._backend
+        mask = torch.nn.functional.pad(self._mask, (0, 1), value=1)
+        with b._live(self._stacked):
+            out = b.model(
+                input_ids=torch.tensor([[t] for t in tokens], device=b.device),
+                attention_mask=mask,
+                # each row's own next position: its prompt was read at 0..n-1, unpadded
+                position_ids=self._mask.sum(dim=1, keepdim=True),
+                use_cache=True,
+                **{b._cache_kw: self._cache},
+            )
+        self._cache = getattr(out, b._cache_kw)
+        self._mask = mask
+        return out.logits[:, -1]
+
+    def keep(self, rows: Sequence[int]) -> None:
+        """Keep only ``rows`` (their order), dropping columns that are padding for all."""
+        self._factors = [self._factors[i] for i in rows]
+        if not rows:
+            self._cache, self._mask = None, self._mask[:0, :0]
+        else:
+            index = torch.tensor(list(rows), dtype=torch.long, device=self._backend.device)
+            mask = self._mask.index_select(0, index)
+            start = int(mask.any(dim=0).nonzero()[0])
+            self._mask = mask[:, start:]
+            self._cache = _cache(
+                [
+                    (k.index_select(0, index)[:, :, start:], v.index_select(0, index)[:, :, start:])
+                    for k, v in _pairs(self._cache)
+                ]
+            )
+        self._stacked = self._stack(self._factors)
+
+    def _stack(
+        self, factors: Sequence[Factors | None]
+    ) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+        """Per layer, the rows' factors stacked: A (rows, m, r), R^T (rows, r, d), zero
+        columns where a row's rank is smaller or its user has no edit at that layer."""
+        b = self._backend
+        users = [f for f in factors if f]
+        layers = sorted({layer for f in users for layer, (r, _) in f.layers.items() if r.shape[1]})
+        stacked = {}
+        for layer in layers:
+            rank = max(f.layers[layer][0].shape[1] for f in users if layer in f.layers)
+            a = torch.zeros((len(factors), b.intermediate_size, rank), dtype=b.dtype)
+            rt = torch.zeros((len(factors), rank, b.hidden_size), dtype=b.dtype)
+            for i, f in enumerate(factors):
+                if f and layer in f.layers:
+                    r_np, a_np = f.layers[layer]
+                    a[i, :, : a_np.shape[1]] = b._tensor(a_np)
+                    rt[i, : r_np.shape[1]] = b._tensor(r_np).T
+            stacked[layer] = (a.to(b.device), rt.to(b.device))
+        return stacked
