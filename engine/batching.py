@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .backends.base import Factors, GenerationResponse
+from .backends.base import Factors, GenerationResponse, token_pieces
 from .errors import SleepmemError
 
 log = logging.getLogger(__name__)
@@ -94,24 +94,21 @@ class Batcher:
             self._waiting.append(reply)
             self._start()
             self._wake.notify()
-        produced: list[int] = []
-        emitted = ""
-        try:
+
+        def tokens() -> Iterator[int]:
             while True:
                 token = reply.tokens.get()
                 if isinstance(token, BaseException):
                     raise token
                 if token == _DONE:
-                    break
-                produced.append(token)
-                decoded = self._decode(produced)
-                # Hold back pieces that end in a partial UTF-8 character.
-                if not decoded.endswith("\ufffd") and len(decoded) > len(emitted):
-                    yield GenerationResponse(decoded[len(emitted) :], prompt_tokens, len(produced))
-                    emitted = decoded
+                    return
+                yield token
+
+        try:
+            count = yield from token_pieces(tokens(), self._decode, prompt_tokens)
         finally:
             reply.abandoned = True  # a no-op once done; otherwise the row leaves next step
-        yield GenerationResponse("", prompt_tokens, len(produced), reply.finish)
+        yield GenerationResponse("", prompt_tokens, count, reply.finish)
 
     def close(self) -> None:
         """Stop the decode thread; replies in flight end with an error."""

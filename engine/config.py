@@ -338,6 +338,32 @@ class EngineConfig(Section):
         20000, "Longer chat messages are rejected rather than processed.", ge=1
     )
     max_new_tokens: int = opt(256, "Upper bound on tokens generated per reply.", ge=1)
+    generation: str = opt(
+        "backend",
+        "What generates chat replies: 'backend' (the model on `backend`, replies batched), "
+        "'llamacpp' (llama-cpp-python on the model's GGUF file) or 'vllm' (a vLLM server at "
+        "`generation_url`); with the last two each user's memory is applied as a LoRA "
+        "adapter and edits still run on `backend`.",
+        choices=("backend", "llamacpp", "vllm"),
+    )
+    generation_url: str | None = opt(
+        None, "generation: vllm: the vLLM server's base URL, e.g. 'http://127.0.0.1:8000'."
+    )
+    generation_model: str | None = opt(
+        None,
+        "generation: vllm: the name vLLM serves the base model under (--served-model-name); "
+        "none = the model's id.",
+    )
+    generation_adapters: str | None = opt(
+        None,
+        "generation: vllm: folder for the exported adapters, readable by the vLLM server at "
+        "the same path; none = <home>/adapters.",
+    )
+    generation_gguf: str | None = opt(
+        None,
+        "GGUF file for generation: llamacpp; none = the model itself when it is a GGUF file, "
+        "or the default model's GGUF (`sleepmem model pull --gguf`).",
+    )
     reply_batch: int = opt(
         8,
         "Replies of different users decoded together, one token of each per step, each row "

@@ -63,6 +63,13 @@ class LlamaCpp:
             self._adapters[key] = handle
         return self._adapters[key]
 
+    def forget(self, path: Path) -> None:
+        """Free every loaded version of the adapter file ``path``."""
+        path = Path(path).resolve()
+        with self._lock:
+            for key in [k for k in self._adapters if k[0] == str(path)]:
+                self._lib.llama_adapter_lora_free(self._adapters.pop(key))
+
     def _use(self, adapter: Any) -> None:
         lib = self._lib
         if adapter is None:

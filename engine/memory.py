@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,13 +70,7 @@ class Engine(Consolidation):
         self._locks_guard = threading.Lock()
         self._factor_cache: dict[str, Factors] = {}
         self._base_nll: dict[tuple[str, ...], tuple[float, int]] = {}
-        # A backend that cannot batch rows (a plugin's, say) generates each reply on its
-        # own chat thread, as every backend did before batching.
-        self.replies: Batcher | None = None
-        if callable(getattr(backend, "rows", None)):
-            self.replies = Batcher(
-                backend.rows, backend.decode, backend.stop_ids, config.reply_batch
-            )
+        self.replies = self._replies()
         ed = config.editor
         self._values = TargetValues(settings_key(backend.model_id, _vstar_settings(config)))
         bad = [layer for layer in ed.layers if layer >= backend.n_layers]
@@ -99,6 +94,33 @@ class Engine(Consolidation):
         )
 
     # ------------------------------------------------------------------ plumbing
+    def _replies(self) -> Any:
+        """What generates chat replies (``generation``): llama.cpp or a vLLM server with
+        each user's memory as an adapter, or the backend's rows batched. A backend that cannot batch rows (a
+        plugin's, say) gets None: each reply is generated on its own chat thread."""
+        backend = self.backend
+        if self.config.generation == "llamacpp":
+            from .llamacpp_replies import LlamaCppReplies, gguf_base
+
+            window = backend.context_length or 2048
+            return LlamaCppReplies(
+                gguf_base(self.config, self.home), backend.decode, backend.stop_ids, window
+            )
+        if self.config.generation == "vllm":
+            from .vllm_replies import VllmReplies
+
+            if not self.config.generation_url:
+                raise InputError("generation: vllm needs generation_url (the vLLM server)")
+            return VllmReplies(
+                self.config.generation_url,
+                self.config.generation_model or backend.model_id,
+                Path(self.config.generation_adapters or self.home / "adapters"),
+                base_model=backend.model_id,
+            )
+        if callable(getattr(backend, "rows", None)):
+            return Batcher(backend.rows, backend.decode, backend.stop_ids, self.config.reply_batch)
+        return None
+
     def statistics(self, progress: bool = False) -> statistics.Statistics:
         with self._stats_lock:
             if self._stats is None:

@@ -4,10 +4,13 @@ for 1, 4, 8 and 20 users at once, under three ways of generating, on one warm se
 - ``threads``: the server before batched decoding: 4 chat threads (the old default), each
   decoding its own reply with ``Backend.generate``, sharing the cores;
 - ``batch_1``: one reply at a time through the batcher;
-- ``batch_N``: up to N replies decoded together, one token of each per step (the default).
+- ``batch_N``: up to N replies decoded together, one token of each per step (the default);
+- ``llamacpp``: llama.cpp on the model's GGUF file with each user's memory as a LoRA adapter
+  (``generation: llamacpp``), when llama-cpp-python and the GGUF file are installed.
 
-Every user asks where they live, as a fresh chat, several times in a row; users who told
-the load section their city must name it, and nobody may name another user's city.
+Each user chats as people do, one request after another: a small-talk question (a reply
+of up to ``max_tokens``), then, in a fresh chat, where they live (a short answer). Users who
+told the load section their city must name it, and nobody may name another user's city.
 """
 
 from __future__ import annotations
@@ -20,12 +23,21 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import aiohttp
+from sleepmem.engine.batching import Batcher
 from sleepmem.engine.errors import SleepmemError
 
 from .bench import CITIES, _ms, _post
 from .runner import BackgroundServer
 
 OLD_CHAT_WORKERS = 4  # the server's chat threads before batched decoding
+WHERE = "Where do I live?"
+SMALL_TALK = [
+    "What should I cook tonight?",
+    "Any ideas for a rainy weekend?",
+    "Tell me something interesting about the sea.",
+    "How do I get better at running?",
+    "What's a good book for a long train ride?",
+]
 
 
 class _ThreadEach:
@@ -43,21 +55,49 @@ class _ThreadEach:
             yield from self._backend.generate(text, limit, factors)
 
 
+def _llamacpp(engine: Any) -> Any:
+    from sleepmem.engine.llamacpp_replies import LlamaCppReplies, gguf_base
+
+    backend = engine.backend
+    base = gguf_base(engine.config, engine.home)
+    return LlamaCppReplies(base, backend.decode, backend.stop_ids, backend.context_length or 2048)
+
+
+def _llamacpp_missing(engine: Any) -> str | None:
+    """Why the llamacpp mode cannot run here, or None when it can."""
+    import importlib.util
+
+    from sleepmem.engine.llamacpp_replies import gguf_base
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "llama-cpp-python is not installed (pip install -e '.[llamacpp]')"
+    try:
+        gguf_base(engine.config, engine.home)
+    except SleepmemError as exc:
+        return str(exc)
+    return None
+
+
 @contextlib.contextmanager
 def _generating(engine: Any, mode: str, rows: int) -> Iterator[None]:
     batcher = engine.replies
-    if batcher is None:
-        raise SleepmemError(f"the {engine.backend.name} backend cannot decode replies in a batch")
+    if not isinstance(batcher, Batcher):
+        raise SleepmemError("the concurrency bench needs generation: backend with batched rows")
     widest, max_rows = batcher.widest, batcher.max_rows
+    other = None
     try:
         if mode == "threads":
             engine.replies = _ThreadEach(engine.backend)
+        elif mode == "llamacpp":
+            engine.replies = other = _llamacpp(engine)
         else:
             batcher.max_rows, batcher.widest = rows, 0
         yield
     finally:
         engine.replies = batcher
         batcher.max_rows, batcher.widest = max_rows, widest
+        if other is not None:
+            other.close()
 
 
 async def _round(
@@ -73,12 +113,14 @@ async def _round(
     async def one_user(session: aiohttp.ClientSession, i: int) -> None:
         nonlocal tokens, recalled, asked_known
         user = f"bench-{i}"
-        for _ in range(asks):
+        for n in range(asks * 2):
+            small_talk = n % 2 == 0
+            question = SMALL_TALK[(i + n // 2) % len(SMALL_TALK)] if small_talk else WHERE
             body = {
                 "model": name,
-                "messages": [{"role": "user", "content": "Where do I live?"}],
+                "messages": [{"role": "user", "content": question}],
                 "user": user,
-                "max_tokens": max_tokens,
+                "max_tokens": max_tokens if small_talk else 16,
             }
             started = time.perf_counter()
             try:
@@ -89,6 +131,8 @@ async def _round(
             latencies.append(time.perf_counter() - started)
             tokens += data["usage"]["completion_tokens"]
             answer = data["choices"][0]["message"]["content"].lower()
+            if small_talk:
+                continue
             if user in cities:
                 asked_known += 1
                 recalled += cities[user].lower() in answer
@@ -102,7 +146,7 @@ async def _round(
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
         await asyncio.gather(*(one_user(session, i) for i in range(users)))
     wall = time.perf_counter() - started
-    requests = users * asks - len(failures)
+    requests = len(latencies)
     return {
         "users": users,
         "requests": requests,
@@ -120,8 +164,8 @@ async def _round(
 def run_concurrency(
     server: BackgroundServer,
     concurrency: Sequence[int] = (1, 4, 8, 20),
-    asks: int = 3,
-    max_tokens: int = 32,
+    asks: int = 2,
+    max_tokens: int = 96,
     cities: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Each mode at each number of users at once, on the running ``server``; ``cities``
@@ -130,16 +174,21 @@ def run_concurrency(
     cities = cities or {}
     rows = engine.config.reply_batch
     modes = ["threads", "batch_1"] + ([f"batch_{rows}"] if rows > 1 else [])
-    # A warm-up reply, so no mode pays for the first call's one-off costs.
-    asyncio.run(_round(server, 1, 1, 4, {}))
+    missing = _llamacpp_missing(engine)
+    if missing is None:
+        modes.append("llamacpp")
     result: dict[str, Any] = {"modes": {}, "kv_bytes_per_token_per_row": _kv_bytes(engine)}
+    if missing:
+        result["llamacpp_skipped"] = missing
     for mode in modes:
         width = int(mode.split("_")[1]) if mode.startswith("batch") else 1
         runs = []
         with _generating(engine, mode, width):
+            # A warm-up reply, so no mode pays for its first call's one-off costs.
+            asyncio.run(_round(server, 1, 1, 4, {}))
             for users in concurrency:
                 run = asyncio.run(_round(server, users, asks, max_tokens, cities))
-                run["widest_batch"] = engine.replies.widest if mode != "threads" else None
+                run["widest_batch"] = engine.replies.widest if mode.startswith("batch") else None
                 runs.append(run)
                 print(
                     f"  {mode:>8} {users:>3} users: {run['requests_per_s']:.2f} requests/s, "

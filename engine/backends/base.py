@@ -8,7 +8,7 @@ the solves run in float64 whatever the runtime.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -62,6 +62,22 @@ class GenerationResponse:
     completion_tokens: int
     """Tokens generated so far (the whole reply's count on the last response)."""
     finish_reason: str | None = None
+
+
+def token_pieces(
+    tokens: Iterable[int], decode: Callable[[list[int]], str], prompt_tokens: int
+) -> Generator[GenerationResponse, None, int]:
+    """The text of generated ``tokens`` as responses, one per new piece (a piece that ends
+    in a partial UTF-8 character waits for the rest); returns how many tokens there were."""
+    produced: list[int] = []
+    emitted = ""
+    for token in tokens:
+        produced.append(token)
+        decoded = decode(produced)
+        if not decoded.endswith("\ufffd") and len(decoded) > len(emitted):
+            yield GenerationResponse(decoded[len(emitted) :], prompt_tokens, len(produced))
+            emitted = decoded
+    return len(produced)
 
 
 def text_of(responses: Iterable[GenerationResponse]) -> str:
