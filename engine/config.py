@@ -354,6 +354,12 @@ class EngineConfig(Section):
         "generation: vllm: the name vLLM serves the base model under (--served-model-name); "
         "none = the model's id.",
     )
+    generation_max_rank: int | None = opt(
+        None,
+        "generation: llamacpp or vllm: truncate each layer of a user's adapter to this rank by "
+        "SVD (vLLM refuses adapters above its --max-lora-rank); none = exact.",
+        ge=1,
+    )
     generation_adapters: str | None = opt(
         None,
         "generation: vllm: folder for the exported adapters, readable by the vLLM server at "

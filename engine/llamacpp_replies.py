@@ -10,6 +10,7 @@ no step to remember. Exports of factors nobody holds any more are freed.
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import tempfile
 import threading
@@ -40,12 +41,20 @@ class LlamaCppReplies:
         stop_ids: set[int],
         n_ctx: int = 2048,
         n_threads: int | None = None,
+        max_rank: int | None = None,
     ) -> None:
         self._base = Path(base)
         self._arch, self._shapes = gguf_format.architecture_of_gguf(self._base)
         self._decode = decode
         self._stop_ids = frozenset(stop_ids)
-        self._llama = LlamaCpp(self._base, n_ctx=n_ctx, n_threads=n_threads)
+        self._max_rank = max_rank
+        # llama-cpp-python decodes on half the cores unless told; torch takes them all.
+        threads = (
+            n_threads
+            or int(os.environ.get("SLEEPMEM_THREADS", "0") or 0)
+            or len(os.sched_getaffinity(0))
+        )
+        self._llama = LlamaCpp(self._base, n_ctx=n_ctx, n_threads=threads)
         self._folder = Path(tempfile.mkdtemp(prefix="sleepmem-adapters-"))
         self._numbers = itertools.count()
         self._exports: dict[int, tuple[weakref.ref[Factors], Path]] = {}
@@ -71,7 +80,7 @@ class LlamaCppReplies:
             known = self._exports.get(id(factors))
             if known is not None and known[0]() is factors:
                 return known[1]
-            pairs = lora_pairs(factors)
+            pairs = lora_pairs(factors, self._max_rank)
             if not pairs:
                 return None
             gguf_format.check_base(pairs, self._shapes, self._base)

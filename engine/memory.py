@@ -96,15 +96,20 @@ class Engine(Consolidation):
     # ------------------------------------------------------------------ plumbing
     def _replies(self) -> Any:
         """What generates chat replies (``generation``): llama.cpp or a vLLM server with
-        each user's memory as an adapter, or the backend's rows batched. A backend that cannot batch rows (a
-        plugin's, say) gets None: each reply is generated on its own chat thread."""
+        each user's memory as an adapter, or the backend's rows batched. A backend that
+        cannot batch rows (a plugin's, say) gets None: each reply is generated on its own
+        chat thread."""
         backend = self.backend
         if self.config.generation == "llamacpp":
             from .llamacpp_replies import LlamaCppReplies, gguf_base
 
             window = backend.context_length or 2048
             return LlamaCppReplies(
-                gguf_base(self.config, self.home), backend.decode, backend.stop_ids, window
+                gguf_base(self.config, self.home),
+                backend.decode,
+                backend.stop_ids,
+                window,
+                max_rank=self.config.generation_max_rank,
             )
         if self.config.generation == "vllm":
             from .vllm_replies import VllmReplies
@@ -116,6 +121,7 @@ class Engine(Consolidation):
                 self.config.generation_model or backend.model_id,
                 Path(self.config.generation_adapters or self.home / "adapters"),
                 base_model=backend.model_id,
+                max_rank=self.config.generation_max_rank,
             )
         if callable(getattr(backend, "rows", None)):
             return Batcher(backend.rows, backend.decode, backend.stop_ids, self.config.reply_batch)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from .backends.base import Factors, GenerationResponse
-from .errors import ModelError
+from .errors import BackendUnavailable, ModelError
 from .exports import peft_format
 from .exports.lowrank import lora_pairs
 
@@ -49,6 +49,7 @@ class VllmReplies:
         model: str,
         adapters_dir: Path,
         base_model: str | None = None,
+        max_rank: int | None = None,
         timeout: float = 600.0,
     ) -> None:
         self._url = url.rstrip("/").removesuffix("/v1")
@@ -56,6 +57,7 @@ class VllmReplies:
         self._folder = Path(adapters_dir).expanduser()
         self._folder.mkdir(parents=True, exist_ok=True)
         self._base_model = base_model
+        self._max_rank = max_rank
         self._timeout = timeout
         self._run = f"{threading.get_ident():x}{id(self):x}"[-8:]
         self._numbers = itertools.count()
@@ -96,7 +98,7 @@ class VllmReplies:
             known = self._loaded.get(id(factors))
             if known is not None and known[0]() is factors:
                 return known[1]
-            pairs = lora_pairs(factors)
+            pairs = lora_pairs(factors, self._max_rank)
             if not pairs:
                 return None
             name = f"sleepmem-{self._run}-{next(self._numbers)}"
@@ -140,7 +142,7 @@ class VllmReplies:
                 f"vLLM at {self._url} answered {path} with {exc.code}: {detail}"
             ) from None
         except OSError as exc:
-            raise ModelError(f"vLLM at {self._url} is unreachable ({path}): {exc}") from exc
+            raise BackendUnavailable(f"vLLM at {self._url} is unreachable ({path}): {exc}") from exc
 
     def _post(self, path: str, body: dict[str, Any]) -> None:
         with self._request(path, body) as response:

@@ -76,20 +76,38 @@ def test_an_edit_loads_a_new_adapter_and_unloads_the_old(vllm_engine, vllm, tmp_
     assert (tmp_path / "adapters" / second / "adapter_config.json").is_file()
 
 
-def test_a_vllm_server_that_is_down_is_a_clear_error(
-    engine_factory, tmp_path: Path, model_dir: Path
-):
-    from conftest import link_models
-
+def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # free, and nobody listens once closed
-    home = link_models(tmp_path / "home", model_dir)
-    engine = engine_factory(
-        home, generation="vllm", generation_url=f"http://127.0.0.1:{port}", generation_model=SERVED
+        return s.getsockname()[1]  # free, and nobody listens once closed
+
+
+async def test_a_vllm_server_that_is_down_is_a_clear_error(serve):
+    """The chat gets a 503 that names vLLM; what the user said still waits to be learned."""
+    import aiohttp
+
+    server = serve(
+        generation="vllm",
+        generation_url=f"http://127.0.0.1:{closed_port()}",
+        generation_model=SERVED,
     )
+    chat = {
+        "model": "sleepmem",
+        "user": "alice",
+        "messages": [{"role": "user", "content": "I live in Lima."}],
+    }
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(server.url + "/v1/chat/completions", json=chat) as r,
+    ):
+        body = await r.json()
+    assert r.status == 503 and "vLLM" in body["error"]["message"]
+    engine = server.service.engine
+    assert engine.pending_count("alice") == 1 or "Lima" in [
+        f.answer for f in engine.memories("alice")
+    ]
     with pytest.raises(ModelError, match="unreachable"):
-        ask(engine, "alice", "Hi!")
+        ask(engine, "bob", "Hi!")
 
 
 def test_vllm_generation_needs_a_url(engine_factory, tmp_path: Path, model_dir: Path):
@@ -98,3 +116,28 @@ def test_vllm_generation_needs_a_url(engine_factory, tmp_path: Path, model_dir: 
 
     with pytest.raises(InputError, match="generation_url"):
         engine_factory(link_models(tmp_path / "home", model_dir), generation="vllm")
+
+
+def test_adapters_are_cut_to_the_rank_vllm_accepts(
+    engine_factory, tmp_path: Path, model_dir: Path, vllm
+):
+    """vLLM refuses an adapter whose rank is above its --max-lora-rank."""
+    import json
+
+    from conftest import link_models
+
+    engine = engine_factory(
+        link_models(tmp_path / "home", model_dir),
+        generation="vllm",
+        generation_url=vllm.url,
+        generation_model=SERVED,
+        generation_adapters=str(tmp_path / "adapters"),
+        generation_max_rank=8,
+    )
+    engine.write("alice", [explicit(*ALICE), explicit("What is my dog called?", "Biscuit")])
+    assert max(r.shape[1] for r, _ in engine.factors("alice").layers.values()) > 8
+    ask(engine, "alice", ALICE[0])
+    name = engine.replies.adapter(engine.factors("alice"))
+    config = json.loads((tmp_path / "adapters" / name / "adapter_config.json").read_text())
+    assert config["r"] == config["lora_alpha"] <= 8
+    assert vllm.requests[-1] == name

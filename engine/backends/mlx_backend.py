@@ -40,6 +40,7 @@ from .base import (
     Factors,
     GenerationResponse,
     attention_allowed,
+    token_pieces,
 )
 from .mlx_blas import BLAS, BLAS_ENV  # noqa: F401  (before mlx: it picks the BLAS)
 
@@ -301,25 +302,22 @@ class MlxBackend(MlxValueProblem):
                 mx.async_eval(nxt)
             return nxt
 
-        pending = step(mx.array(ids))
-        produced: list[int] = []
-        emitted = ""
-        finish = "length"
-        for n in range(max_new_tokens):
-            current = pending
-            if n + 1 < max_new_tokens:
-                pending = step(current.reshape(1))
-            token = int(current.item())
-            if token in self.stop_ids:
-                finish = "stop"
-                break
-            produced.append(token)
-            decoded = self.tokenizer.decode(produced, skip_special_tokens=True)
-            # Hold back pieces that end in a partial UTF-8 character.
-            if not decoded.endswith("\ufffd") and len(decoded) > len(emitted):
-                yield GenerationResponse(decoded[len(emitted) :], prompt_tokens, len(produced))
-                emitted = decoded
-        yield GenerationResponse("", prompt_tokens, len(produced), finish)
+        stopped: list[bool] = []
+
+        def chosen() -> Iterator[int]:
+            pending = step(mx.array(ids))
+            for n in range(max_new_tokens):
+                current = pending
+                if n + 1 < max_new_tokens:
+                    pending = step(current.reshape(1))
+                token = int(current.item())
+                if token in self.stop_ids:
+                    stopped.append(True)
+                    return
+                yield token
+
+        count = yield from token_pieces(chosen(), self.decode, prompt_tokens)
+        yield GenerationResponse("", prompt_tokens, count, "stop" if stopped else "length")
 
     def generate_batch(
         self, texts: Sequence[str], max_new_tokens: int, factors: Factors | None = None

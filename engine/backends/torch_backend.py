@@ -25,6 +25,7 @@ from .base import (
     EditPrompt,
     Factors,
     GenerationResponse,
+    token_pieces,
 )
 
 log = logging.getLogger(__name__)
@@ -247,31 +248,28 @@ class TorchBackend(TorchValueProblem):
     ) -> Iterator[GenerationResponse]:
         ids = torch.tensor([self.encode(text)], device=self.device)
         prompt_tokens = ids.shape[1]
-        finish = "length"
-        with self._factors(factors):
-            past = None
-            produced: list[int] = []
-            emitted = ""
-            step_input = ids
-            for _ in range(max_new_tokens):
-                out = self.model(input_ids=step_input, use_cache=True, **{self._cache_kw: past})
-                past = getattr(out, self._cache_kw)
-                if choose is None:
-                    next_id = int(out.logits[0, -1].argmax())
-                else:
-                    picked = choose(out.logits[0, -1].float().cpu().numpy())
-                    next_id = next(iter(self.stop_ids)) if picked is None else picked
-                if next_id in self.stop_ids:
-                    finish = "stop"
-                    break
-                produced.append(next_id)
-                decoded = self.tokenizer.decode(produced, skip_special_tokens=True)
-                # Hold back pieces that end in a partial UTF-8 character.
-                if not decoded.endswith("\ufffd") and len(decoded) > len(emitted):
-                    yield GenerationResponse(decoded[len(emitted) :], prompt_tokens, len(produced))
-                    emitted = decoded
-                step_input = torch.tensor([[next_id]], device=self.device)
-        yield GenerationResponse("", prompt_tokens, len(produced), finish)
+        stopped: list[bool] = []
+
+        def chosen() -> Iterator[int]:
+            with self._factors(factors):
+                past = None
+                step_input = ids
+                for _ in range(max_new_tokens):
+                    out = self.model(input_ids=step_input, use_cache=True, **{self._cache_kw: past})
+                    past = getattr(out, self._cache_kw)
+                    if choose is None:
+                        next_id = int(out.logits[0, -1].argmax())
+                    else:
+                        picked = choose(out.logits[0, -1].float().cpu().numpy())
+                        next_id = next(iter(self.stop_ids)) if picked is None else picked
+                    if next_id in self.stop_ids:
+                        stopped.append(True)
+                        return
+                    yield next_id
+                    step_input = torch.tensor([[next_id]], device=self.device)
+
+        count = yield from token_pieces(chosen(), self.decode, prompt_tokens)
+        yield GenerationResponse("", prompt_tokens, count, "stop" if stopped else "length")
 
     @torch.inference_mode()
     def generate_batch(
