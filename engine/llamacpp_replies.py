@@ -125,3 +125,9 @@ def gguf_base(config: Any, home: Path) -> Path:
     raise InputError(
         f"generation: llamacpp needs a GGUF file of {config.model}: set generation_gguf"
     )
+
+
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):  # the cores this process may use (Linux)
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
