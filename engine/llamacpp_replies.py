@@ -2,9 +2,8 @@
 applied as a LoRA adapter; edits, sleep and everything else keep running on the backend.
 
 A user's live factors are exported as a llama.cpp adapter the first time a reply needs
-them, and again whenever they change: an edit or a sleep replaces the engine's factors
-object, so a reply after it finds no export for the new object and makes one. No restart,
-no step to remember. Exports of factors nobody holds any more are freed.
+them, and again after every edit or sleep (``exports.live``): no restart, no step to
+remember. Exports of factors nobody holds any more are freed.
 """
 
 from __future__ import annotations
@@ -13,8 +12,6 @@ import itertools
 import os
 import shutil
 import tempfile
-import threading
-import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,8 @@ import numpy as np
 from .backends.base import Factors, GenerationResponse, token_pieces
 from .errors import InputError
 from .exports import gguf_format
-from .exports.lowrank import lora_pairs
+from .exports.live import LiveAdapters
+from .exports.lowrank import LoraPair
 from .llamacpp import LlamaCpp
 
 
@@ -47,18 +45,12 @@ class LlamaCppReplies:
         self._arch, self._shapes = gguf_format.architecture_of_gguf(self._base)
         self._decode = decode
         self._stop_ids = frozenset(stop_ids)
-        self._max_rank = max_rank
         # llama-cpp-python decodes on half the cores unless told; torch takes them all.
-        threads = (
-            n_threads
-            or int(os.environ.get("SLEEPMEM_THREADS", "0") or 0)
-            or len(os.sched_getaffinity(0))
-        )
+        threads = n_threads or int(os.environ.get("SLEEPMEM_THREADS", "0") or 0) or _cores()
         self._llama = LlamaCpp(self._base, n_ctx=n_ctx, n_threads=threads)
         self._folder = Path(tempfile.mkdtemp(prefix="sleepmem-adapters-"))
         self._numbers = itertools.count()
-        self._exports: dict[int, tuple[weakref.ref[Factors], Path]] = {}
-        self._lock = threading.Lock()
+        self._adapters = LiveAdapters(self._write, self._drop, max_rank)
 
     def generate(
         self, ids: Sequence[int], max_new_tokens: int, factors: Factors | None = None
@@ -73,31 +65,21 @@ class LlamaCppReplies:
 
     def adapter(self, factors: Factors | None) -> Path | None:
         """The adapter file of ``factors``, exported on first use (None: no edit)."""
-        with self._lock:
-            self._free_dead()
-            if not factors:
-                return None
-            known = self._exports.get(id(factors))
-            if known is not None and known[0]() is factors:
-                return known[1]
-            pairs = lora_pairs(factors, self._max_rank)
-            if not pairs:
-                return None
-            gguf_format.check_base(pairs, self._shapes, self._base)
-            folder = self._folder / str(next(self._numbers))
-            folder.mkdir()
-            (path,) = gguf_format.write_gguf(pairs, folder, self._arch, np.dtype(np.float32))
-            self._exports[id(factors)] = (weakref.ref(factors), path)
-            return path
+        return self._adapters.of(factors)
 
-    def _free_dead(self) -> None:
-        for key, (ref, path) in list(self._exports.items()):
-            if ref() is None:
-                del self._exports[key]
-                self._llama.forget(path)
-                shutil.rmtree(path.parent, ignore_errors=True)
+    def _write(self, pairs: dict[int, LoraPair]) -> Path:
+        gguf_format.check_base(pairs, self._shapes, self._base)
+        folder = self._folder / str(next(self._numbers))
+        folder.mkdir()
+        (path,) = gguf_format.write_gguf(pairs, folder, self._arch, np.dtype(np.float32))
+        return path
+
+    def _drop(self, path: Path) -> None:
+        self._llama.forget(path)
+        shutil.rmtree(path.parent, ignore_errors=True)
 
     def close(self) -> None:
+        self._adapters.release_all()
         self._llama.close()
         shutil.rmtree(self._folder, ignore_errors=True)
 

@@ -11,20 +11,19 @@ exactly the tokens sleepmem's chat template made. vLLM scales every module by th
 ``lora_alpha / r`` (it ignores ``rank_pattern``); the export sets both to the largest rank,
 so the scale is 1 everywhere, as the edit needs.
 
-As with llama.cpp, an edit or a sleep replaces the user's factors object, so the next reply
-exports and loads the new adapter; adapters of factors nobody holds are unloaded.
+As with llama.cpp (``exports.live``), the next reply after an edit or a sleep exports and
+loads the new adapter; adapters of factors nobody holds are unloaded.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
+import logging
 import shutil
 import threading
 import urllib.error
 import urllib.request
-import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,10 @@ import numpy as np
 from .backends.base import Factors, GenerationResponse
 from .errors import BackendUnavailable, ModelError
 from .exports import peft_format
-from .exports.lowrank import lora_pairs
+from .exports.live import LiveAdapters
+from .exports.lowrank import LoraPair
+
+log = logging.getLogger(__name__)
 
 
 class VllmReplies:
@@ -57,12 +59,10 @@ class VllmReplies:
         self._folder = Path(adapters_dir).expanduser()
         self._folder.mkdir(parents=True, exist_ok=True)
         self._base_model = base_model
-        self._max_rank = max_rank
         self._timeout = timeout
         self._run = f"{threading.get_ident():x}{id(self):x}"[-8:]
         self._numbers = itertools.count()
-        self._loaded: dict[int, tuple[weakref.ref[Factors], str]] = {}
-        self._lock = threading.Lock()
+        self._adapters = LiveAdapters(self._load, self._unload, max_rank)
 
     def generate(
         self, ids: Sequence[int], max_new_tokens: int, factors: Factors | None = None
@@ -91,40 +91,27 @@ class VllmReplies:
 
     def adapter(self, factors: Factors | None) -> str | None:
         """vLLM's name for the adapter of ``factors``, exported and loaded on first use."""
-        with self._lock:
-            self._unload_dead()
-            if not factors:
-                return None
-            known = self._loaded.get(id(factors))
-            if known is not None and known[0]() is factors:
-                return known[1]
-            pairs = lora_pairs(factors, self._max_rank)
-            if not pairs:
-                return None
-            name = f"sleepmem-{self._run}-{next(self._numbers)}"
-            folder = self._folder / name
-            folder.mkdir()
-            peft_format.write_peft(
-                pairs, folder, self._base_model, np.dtype(np.float32), {"sleepmem": name}
-            )
-            self._post("/v1/load_lora_adapter", {"lora_name": name, "lora_path": str(folder)})
-            self._loaded[id(factors)] = (weakref.ref(factors), name)
-            return name
+        return self._adapters.of(factors)
 
-    def _unload_dead(self) -> None:
-        for key, (ref, name) in list(self._loaded.items()):
-            if ref() is None:
-                del self._loaded[key]
-                self._post("/v1/unload_lora_adapter", {"lora_name": name})
-                shutil.rmtree(self._folder / name, ignore_errors=True)
+    def _load(self, pairs: dict[int, LoraPair]) -> str:
+        name = f"sleepmem-{self._run}-{next(self._numbers)}"
+        folder = self._folder / name
+        folder.mkdir()
+        peft_format.write_peft(
+            pairs, folder, self._base_model, np.dtype(np.float32), {"sleepmem": name}
+        )
+        self._post("/v1/load_lora_adapter", {"lora_name": name, "lora_path": str(folder)})
+        return name
+
+    def _unload(self, name: str) -> None:
+        try:
+            self._post("/v1/unload_lora_adapter", {"lora_name": name})
+        except ModelError as exc:  # a server that restarted or went holds nothing to unload
+            log.warning("could not unload adapter %s from vLLM: %s", name, exc)
+        shutil.rmtree(self._folder / name, ignore_errors=True)
 
     def close(self) -> None:
-        with self._lock:
-            for _, name in self._loaded.values():
-                with contextlib.suppress(ModelError):  # a server gone has nothing to unload
-                    self._post("/v1/unload_lora_adapter", {"lora_name": name})
-                shutil.rmtree(self._folder / name, ignore_errors=True)
-            self._loaded.clear()
+        self._adapters.release_all()
 
     # ------------------------------------------------------------------ HTTP
     def _request(self, path: str, body: dict[str, Any]) -> Any:

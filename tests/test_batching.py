@@ -167,3 +167,25 @@ def test_users_asking_at_once_each_get_their_own_fact(engine):
     assert "Ouagadougou" in replies["bob"] and "Quetzaltenango" not in replies["bob"]
     assert "Quetzaltenango" not in replies["carol"] and "Ouagadougou" not in replies["carol"]
     assert engine.replies.widest >= 2
+
+
+def test_stacked_factors_add_each_rows_own_term_and_nothing_else():
+    from sleepmem.engine.backends.base import stacked_factors
+
+    rng = np.random.default_rng(0)
+    m, d = 6, 4
+
+    def pair(rank: int) -> tuple[np.ndarray, np.ndarray]:
+        return rng.normal(size=(d, rank)), rng.normal(size=(m, rank))
+
+    users = [None, Factors({1: pair(2)}), Factors({1: pair(3), 2: pair(1)}), Factors({})]
+    stacked = stacked_factors(users, m, d)
+    assert sorted(stacked) == [1, 2]
+    x = rng.normal(size=(len(users), 5, m))
+    for layer, (a, rt) in stacked.items():
+        got = (x @ a) @ rt  # what the edited down_proj adds, a user per row
+        for i, f in enumerate(users):
+            r, a_i = (
+                f.layers[layer] if f and layer in f.layers else (np.zeros((d, 0)), np.zeros((m, 0)))
+            )
+            assert np.allclose(got[i], x[i] @ a_i @ r.T, atol=1e-5)

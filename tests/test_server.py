@@ -331,7 +331,7 @@ def test_server_bench_reports_overhead_floor_and_a_clean_load(serve):
     from sleepmem.engine.service import MemoryService
 
     engine = serve().service.engine  # a fresh engine; the bench starts its own server on it
-    report = run_server_bench(MemoryService(engine), users=2, messages=1, rounds=3)
+    report = run_server_bench(MemoryService(engine), users=2, messages=1, rounds=3, concurrency=())
     overhead = report["overhead"]
     assert overhead["http"]["n"] == overhead["engine_in_server"]["n"] == 3
     # HTTP time contains the engine's own time for the same request, so neither is negative.
@@ -340,6 +340,22 @@ def test_server_bench_reports_overhead_floor_and_a_clean_load(serve):
     load = report["load"]
     assert (load["requests"], load["failed_requests"], load["ledgers_wrong"]) == (2, 0, [])
     assert load["cross_user_answers"] == []
+
+
+def test_server_bench_concurrency_runs_every_mode(serve):
+    from sleepmem.adapters.server.bench_batch import run_concurrency
+
+    server = serve()
+    report = run_concurrency(server, (2,), asks=1, max_tokens=8)
+    modes = report["modes"]
+    assert {"threads", "batch_1", "batch_8"} <= set(modes)
+    assert ("llamacpp" in modes) != bool(report.get("llamacpp_skipped"))
+    for runs in modes.values():
+        (run,) = runs
+        assert (run["users"], run["requests"], run["failed_requests"]) == (2, 4, 0)
+        assert run["cross_user_answers"] == []
+    assert modes["batch_1"][0]["widest_batch"] == 1 and modes["batch_8"][0]["widest_batch"] >= 1
+    assert server.service.engine.replies.max_rows == 8  # the bench puts the batcher back
 
 
 def test_stream_hands_the_first_piece_over_before_computing_the_next(serve, monkeypatch):
@@ -361,6 +377,9 @@ def test_stream_hands_the_first_piece_over_before_computing_the_next(serve, monk
             yield response
 
     monkeypatch.setattr(engine.backend, "generate", watched)
+    # Where the reply is generated on the chat thread itself (a backend without batched
+    # rows, llama.cpp, vLLM); batched rows decode on a thread of their own for everyone.
+    monkeypatch.setattr(engine, "replies", None)
 
     async def consume() -> tuple[int, int, str]:
         responses = server.service.stream_reply("u1", messages, 24)

@@ -64,6 +64,28 @@ class GenerationResponse:
     finish_reason: str | None = None
 
 
+def stacked_factors(
+    rows: Sequence[Factors | None], m: int, d: int
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Several users' factors for one batched forward, a user per row: per layer any row
+    edits, A (rows, m, r) and R^T (rows, r, d), float32, zero columns where a row's rank is
+    smaller or its user has no edit at that layer (adding nothing)."""
+    users = [f for f in rows if f]
+    layers = sorted({layer for f in users for layer, (r, _) in f.layers.items() if r.shape[1]})
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for layer in layers:
+        rank = max(f.layers[layer][0].shape[1] for f in users if layer in f.layers)
+        a = np.zeros((len(rows), m, rank), dtype=np.float32)
+        rt = np.zeros((len(rows), rank, d), dtype=np.float32)
+        for i, f in enumerate(rows):
+            if f and layer in f.layers:
+                r_i, a_i = f.layers[layer]
+                a[i, :, : a_i.shape[1]] = a_i
+                rt[i, : r_i.shape[1]] = r_i.T
+        out[layer] = (a, rt)
+    return out
+
+
 def token_pieces(
     tokens: Iterable[int], decode: Callable[[list[int]], str], prompt_tokens: int
 ) -> Generator[GenerationResponse, None, int]:

@@ -17,7 +17,7 @@ import mlx.core as mx
 import numpy as np
 from mlx_lm.models.cache import BatchKVCache
 
-from .base import Factors
+from .base import Factors, stacked_factors
 
 if TYPE_CHECKING:
     from .mlx_backend import MlxBackend
@@ -78,20 +78,9 @@ class MlxRows:
         self._stacked = self._stack(self._factors)
 
     def _stack(self, factors: Sequence[Factors | None]) -> dict[int, tuple[mx.array, mx.array]]:
-        """Per layer, the rows' factors stacked: A (rows, m, r), R^T (rows, r, d), zero
-        columns where a row's rank is smaller or its user has no edit at that layer."""
         b = self._backend
-        users = [f for f in factors if f]
-        layers = sorted({layer for f in users for layer, (r, _) in f.layers.items() if r.shape[1]})
-        stacked: dict[int, tuple[mx.array, mx.array]] = {}
-        for layer in layers:
-            rank = max(f.layers[layer][0].shape[1] for f in users if layer in f.layers)
-            a = np.zeros((len(factors), b.intermediate_size, rank), dtype=np.float32)
-            rt = np.zeros((len(factors), rank, b.hidden_size), dtype=np.float32)
-            for i, f in enumerate(factors):
-                if f and layer in f.layers:
-                    r_np, a_np = f.layers[layer]
-                    a[i, :, : a_np.shape[1]] = a_np
-                    rt[i, : r_np.shape[1]] = r_np.T
-            stacked[layer] = (mx.array(a, dtype=b.dtype), mx.array(rt, dtype=b.dtype))
-        return stacked
+        rows = stacked_factors(factors, b.intermediate_size, b.hidden_size)
+        return {
+            layer: (mx.array(a, dtype=b.dtype), mx.array(rt, dtype=b.dtype))
+            for layer, (a, rt) in rows.items()
+        }

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .base import Factors
+from .base import Factors, stacked_factors
 
 if TYPE_CHECKING:
     from .torch_backend import TorchBackend
@@ -135,20 +135,6 @@ class TorchRows:
     def _stack(
         self, factors: Sequence[Factors | None]
     ) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
-        """Per layer, the rows' factors stacked: A (rows, m, r), R^T (rows, r, d), zero
-        columns where a row's rank is smaller or its user has no edit at that layer."""
         b = self._backend
-        users = [f for f in factors if f]
-        layers = sorted({layer for f in users for layer, (r, _) in f.layers.items() if r.shape[1]})
-        stacked = {}
-        for layer in layers:
-            rank = max(f.layers[layer][0].shape[1] for f in users if layer in f.layers)
-            a = torch.zeros((len(factors), b.intermediate_size, rank), dtype=b.dtype)
-            rt = torch.zeros((len(factors), rank, b.hidden_size), dtype=b.dtype)
-            for i, f in enumerate(factors):
-                if f and layer in f.layers:
-                    r_np, a_np = f.layers[layer]
-                    a[i, :, : a_np.shape[1]] = b._tensor(a_np)
-                    rt[i, : r_np.shape[1]] = b._tensor(r_np).T
-            stacked[layer] = (a.to(b.device), rt.to(b.device))
-        return stacked
+        rows = stacked_factors(factors, b.intermediate_size, b.hidden_size)
+        return {layer: (b._tensor(a), b._tensor(rt)) for layer, (a, rt) in rows.items()}
