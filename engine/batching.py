@@ -165,14 +165,13 @@ class Batcher:
         """Record the token a step chose for ``reply`` and hand it to its caller."""
         if token in self._stop_ids:
             reply.finish = "stop"
-            reply.limit = reply.produced  # ended
             return
         reply.produced += 1
         reply.last = token
         reply.tokens.put(token)
 
     def _ended(self, reply: _Reply) -> bool:
-        ended = reply.abandoned or reply.produced >= reply.limit
+        ended = reply.abandoned or reply.finish == "stop" or reply.produced >= reply.limit
         if ended and not reply.abandoned:
             reply.tokens.put(_DONE)
         return ended

@@ -29,9 +29,6 @@ from .llamacpp import LlamaCpp
 class LlamaCppReplies:
     """Replies on ``base`` (a GGUF file of the model the edits are made on)."""
 
-    max_rows = 1  # one llama.cpp context: one reply at a time
-    widest = 0
-
     def __init__(
         self,
         base: Path,

@@ -42,9 +42,6 @@ log = logging.getLogger(__name__)
 class VllmReplies:
     """Replies from the vLLM server at ``url`` (its base, e.g. ``http://gpu:8000``)."""
 
-    max_rows = 1
-    widest = 0
-
     def __init__(
         self,
         url: str,

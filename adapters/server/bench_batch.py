@@ -47,7 +47,6 @@ class _ThreadEach:
     def __init__(self, backend: Any) -> None:
         self._backend = backend
         self._slots = threading.Semaphore(OLD_CHAT_WORKERS)
-        self.max_rows = 1
 
     def generate(self, ids: Sequence[int], limit: int, factors: Any = None) -> Iterator[Any]:
         text = self._backend.tokenizer.decode(list(ids), skip_special_tokens=False)
