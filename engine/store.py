@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -29,6 +30,8 @@ from typing import Any
 from .deltas import EditBatch, checked_batch, read_delta_file, write_delta_file
 from .errors import InputError, StoreError, UnknownFact
 from .facts import ACTIVE, FORGOTTEN, STATUSES, SUPERSEDED, Fact
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 STORED_STATUSES = (ACTIVE, SUPERSEDED, FORGOTTEN)  # PENDING is legal on a Fact, never stored
@@ -101,7 +104,7 @@ class UserMemory:
     def __init__(self, root: Path, user_id: str, model_id: str) -> None:
         self._user_id = validate_user_id(user_id)
         self._model_id = _check_id(model_id, "model id", 1024)
-        self._path = Path(root) / "users" / user_dir(self._user_id)
+        self._path = Path(root) / user_dir(self._user_id)
         self._ledger = self._path / "ledger.sqlite"
         self._delta = self._path / "deltas" / f"{model_key(self._model_id)}.safetensors"
         self._lock = threading.RLock()
@@ -413,12 +416,14 @@ class UserMemory:
 
 
 class MemoryStore:
-    """All users under one root; hands out one shared UserMemory per (user, model)."""
+    """All users under one root (``paths.users_dir``, a folder each); hands out one shared
+    UserMemory per (user, model)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._lock = threading.Lock()
         self._users: dict[tuple[str, str], UserMemory] = {}
+        adopt_nested(self.root)
 
     def user(self, user_id: str, model_id: str) -> UserMemory:
         """The shared UserMemory: one object (one lock) per user and model keeps writes safe."""
@@ -431,7 +436,7 @@ class MemoryStore:
     def users(self) -> list[str]:
         """Raw ids of every user with a ledger (read-only; a broken ledger raises)."""
         found = []
-        base = self.root / "users"
+        base = self.root
         for ledger in sorted(base.glob("*/ledger.sqlite")) if base.is_dir() else []:
             try:
                 conn = sqlite3.connect(ledger.resolve().as_uri() + "?mode=ro", uri=True)
@@ -451,3 +456,31 @@ class MemoryStore:
             for memory in self._users.values():
                 memory.close()
             self._users.clear()
+
+
+def adopt_nested(root: Path) -> list[str]:
+    """Move user folders from ``root/users/`` up into ``root``; the names of those moved.
+
+    Versions up to 0.1.0 kept each user one folder too deep (``~/.sleepmem/users/users/``,
+    not the ``users/<user>-<hash>/`` the README shows). A user folder is always
+    ``<name>-<hash>``, so the bare name ``users`` is never a user's own. A folder that
+    exists in both places is left where it is (and reported) rather than merged.
+    """
+    nested = root / "users"
+    if not nested.is_dir():
+        return []
+    moved = []
+    for child in sorted(nested.iterdir()):
+        target = root / child.name
+        if not (child / "ledger.sqlite").exists():
+            continue
+        if target.exists():
+            log.warning("user folder %s also exists at %s; left in place", child, target)
+            continue
+        child.rename(target)
+        moved.append(child.name)
+    with contextlib.suppress(OSError):
+        nested.rmdir()  # only when nothing is left in it
+    if moved:
+        log.info("moved %d user folders from %s up into %s", len(moved), nested, root)
+    return moved

@@ -152,7 +152,7 @@ def test_path_like_ids_stay_under_root_and_are_distinct(tmp_path: Path) -> None:
     dirs = [user_dir(i) for i in ids]
     assert len(set(dirs)) == len(ids)
     s = MemoryStore(tmp_path / "root")
-    users_root = (tmp_path / "root" / "users").resolve()
+    users_root = (tmp_path / "root").resolve()
     for uid, d in zip(ids, dirs, strict=True):
         assert "/" not in d and "\\" not in d and d not in (".", "..", "") and len(d) <= 49
         assert d.lower() != "con" and not d.startswith("-")
@@ -162,8 +162,37 @@ def test_path_like_ids_stay_under_root_and_are_distinct(tmp_path: Path) -> None:
         assert m.path.resolve().parent == users_root
         assert delta_path(m).resolve().is_relative_to(users_root)
     assert sorted(s.users()) == sorted(ids)
-    assert {p.name for p in (tmp_path / "root" / "users").iterdir()} == set(dirs)
+    assert {p.name for p in (tmp_path / "root").iterdir()} == set(dirs)
     assert not any(p for p in tmp_path.iterdir() if p.name != "root")  # nothing escaped
+    s.close()
+
+
+def test_user_folders_of_the_old_nested_layout_move_up_and_keep_their_memory(
+    tmp_path: Path,
+) -> None:
+    old_root = tmp_path / "users" / "users"  # where 0.1.0 kept them
+    f = fact("Biscuit")
+    old = UserMemory(old_root, "alice", MODEL)
+    old.commit(add_facts=[f], add_batches=[batch([f.id])])
+    old.close()
+    (old_root / "stray").mkdir()  # not a user's folder: stays
+    s = MemoryStore(tmp_path / "users")
+    assert s.users() == ["alice"]
+    assert [x.id for x in s.user("alice", MODEL).facts()] == [f.id]
+    assert s.user("alice", MODEL).path.parent == tmp_path / "users"
+    assert sorted(p.name for p in old_root.iterdir()) == ["stray"]
+    s.close()
+
+
+def test_a_user_folder_in_both_layouts_is_left_where_it_is(tmp_path: Path) -> None:
+    for root, name in ((tmp_path / "users", "Biscuit"), (tmp_path / "users" / "users", "Rex")):
+        m = UserMemory(root, "alice", MODEL)
+        f = fact(name)
+        m.commit(add_facts=[f], add_batches=[batch([f.id])])
+        m.close()
+    s = MemoryStore(tmp_path / "users")
+    assert [x.answer for x in s.user("alice", MODEL).facts()] == ["Biscuit"]
+    assert (tmp_path / "users" / "users" / user_dir("alice") / "ledger.sqlite").exists()
     s.close()
 
 
@@ -254,7 +283,7 @@ def test_commit_validation_leaves_everything_unchanged(mem: UserMemory, name: st
     assert digest(delta_path(mem)) == before
     assert [x.id for x in mem.facts()] == [f.id]
     assert_same_batches(mem.batches(), [first])
-    reopened = UserMemory(mem.path.parent.parent, "alice", MODEL)
+    reopened = UserMemory(mem.path.parent, "alice", MODEL)
     assert [x.id for x in reopened.facts(None)] == [f.id]
     assert_same_batches(reopened.batches(), [first])
     reopened.close()
