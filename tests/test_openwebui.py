@@ -236,10 +236,26 @@ async def test_action_buttons_show_memories_and_sleep(serve) -> None:
     await drain(server)
     assert await memory_of(server, "owui-ana2") == ["orange"]
 
-    async def click(which: str, user: dict, model_id: str) -> tuple[dict, Events]:
+    # what Open WebUI 0.12 sends: the chat so far and the clicked reply's id
+    chat = [
+        {"id": "u", "role": "user", "content": "hi"},
+        {"id": "m", "role": "assistant", "content": "Hello."},
+        {"id": "u2", "role": "user", "content": "and?"},
+        {"id": "m2", "role": "assistant", "content": "Later."},
+    ]
+
+    async def click(
+        which: str, user: dict, model_id: str, messages: list | None = None
+    ) -> tuple[dict, Events]:
         events = Events()
         out = await action.action(
-            {"model": model_id, "messages": [], "chat_id": "c", "id": "m", "session_id": "s"},
+            {
+                "model": model_id,
+                "messages": chat if messages is None else messages,
+                "chat_id": "c",
+                "id": "m",
+                "session_id": "s",
+            },
             __user__=user,
             __event_emitter__=events,
             __model__={"id": model_id, "name": model_id},
@@ -251,6 +267,12 @@ async def test_action_buttons_show_memories_and_sleep(serve) -> None:
     assert "orange" in out["content"]
     assert events.of("status")[0]["done"] is False and events.of("status")[-1]["done"] is True
     assert "orange" in events.of("message")[0]["content"]
+    # the clicked reply comes back whole with the answer under it (newer Open WebUI, 0.12
+    # here, draws only that)
+    shown = "Hello." + events.of("message")[0]["content"]
+    assert out["messages"] == [{"id": "m", "content": shown}]
+    out, _ = await click("memories", ana, "fn.sleepmem", messages=[])
+    assert "messages" not in out and "orange" in out["content"]
     # Another user's button shows their own (empty) memory; an unrelated model falls back
     # to the plain sleepmem memory.
     out, _ = await click("memories", bo, "llama3:8b")

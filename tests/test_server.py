@@ -161,6 +161,16 @@ async def test_memory_api(serve):
     assert server.service.engine.memories("alice") == []
 
 
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+
+
 async def test_bad_input_gets_openai_errors_and_loses_nothing(serve):
     server = await asyncio.to_thread(serve)
     await asyncio.to_thread(server.service.engine.remember, "carol", "I live in Lima.")
@@ -174,6 +184,18 @@ async def test_bad_input_gets_openai_errors_and_loses_nothing(serve):
         (dict(json={"model": "sleepmem", "messages": user_msg}), 400),  # nobody named
         (dict(json={"model": "sleepmem", "messages": user_msg, "user": "../x"}), 400),
         (dict(json={"model": "sleepmem", "messages": user_msg, "user": "carol", "n": 2}), 400),
+        (
+            dict(
+                json={
+                    "model": "sleepmem",
+                    "messages": user_msg,
+                    "user": "carol",
+                    "tools": [WEATHER_TOOL],
+                    "tool_choice": "required",  # a call this model can never make
+                }
+            ),
+            400,
+        ),
         (
             dict(
                 json={
@@ -221,6 +243,24 @@ async def test_bad_input_gets_openai_errors_and_loses_nothing(serve):
     assert "lima" in (await asyncio.to_thread(ask, server, "carol", "Where do I live?")).lower()
     await asyncio.to_thread(server.call, server.service.drain(), 300)
     assert facts_of(server, "carol") == before
+    # Tools merely offered (Open WebUI 0.12 offers its built-in ones with every chat) are
+    # not a reason to refuse: the model answers in text from its memory, as without them.
+    status, body = await raw(
+        server,
+        "POST",
+        url,
+        json={
+            "model": "sleepmem",
+            "messages": [{"role": "user", "content": "Where do I live?"}],
+            "user": "carol",
+            "tools": [WEATHER_TOOL],
+            "tool_choice": "auto",
+            "max_tokens": 12,
+        },
+    )
+    assert status == 200, body
+    assert "lima" in body["choices"][0]["message"]["content"].lower()
+    assert "tool_calls" not in body["choices"][0]["message"]
 
 
 async def test_keys_and_open_webui_headers_route_users(serve):

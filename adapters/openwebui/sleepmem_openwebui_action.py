@@ -157,9 +157,31 @@ class Action:
         except SleepmemUnavailable as exc:
             text, title = str(exc), "sleepmem is unavailable"
             await _emit(__event_emitter__, "status", {"description": title, "done": True})
-        # Appended under the reply the button belongs to, where the user clicked.
-        await _emit(__event_emitter__, "message", {"content": f"\n\n**{title}**\n\n{text}"})
-        return {"content": text}
+        # Appended under the reply the button belongs to, where the user clicked. Older Open
+        # WebUI shows what a "message" event appends; newer ones (0.12 here) draw a reply
+        # from its output items, which only the messages an action returns update. Both are
+        # sent: the returned message carries the whole new text, so it never doubles.
+        added = f"\n\n**{title}**\n\n{text}"
+        await _emit(__event_emitter__, "message", {"content": added})
+        clicked = _clicked(body)
+        if clicked is None:
+            return {"content": text}
+        return {"content": text, "messages": [{**clicked, "content": clicked["content"] + added}]}
+
+
+def _clicked(body: dict) -> dict | None:
+    """The reply whose button was clicked (Open WebUI sends its id as ``id``, else the
+    last reply): its id and text as Open WebUI sent them."""
+    replies = [
+        m
+        for m in body.get("messages") or []
+        if isinstance(m, dict) and m.get("role") == "assistant" and m.get("id")
+    ]
+    chosen = [m for m in replies if m["id"] == body.get("id")] or replies[-1:]
+    if not chosen:
+        return None
+    content = chosen[0].get("content")
+    return {"id": chosen[0]["id"], "content": content if isinstance(content, str) else ""}
 
 
 async def _emit(emitter: Emitter, kind: str, data: dict) -> None:

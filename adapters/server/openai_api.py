@@ -1,8 +1,10 @@
 """``/v1/models`` and ``/v1/chat/completions``, in the shapes OpenAI clients expect.
 
 Sampling parameters (temperature, top_p, ...) are accepted and ignored: replies are greedy,
-so a memory test asked twice gets the same answer. ``n`` > 1, tools and non-text content
-are refused with a 400 rather than silently dropped.
+so a memory test asked twice gets the same answer. Tools offered to the model are ignored
+and answered in plain text, as a model that never calls them would (front ends such as Open
+WebUI 0.12 offer their built-in tools with every chat); a request that forces a tool call,
+``n`` > 1 and non-text content are refused with a 400 rather than silently dropped.
 """
 
 from __future__ import annotations
@@ -88,11 +90,20 @@ def _check_unsupported(body: dict[str, Any]) -> None:
     n = body.get("n", 1)
     if n not in (1, None):
         raise ApiError(400, "'n' must be 1: one greedy reply per request", param="n")
-    if body.get("tools") or body.get("functions"):
-        raise ApiError(400, "tools/functions are not supported by this server", param="tools")
+    for choice in ("tool_choice", "function_call"):
+        if _forces_a_call(body.get(choice)):
+            raise ApiError(
+                400, f"'{choice}' forces a tool call; this model answers in text only", param=choice
+            )
     stream = body.get("stream", False)
     if stream is not None and not isinstance(stream, bool):
         raise ApiError(400, "'stream' must be true or false", param="stream")
+
+
+def _forces_a_call(choice: Any) -> bool:
+    """True for a tool_choice / function_call the model cannot honour by answering in text:
+    "required", or one named function. None, "auto" and "none" leave it free not to call."""
+    return choice not in (None, "auto", "none")
 
 
 def model_list(app: web.Application) -> list[str]:
