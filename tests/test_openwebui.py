@@ -283,3 +283,19 @@ async def test_action_buttons_show_memories_and_sleep(serve) -> None:
     status = server.service.status("owui-ana2")
     assert status["last_sleep"] is not None
     assert await memory_of(server, "owui-ana2") == ["orange"]
+
+
+async def test_a_user_with_no_name_chats_and_is_remembered_by_id(serve) -> None:
+    """Open WebUI accounts made by SSO or its API can have an empty or missing name: the
+    Pipe sends no name header then, and the memory is still the account's own."""
+    server = serve()
+    pipe, _, _ = load_function(FUNCTION_FILE)
+    pipe.valves = pipe.Valves(SLEEPMEM_URL=server.url)
+    blank = {"id": "owui-blank", "name": "  ", "email": "", "role": "user"}
+    missing = {"id": "owui-missing", "role": "user"}
+    await reply(pipe, "fn.sleepmem", blank, "My favourite colour is teal.", False)
+    said = await reply(pipe, "fn.sleepmem", missing, "Hello there!", True)
+    assert said.strip() and "not reachable" not in said
+    await drain(server)
+    assert await memory_of(server, "owui-blank") == ["teal"]
+    assert await memory_of(server, "owui-missing") == []

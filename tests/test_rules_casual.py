@@ -113,6 +113,20 @@ def test_where_in_the_work_is_no_home(message: str) -> None:
     assert not any(slot == "home" for slot, _ in _found(message))
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Hi! I live in Porto, by the river.",  # told in the real Open WebUI run
+        "I live in Lyon, near the water.",
+        "I live in Leeds, on the corner of Park Lane.",
+    ],
+)
+def test_a_place_said_with_its_surroundings_is_no_job(message: str) -> None:
+    found = _found(message)
+    assert not any(slot == "job" for slot, _ in found), found
+    assert any(slot == "home" for slot, _ in found), found
+
+
 def test_a_name_in_a_list_with_nothing_else_is_no_fact() -> None:
     assert ("name", "Tom") not in _found("Tom, 5, Paris")  # no job, no place with "in"
 

@@ -36,6 +36,13 @@ _LABEL = re.compile(r"\s*:\s+")
 _SPLIT = re.compile(r"\s*[,;|]\s*|\s+-\s+|\s*/\s+")
 _I_AM = re.compile(r"^(?:I\s+am|I'm|im)\s+", I_)
 _AGE = re.compile(r"^(?P<n>\d{1,2})(?:\s*(?:y/?o|yrs?(?:\s+old)?|years?(?:\s+old)?))?$", I_)
+# "Porto, by the river": a phrase led by a preposition is where or how, never a job, even
+# when its noun ends like one ("river", "corner", "water")
+_LED_BY_PREPOSITION = re.compile(
+    r"^(?:by|near|next\s+to|beside|behind|under|over|on|at|with|without|across|along|"
+    r"around|between|above|below|beyond|past|off|opposite|outside|inside|towards?)\s",
+    I_,
+)
 _PLACE = re.compile(
     r"^(?P<how>(?:I\s+)?(?:am\s+)?(?:based|living|located|live|lives)\s+in|from|"
     r"originally\s+from|in)\s+(?P<tail>.+)$",
@@ -81,6 +88,8 @@ def _classify(chunk: str, first: bool, loose: bool) -> _Chunk | None:
     m = _PLACE.match(text)
     if m:
         return _Chunk("place", text, anchored)
+    if _LED_BY_PREPOSITION.match(text):
+        return None
     job, _ = job_np(text)
     # "Bo Lindqvist" ends like "pianist": a capitalised head must be a listed job
     head = job.split()[-1] if job else ""

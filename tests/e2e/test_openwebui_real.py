@@ -55,6 +55,12 @@ def stack(tmp_path: Path, e2e_out: Path, sleepmem_server):
     action = FUNCTION_FILE.with_name("sleepmem_openwebui_action.py")
     owui.add_function(admin["token"], "sleepmem_buttons", action, valves)
     owui.api("POST", "/api/v1/functions/id/sleepmem_buttons/toggle/global", None, admin["token"])
+    # The guide's step 3A.4: make the model public for other users. Open WebUI 0.12.4 lets a
+    # non-admin chat under BYPASS_MODEL_ACCESS_CONTROL, but its buttons (actions) still
+    # check that the model is registered and readable (Admin > Settings > Models).
+    everyone = [{"principal_type": "user", "principal_id": "*", "permission": "read"}]
+    model = {"id": PIPE_MODEL, "name": "sleepmem", "meta": {}, "params": {}}
+    owui.api("POST", "/api/v1/models/create", {**model, "access_grants": everyone}, admin["token"])
     try:
         yield server, owui, admin, other, boot
     finally:
