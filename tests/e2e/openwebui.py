@@ -12,7 +12,6 @@ Ollama); chat does not need any of it.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -23,7 +22,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .server import free_port
+from .server import call_json, free_port
 
 VERSION = "0.12.4"  # what the guide and this run were checked against
 
@@ -86,13 +85,7 @@ class OpenWebUI:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def api(self, method: str, path: str, body: Any = None, token: str = "") -> Any:
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data, headers, method=method)
-        with urllib.request.urlopen(req, timeout=120) as response:
-            return json.loads(response.read())
+        return call_json(self.url + path, method, token, body)
 
     def add_function(self, token: str, fid: str, source: Path, valves: dict[str, str]) -> dict:
         """Admin > Functions > import, switch it on, set its valves: the guide's step 3A."""

@@ -69,13 +69,7 @@ class SleepmemServer:
 
     def api(self, method: str, path: str, key: str = "", body: Any = None) -> Any:
         """One memory-API call, as the page makes it (for waiting on the server's state)."""
-        headers = {"Content-Type": "application/json"}
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data, headers, method=method)
-        with urllib.request.urlopen(req, timeout=600) as response:
-            return json.loads(response.read())
+        return call_json(self.url + path, method, key, body, timeout=600)
 
     def wait_idle(self, user_query: str, key: str = "", timeout: float = 900) -> dict[str, Any]:
         """Wait until the user's wake work is done (nothing pending, nothing in the inbox):
@@ -98,6 +92,17 @@ class SleepmemServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def call_json(url: str, method: str, key: str = "", body: Any = None, timeout: float = 120) -> Any:
+    """One JSON request with an optional bearer key; the decoded JSON answer."""
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data, headers, method=method)
+    with urllib.request.urlopen(req, timeout=timeout) as response:
+        return json.loads(response.read())
 
 
 def wait_http(url: str, timeout: float) -> None:

@@ -13,7 +13,6 @@ so instead of spinning. Screenshots and the seconds of each step land in the out
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import pytest
 from sleepmem.adapters.openwebui import FUNCTION_FILE
 
 from .openwebui import VERSION, OpenWebUI, executable
+from .steps import Steps
 
 pytestmark = pytest.mark.browser
 
@@ -65,23 +65,6 @@ def stack(tmp_path: Path, e2e_out: Path, sleepmem_server):
         yield server, owui, admin, other, boot
     finally:
         owui.stop()
-
-
-class Steps:
-    def __init__(self, shot: Any, out: Path) -> None:
-        self.shot, self.out = shot, out
-        self.timings: dict[str, float] = {}
-        self.last = time.monotonic()
-
-    def done(self, page: Any, name: str) -> None:
-        now = time.monotonic()
-        self.timings[name] = round(now - self.last, 1)
-        self.last = now
-        self.shot(page, name)
-
-    def save(self, setup: dict[str, float]) -> None:
-        data = {"open_webui": VERSION, "setup": setup, "steps_seconds": self.timings}
-        (self.out / "openwebui-timings.json").write_text(json.dumps(data, indent=2))
 
 
 def sign_in(page: Any, owui: OpenWebUI, account: dict[str, str]) -> None:
@@ -137,7 +120,7 @@ def press(page: Any, label: str, marker: str) -> str:
 
 def test_open_webui_remembers_per_user_through_the_real_ui(stack, browser, shot, e2e_out):
     server, owui, admin, other, boot = stack
-    steps = Steps(shot, e2e_out)
+    steps = Steps(shot, e2e_out, "openwebui", VERSION)
     setup = {"open_webui_start_s": round(boot, 1)}
     page = browser.new_page(viewport={"width": 1280, "height": 900})
 
@@ -186,4 +169,4 @@ def test_open_webui_remembers_per_user_through_the_real_ui(stack, browser, shot,
     down = say(page, "Are you there?")
     steps.done(page, "sleepmem-down")
     assert "not reachable" in down, down
-    steps.save(setup)
+    steps.save(setup, key="open_webui")

@@ -10,9 +10,7 @@ folder (``sillytavern-timings.json``).
 
 from __future__ import annotations
 
-import json
 import shutil
-import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 import pytest
 
 from .sillytavern import VERSION, SillyTavern, tarball
+from .steps import Steps
 
 pytestmark = pytest.mark.browser
 
@@ -45,25 +44,6 @@ def sillytavern(tmp_path: Path, e2e_out: Path):
     st.configure(enableUserAccounts="true", skipContentCheck="false")
     yield st.start()
     st.stop()
-
-
-class Steps:
-    """Times and screenshots each step of the run."""
-
-    def __init__(self, shot: Any, out: Path) -> None:
-        self.shot, self.out = shot, out
-        self.timings: dict[str, float] = {}
-        self.last = time.monotonic()
-
-    def done(self, page: Any, name: str) -> None:
-        now = time.monotonic()
-        self.timings[name] = round(now - self.last, 1)
-        self.last = now
-        self.shot(page, name)
-
-    def save(self, extra: dict[str, float]) -> None:
-        data = {"sillytavern": VERSION, "setup": extra, "steps_seconds": self.timings}
-        (self.out / "sillytavern-timings.json").write_text(json.dumps(data, indent=2))
 
 
 def open_drawer(page: Any, button: str, content: str) -> None:
@@ -158,7 +138,7 @@ def test_sillytavern_remembers_per_account(
 ) -> None:
     st = sillytavern
     server = sleepmem_server(server={"cors_origins": [st.url]})
-    steps = Steps(shot, e2e_out)
+    steps = Steps(shot, e2e_out, "sillytavern", VERSION)
     try:
         run_the_guide(browser, st, server, steps)
     finally:
