@@ -330,33 +330,66 @@ def pool_facts(pool_path: Path, limit: int) -> list[Fact]:
     return facts
 
 
+def _persona_context(bench_dir: Path) -> list[dict[str, str]] | None:
+    """The persona card of the conversation bench beside the pool (a held-out context: the
+    engine never trains on it), or None when that file is not there."""
+    path = bench_dir / "conversation_bench.json"
+    if not path.exists():
+        return None
+    contexts = json.loads(path.read_text("utf-8")).get("contexts", [])
+    return next((c["messages"] for c in contexts if c.get("name") == "persona"), None)
+
+
+def _recall(engine: Engine, uid: str, facts: list[Fact], context: list[dict[str, str]]) -> float:
+    asks = [[*context, {"role": "user", "content": f.questions[0]}] for f in facts]
+    replies = engine.ask_many(uid, asks, ANSWER_TOKENS)
+    return rate([correct(r, [f.answer]) for r, f in zip(replies, facts)])
+
+
 def run_capacity(engine: Engine, n: int, pool: Path, progress: bool) -> dict[str, Any]:
+    """N pool facts told five at a time: recall at each point in a fresh chat and under a
+    persona, each edit's seconds and where they went, the sleep, bytes per fact."""
     uid = "bench:capacity"
+    persona = _persona_context(Path(pool).parent)
     if engine.memories(uid):
         engine.forget_all(uid)
     facts = pool_facts(pool, n)
     points = sorted({p for p in CAPACITY_POINTS if p <= n} | {n})
-    out: dict[str, Any] = {"recall_at": {}, "edit_s": []}
+    out: dict[str, Any] = {"recall_at": {}, "edit_s": [], "edits": []}
     written = 0
     with _progress(n, "capacity", progress) as bar:
         for point in points:
             while written < point:
                 chunk = facts[written : min(point, written + 5)]
                 t0 = time.perf_counter()
-                engine.write(uid, chunk)
+                report = engine.write(uid, chunk)
                 out["edit_s"].append(time.perf_counter() - t0)
+                out["edits"].append(
+                    {
+                        "facts_before": written,
+                        "facts": len(chunk),
+                        "seconds": out["edit_s"][-1],
+                        "incremental": report.incremental,
+                        "phases": report.phases,
+                    }
+                )
                 written += len(chunk)
                 bar.update(len(chunk))
-            hits = [
-                correct(engine.ask(uid, f.questions[0], ANSWER_TOKENS), [f.answer])
-                for f in facts[:point]
-            ]
-            out["recall_at"][str(point)] = rate(hits)
+            out["recall_at"][str(point)] = _recall(engine, uid, facts[:point], [])
+            if persona:
+                recall = _recall(engine, uid, facts[:point], persona)
+                out.setdefault("persona_recall_at", {})[str(point)] = recall
     report = engine.sleep(uid)
-    hits = [correct(engine.ask(uid, f.questions[0], ANSWER_TOKENS), [f.answer]) for f in facts]
-    out["after_sleep_recall"] = rate(hits)
+    out["after_sleep_recall"] = _recall(engine, uid, facts, [])
+    if persona:
+        out["after_sleep_persona_recall"] = _recall(engine, uid, facts, persona)
     out["sleep_s"] = report.seconds
+    out["sleep_phases"] = report.phases
     out["bytes_per_fact"] = engine.memory(uid).bytes_on_disk() / max(len(facts), 1)
+    out["ledger_bytes_per_fact"] = engine.memory(uid).ledger_bytes() / max(len(facts), 1)
+    times = sorted(out["edit_s"])
+    out["edit_s_median"] = float(np.median(times)) if times else None
+    out["edit_s_p95"] = times[min(len(times) - 1, int(0.95 * len(times)))] if times else None
     return out
 
 
@@ -364,9 +397,12 @@ def print_table(result: dict[str, Any]) -> None:
     print(f"model {result['model']}  backend {result['backend']}  device {result['device']}")
     if "capacity" in result:
         cap = result["capacity"]
+        persona = cap.get("persona_recall_at", {})
         for k, v in cap["recall_at"].items():
-            print(f"  recall at {k:>4} facts: {v:.0%}")
+            under = f"  persona {persona[k]:.0%}" if k in persona else ""
+            print(f"  recall at {k:>4} facts: {v:.0%}{under}")
         print(f"  after sleep: {cap['after_sleep_recall']:.0%}  sleep {cap['sleep_s']:.0f} s")
+        print(f"  edit s: median {cap['edit_s_median']:.1f}, p95 {cap['edit_s_p95']:.1f}")
         return
     rows = ("chat_recall", "paraphrase_recall", "general_knowledge", "ppl_drift", "leaks")
     print(f"{'metric':<20}{'before sleep':>14}{'after sleep':>14}")

@@ -40,7 +40,7 @@ def _progress(total: int, desc: str, enabled: bool) -> Any:
 
 
 def _play(
-    engine: Engine, uid: str, user: dict[str, Any], mode: str, timing: dict[str, list[float]]
+    engine: Engine, uid: str, user: dict[str, Any], mode: str, timing: dict[str, list[Any]]
 ) -> dict[str, Any]:
     """Tell the bot everything ``user`` says; returns extraction counts for the run."""
     messages: list[dict[str, str]] = []
@@ -80,6 +80,15 @@ def _play(
         if report.added:
             timing["edit_s"].append(report.seconds)
             timing["edit_s_per_fact"].append(report.seconds / len(report.added))
+            timing["edits"].append(
+                {
+                    "seconds": report.seconds,
+                    "facts": len(report.added),
+                    "superseded": len(report.superseded),
+                    "incremental": report.incremental,
+                    "phases": report.phases,
+                }
+            )
     return {
         "gold": gold_n,
         "found": found_n,
@@ -197,7 +206,7 @@ def run_mode(
     for uid, _ in users:
         if engine.memories(uid):
             engine.forget_all(uid)
-    timing: dict[str, list[float]] = {"edit_s": [], "edit_s_per_fact": []}
+    timing: dict[str, list[Any]] = {"edit_s": [], "edit_s_per_fact": [], "edits": []}
     extraction = {"gold": 0, "found": 0, "stored": 0, "right": 0, "misses": [], "false": []}
     started = time.perf_counter()
     with _progress(len(users), f"{mode}: wake", progress) as bar:
@@ -237,6 +246,8 @@ def run_mode(
             "edit_s_per_fact_median": (
                 stats_mod.median(timing["edit_s_per_fact"]) if timing["edit_s_per_fact"] else 0.0
             ),
+            "edits_incremental": sum(e["incremental"] for e in timing["edits"]),
+            "edits": timing["edits"],
             "sleep_s": float(np.mean([s["seconds"] for s in sleeps])),
             "sleep_s_max": float(max(s["seconds"] for s in sleeps)),
             "audit_before_sleep": float(np.mean([s["audit_before"] for s in sleeps])),

@@ -107,33 +107,68 @@ def target_values(
     return vstar.optimise(problem, n_groups, backend.hidden_size, settings.vstar)
 
 
+@dataclass(frozen=True)
+class Solved:
+    """An update and the keys it was written through: (n, m) per layer, one row per prompt,
+    each read with the updates of the layers below it applied, as the solve saw them."""
+
+    factors: Factors
+    keys: dict[int, np.ndarray]
+    on_top: bool = False  # the increment over a live update, not a solve from the base
+    seconds: dict[str, float] = field(default_factory=dict)  # phase -> wall seconds
+
+
+def joined(first: Factors, second: Factors) -> Factors:
+    """One update doing what ``first`` and ``second`` do together: ranks side by side."""
+    layers = dict(first.layers)
+    for layer, (r2, a2) in second.layers.items():
+        if layer in layers:
+            r1, a1 = layers[layer]
+            layers[layer] = (np.concatenate([r1, r2], axis=1), np.concatenate([a1, a2], axis=1))
+        else:
+            layers[layer] = (r2, a2)
+    return Factors(layers)
+
+
 def spread(
     backend: Backend,
     prompts: Sequence[EditPrompt],
     deltas: np.ndarray,
     settings: EditSettings,
     protection: Protection,
-) -> Factors:
-    """Write target values into ``settings.layers`` from the base weights (MEMIT eq. 14).
+    base: Factors | None = None,
+) -> Solved:
+    """Write target values into ``settings.layers`` (MEMIT eq. 14).
 
-    Every fact of the user is solved together: question keys of one person's facts are
-    alike, and sequential edits that each preserve the others overwrite one another
-    (measured: 10% recall after ten sequential wake edits, 90% jointly).
+    Without ``base``, from the base weights: every fact of the user solved together
+    (question keys of one person's facts are alike, and sequential edits that each preserve
+    the others overwrite one another: 10% recall after ten sequential wake edits, 90%
+    jointly, measured). With ``base``, the user's live update, only ``prompts`` (new facts)
+    are written, on top of it: the keys and residuals are read with ``base`` applied, and
+    ``protection.kept`` must hold the keys ``base`` was written through. With fixed keys
+    that is the joint solve exactly: the normal equations of all facts together, minus
+    those ``base`` already satisfies, leave (R_new - base K_new) K_new^T on the right and
+    the same matrix on the left. The returned factors are the increment alone.
     """
     groups = np.array([p.group for p in prompts])
     layers = sorted(settings.layers)
-    keys, h_start = backend.activations(prompts, [layers[0]], settings.v_layer)
+    keys, h_now = backend.activations(prompts, [layers[0]], settings.v_layer, base)
+    h_start = h_now
+    if base is not None:  # v* was optimised on the base weights: targets are from there
+        h_start = backend.activations(prompts, [], settings.v_layer)[1]
     targets = h_start + deltas[groups]  # (n, d)
-    h_now = h_start
+    read: dict[int, np.ndarray] = {}
     new_layers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for i, layer in enumerate(layers):
+        read[layer] = keys[layer]
         resid = (targets - h_now) / (len(layers) - i)  # (n, d)
         new_layers[layer] = solve_layer(keys[layer], resid, layer, protection, settings)
         if i + 1 < len(layers):
             # the next layer's keys and the residual it must still close, with the
             # updates so far applied: one forward pass
             nxt = layers[i + 1]
+            applied = Factors(dict(new_layers))
             keys, h_now = backend.activations(
-                prompts, [nxt], settings.v_layer, Factors(dict(new_layers))
+                prompts, [nxt], settings.v_layer, applied if base is None else joined(base, applied)
             )
-    return Factors(new_layers)
+    return Solved(Factors(new_layers), read, on_top=base is not None)

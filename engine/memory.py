@@ -1,8 +1,9 @@
 """The engine: one base model serving every user, each with their own edits.
 
-wake: every user message is scanned for facts; new facts are written as one edit batch that
-is live for the user's next message. A fact in the slot of an older one supersedes it, and
-the older fact's edit is removed, not left beside the new one.
+wake: every user message is scanned for facts; new facts are written on top of the user's
+live edit (``kept_keys``: the cost does not grow with their memory) and are live for their
+next message. A fact in the slot of an older one supersedes it, and the older fact's edit is
+removed, not left beside the new one: that re-solves every fact from the base weights.
 sleep (``sleep.Consolidation``, which Engine inherits): audit, re-solve, repair and keep the
 better of old and new edits.
 """
@@ -33,10 +34,19 @@ from .commands import is_command, split_command
 from .config import EngineConfig
 from .constrained import model_chat
 from .deltas import EditBatch
-from .editor import EditSettings, Protection, nullspace_basis, spread, target_values
+from .editor import (
+    EditSettings,
+    Protection,
+    Solved,
+    joined,
+    nullspace_basis,
+    spread,
+    target_values,
+)
 from .errors import EditError, InputError, Interrupted, SleepmemError, UnknownFact
 from .facts import ACTIVE, FORGOTTEN, SUPERSEDED, Fact, forget_matches, slot_writes
 from .hooks import ExtractContext, Plugins
+from .kept_keys import Grams, KeptKeys
 from .priority import checkpoint
 from .prompts import fact_prompts
 from .reports import Turn, WakeReport
@@ -73,6 +83,7 @@ class Engine(Consolidation):
         self.replies = self._replies()
         ed = config.editor
         self._values = TargetValues(settings_key(backend.model_id, _vstar_settings(config)))
+        self._kept = KeptKeys(settings_key(backend.model_id, dataclasses.asdict(ed)))
         bad = [layer for layer in ed.layers if layer >= backend.n_layers]
         if bad or ed.target_layer >= backend.n_layers:
             raise InputError(
@@ -312,13 +323,16 @@ class Engine(Consolidation):
         user_id = validate_user_id(user_id)
         facts: list[Fact] = []
         forgotten: list[Fact] = []
+        started = time.perf_counter()
         for message, history in turns:
             if is_command(message):
                 continue
             # a request the reply already honoured matches nothing any more
             forgotten += self.forget_requested(user_id, message, history)
             facts += self.extract(user_id, message, history, self.memories(user_id))
+        extracted = time.perf_counter() - started
         report = self.write(user_id, facts) if facts else WakeReport()
+        report.phases["extract"] = extracted
         report.forgotten = forgotten
         return report
 
@@ -369,8 +383,11 @@ class Engine(Consolidation):
             if not fresh:
                 return report
             new = [f.with_status(ACTIVE) for f in fresh]
-            self._apply(mem, new, retire={f.id: SUPERSEDED for f in report.superseded})
+            solved = self._apply(mem, new, retire={f.id: SUPERSEDED for f in report.superseded})
             report.added = new
+            if solved is not None:
+                report.phases.update(solved.seconds)
+                report.incremental = solved.on_top
         report.seconds = time.perf_counter() - started
         self._notify(
             "after_edit", user_id=user_id, added=list(report.added), superseded=report.superseded
@@ -398,16 +415,33 @@ class Engine(Consolidation):
             fact = dataclasses.replace(fact, questions=tuple(merged[: self.MAX_QUESTIONS]))
         return fact
 
-    def _apply(self, mem: UserMemory, new: list[Fact], retire: dict[str, str]) -> None:
-        """Write ``new`` facts and retire others: one joint solve of every remaining fact.
+    def _apply(self, mem: UserMemory, new: list[Fact], retire: dict[str, str]) -> Solved | None:
+        """Write ``new`` facts and retire others. The solve runs before anything is stored,
+        so a failure leaves memory as it was.
 
-        The solve runs before anything is stored, so a failure leaves memory as it was.
+        New facts alone are added on top of the live edit when its keys are known
+        (``kept_keys``): the cost then does not grow with the user's memory. Anything else
+        (a retirement, a first edit, facts no edit covers, keys lost) re-solves every
+        remaining fact together from the base weights; a retired fact's edit must leave
+        the weights, not be outvoted.
         """
         keep = [f for f in mem.facts() if f.id not in retire] + new
-        add = []
-        if keep:
-            factors = self._solve(mem.user_id, keep)
-            add = [EditBatch.new([f.id for f in keep], factors.layers, "wake")]
+        add: list[EditBatch] = []
+        parent, solved, grams = None, None, None
+        live = mem.edit()
+        if keep and new and not retire and live is not None:
+            written = {f.id for f in keep} - {f.id for f in new}
+            if set(live.fact_ids) == written:
+                grams = self._kept.grams(mem, live.id)
+        if grams is not None and live is not None:
+            base = Factors(dict(live.layers))
+            solved = self._solve(mem.user_id, new, base=(base, grams))
+            factors, parent = joined(base, solved.factors), live.id
+            add = [EditBatch.new([*live.fact_ids, *(f.id for f in new)], factors.layers, "wake")]
+        elif keep:
+            solved = self._solve(mem.user_id, keep)
+            add = [EditBatch.new([f.id for f in keep], solved.factors.layers, "wake")]
+        started = time.perf_counter()
         mem.commit(
             add_facts=new,
             set_status=retire,
@@ -416,14 +450,20 @@ class Engine(Consolidation):
         )
         self._values.drop(mem, retire)  # a v* encodes its answer: it leaves with its fact
         self._factor_cache.pop(mem.user_id, None)
+        if solved is not None:
+            self._kept.record(mem, add[0].id, parent, solved.keys, grams)
+            solved.seconds["store"] = time.perf_counter() - started
+        return solved
 
     def _solve(
         self,
         user_id: str,
         facts: Sequence[Fact],
         repair: frozenset[str] = frozenset(),
-    ) -> Factors:
-        """Factors writing all ``facts`` from the base weights.
+        base: tuple[Factors, Grams] | None = None,
+    ) -> Solved:
+        """Factors writing ``facts``: from the base weights, or with ``base`` (the live
+        update and the key sums it was written through) on top of it, the increment only.
 
         Target values (v*, the expensive part) are kept per fact (``values.TargetValues``);
         only facts without one are optimised, together in one batched run. A fact's v* does
@@ -436,6 +476,7 @@ class Engine(Consolidation):
         mem = self.memory(user_id)
         known = self._values.get(mem, [f.id for f in facts if f.id not in repair])
         todo = [f for f in facts if f.id not in known]
+        started = time.perf_counter()
         try:
             if todo:
                 v_max = min(self.config.editor.v_prompts, max_q or self.config.editor.v_prompts)
@@ -452,7 +493,17 @@ class Engine(Consolidation):
             if not prompts:
                 raise EditError("the facts have no questions to write them through")
             deltas = np.stack([known[f.id] for f in facts])
-            return spread(self.backend, prompts, deltas, self.settings, self._protection())
+            protection = self._protection()
+            live = None
+            if base is not None:
+                live, grams = base
+                for layer, gram in grams.items():
+                    protection.kept[layer] = protection.kept.get(layer, 0) + gram
+            vstar_done = time.perf_counter()
+            solved = spread(self.backend, prompts, deltas, self.settings, protection, live)
+            solved.seconds["vstar"] = vstar_done - started
+            solved.seconds["spread"] = time.perf_counter() - vstar_done
+            return solved
         except (np.linalg.LinAlgError, RuntimeError, ValueError) as exc:
             raise EditError(f"edit failed, memory unchanged: {exc}") from exc
 
@@ -534,6 +585,7 @@ class Engine(Consolidation):
             count = len(mem.facts())
             mem.forget_all()
             self._values.drop(mem)
+            self._kept.drop(mem)
             inbox.clear(mem)  # what they said before the reset is not learned after it
             self._factor_cache.pop(user_id, None)
         return count

@@ -22,6 +22,10 @@ class WakeReport:
     skipped: list[str] = field(default_factory=list)  # why facts were not written
     seconds: float = 0.0
     forgotten: list[Fact] = field(default_factory=list)  # asked in plain words to forget
+    # Where the seconds went: "extract", "vstar" (target values of new facts), "spread"
+    # (keys and solves, layer by layer), "store" (ledger, delta file, kept keys).
+    phases: dict[str, float] = field(default_factory=dict)
+    incremental: bool = False  # added on top of the live edit, not re-solved from the base
 
 
 @dataclass
@@ -40,6 +44,7 @@ class SleepReport:
     audited: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # sleep step -> wall seconds
     reason: str = ""
 
     def as_dict(self) -> dict[str, Any]:

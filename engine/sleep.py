@@ -32,6 +32,8 @@ from .store import validate_user_id
 if TYPE_CHECKING:
     from .backends.base import Backend
     from .config import EngineConfig
+    from .editor import Solved
+    from .kept_keys import KeptKeys
     from .store import UserMemory
     from .values import TargetValues
 
@@ -75,6 +77,7 @@ class Consolidation:
     _factor_cache: dict[str, Factors]
     _base_nll: dict[tuple[str, ...], tuple[float, int]]
     _values: TargetValues
+    _kept: KeptKeys
 
     if TYPE_CHECKING:  # provided by Engine; declared for the type checker only
 
@@ -82,7 +85,7 @@ class Consolidation:
         def _lock(self, user_id: str) -> threading.Lock: ...
         def factors(self, user_id: str) -> Factors: ...
         def ask_many(self, *args: Any, **kwargs: Any) -> list[str]: ...
-        def _solve(self, user_id: str, facts: Sequence[Fact], **kwargs: Any) -> Factors: ...
+        def _solve(self, user_id: str, facts: Sequence[Fact], **kwargs: Any) -> Solved: ...
         def _notify(self, hook: str, **kwargs: Any) -> None: ...
 
     AUDIT_PROBES = 2  # held-out (wording, context) pairs asked per fact
@@ -183,6 +186,15 @@ class Consolidation:
         started = time.perf_counter()
         wall_start = time.time()
         report = SleepReport()
+        mark = [started]
+
+        def step(name: str, announce: bool = True) -> None:
+            now = time.perf_counter()
+            report.phases[name] = report.phases.get(name, 0.0) + now - mark[0]
+            mark[0] = now
+            if announce:
+                done(name)
+
         with self._lock(user_id):
             mem = self.memory(user_id)
             facts = mem.facts()
@@ -193,26 +205,29 @@ class Consolidation:
             old = self.factors(user_id)
             before = self.audit(user_id, facts, old)
             report.audit_before, report.plain_before = before.rate, before.plain_rate
-            done("audit")
+            step("audit")
             report.drift_before = self.drift(old)
-            done("drift")
-            context = self._solve(user_id, facts)
-            done("re-solve")
+            step("drift")
+            solved = self._solve(user_id, facts)
+            context = solved.factors
+            step("re-solve")
             after = self.audit(user_id, facts, context)
+            step("audit new", announce=False)
             failing = frozenset(f.id for f, ok in zip(facts, after.passed()) if not ok)
             if failing:
                 # Repair what still fails; keep the repair only if it helps and loses nothing.
                 kept_values = self._values.get(mem, [f.id for f in facts])
                 repaired = self._solve(user_id, facts, repair=failing)
-                after_repair = self.audit(user_id, facts, repaired)
+                after_repair = self.audit(user_id, facts, repaired.factors)
                 if after_repair.better_than(after):
-                    context, after = repaired, after_repair
+                    solved, context, after = repaired, repaired.factors, after_repair
                 else:
                     self._values.put(mem, kept_values)
+                step("repair", announce=False)
             report.audit_after, report.plain_after = after.rate, after.plain_rate
             done("audit new")
             report.drift_after = self.drift(context)
-            done("drift new")
+            step("drift new")
             report.repaired = [
                 f.text for f, b, a in zip(facts, before.passed(), after.passed()) if a and not b
             ]
@@ -226,6 +241,7 @@ class Consolidation:
                 batch = EditBatch.new([f.id for f in facts], context.layers, "sleep")
                 mem.commit(add_batches=[batch], remove_batch_ids=[b.id for b in mem.batches()])
                 self._factor_cache.pop(user_id, None)
+                self._kept.record(mem, batch.id, None, solved.keys)
                 report.reason = "consolidated"
             else:
                 report.reason = "kept the old edits: " + (

@@ -240,9 +240,9 @@ class UserMemory:
     def edit(self) -> EditBatch | None:
         """The one batch the engine keeps for this user and model, or None.
 
-        Every engine commit replaces all batches with one joint solve of every active fact
-        (an edit is not the sum of separately solved parts), so a file with several was not
-        written by the engine and is refused rather than half-read.
+        Every engine commit replaces all batches with one that covers every active fact (a
+        joint solve, or the live one with new facts' factors joined on), so a file with
+        several was not written by the engine and is refused rather than half-read.
         """
         batches = self.batches()
         if len(batches) > 1:
@@ -406,6 +406,10 @@ class UserMemory:
     def bytes_on_disk(self) -> int:
         """Size of this model's delta file (what the edits cost on disk)."""
         return self._delta.stat().st_size if self._delta.exists() else 0
+
+    def ledger_bytes(self) -> int:
+        """Size of the ledger (facts, the wake inbox, v* and the kept edit keys)."""
+        return self._ledger.stat().st_size if self._ledger.exists() else 0
 
     def close(self) -> None:
         """Close the ledger connection; the object reopens it lazily if used again."""

@@ -248,13 +248,15 @@ def test_observe_forgets_what_a_plain_request_names(tmp_path: Path) -> None:
 def test_observe_changes_nothing_for_a_request_matching_nothing(tmp_path: Path) -> None:
     import numpy as np
     from sleepmem.engine.backends.base import Factors
+    from sleepmem.engine.editor import Solved
 
     engine = _engine(tmp_path)
     (salary,) = _store(engine, "mei", "My salary is 4000 a month.")
     # The stored fact has no edit yet; the wake heals that (see test_crash.py), here with a
     # stand-in solve since this backend has no model.
     pair = (np.ones((4, 1), np.float32), np.ones((3, 1), np.float32))
-    engine._solve = lambda user_id, facts, **_: Factors({2: pair})  # type: ignore[method-assign]
+    solved = Solved(Factors({2: pair}), keys={2: np.ones((1, 3))})
+    engine._solve = lambda user_id, facts, **_: solved  # type: ignore[method-assign]
     report: Any = engine.observe("mei", "please forget what I said about my ex")
     assert report.forgotten == [] and report.added == []
     assert [f.id for f in engine.memories("mei")] == [salary.id]
@@ -268,6 +270,7 @@ def test_heal_re_solves_an_edit_that_still_holds_a_forgotten_fact(tmp_path: Path
     import numpy as np
     from sleepmem.engine.backends.base import Factors
     from sleepmem.engine.deltas import EditBatch
+    from sleepmem.engine.editor import Solved
 
     engine = _engine(tmp_path)
     salary, city = (_store(engine, "mei", m)[0] for m in ("My salary is 4000.", "I live in Oslo."))
@@ -277,9 +280,9 @@ def test_heal_re_solves_an_edit_that_still_holds_a_forgotten_fact(tmp_path: Path
     mem.commit(set_status={salary.id: FORGOTTEN})  # the ledger, but not the delta file
     solved: list[list[str]] = []
 
-    def solve(user_id: str, facts: list[Fact], **_: object) -> Factors:
+    def solve(user_id: str, facts: list[Fact], **_: object) -> Solved:
         solved.append([f.id for f in facts])
-        return Factors({2: pair})
+        return Solved(Factors({2: pair}), keys={2: np.ones((1, 3))})
 
     engine._solve = solve  # type: ignore[method-assign]
     assert engine.heal("mei") == 0  # nothing unwritten, but the edit was stale

@@ -86,6 +86,28 @@ def stacked_factors(
     return out
 
 
+EDIT_BATCH_CELLS = 1024  # rows x longest sequence per batch of edit prompts (``length_batches``)
+
+
+def length_batches(lengths: Sequence[int], max_rows: int, max_cells: int) -> list[list[int]]:
+    """Indices of sequences in batches of similar length, shortest first.
+
+    Edit prompts range from a bare question (~30 tokens) to one under a persona card (~200):
+    padded side by side in one batch, half of the computed cells were padding (measured on
+    one fact's 13 prompts: 2470 cells for 1300 tokens). A batch here grows while its rows
+    times its longest sequence stay within ``max_cells`` (one long sequence always fits).
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        current = batches[-1] if batches else None
+        if current and len(current) < max_rows and (len(current) + 1) * lengths[i] <= max_cells:
+            current.append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
 def token_pieces(
     tokens: Iterable[int], decode: Callable[[list[int]], str], prompt_tokens: int
 ) -> Generator[GenerationResponse, None, int]:

@@ -35,11 +35,13 @@ import numpy as np
 from ..errors import BackendUnavailable, ModelError
 from ..priority import checkpoint
 from .base import (
+    EDIT_BATCH_CELLS,
     Chooser,
     EditPrompt,
     Factors,
     GenerationResponse,
     attention_allowed,
+    length_batches,
     token_pieces,
 )
 from .mlx_blas import BLAS, BLAS_ENV  # noqa: F401  (before mlx: it picks the BLAS)
@@ -371,12 +373,14 @@ class MlxBackend(MlxValueProblem):
         """Keys at ``key_layers`` and the output of ``residual_layer`` at each prompt's key
         token, from one forward pass per batch that stops at the deepest layer needed."""
         live = self._factors(factors)
-        keys: dict[int, list[np.ndarray]] = {layer: [] for layer in key_layers}
-        resid: list[np.ndarray] = []
+        n = len(prompts)
+        keys = {layer: np.zeros((n, self.intermediate_size)) for layer in key_layers}
+        resid = None if residual_layer is None else np.zeros((n, self.hidden_size))
         last = max([*key_layers, -1 if residual_layer is None else residual_layer])
-        for start in range(0, len(prompts), batch_size):
+        lengths = [self.token_count(p.text) for p in prompts]
+        for rows in length_batches(lengths, batch_size, EDIT_BATCH_CELLS):
             checkpoint()
-            seqs, cols = self._positions(prompts[start : start + batch_size])
+            seqs, cols = self._positions([prompts[i] for i in rows])
             ids, _ = self._batch(seqs)
             call = Call(
                 factors=live,
@@ -393,13 +397,10 @@ class MlxBackend(MlxValueProblem):
                         picked = hidden[call.rows, call.cols]  # (n, d)
                 mx.eval(call.keys, picked)
             for layer in key_layers:
-                keys[layer].append(_np64(call.keys[layer]))
-            if picked is not None:
-                resid.append(_np64(picked))
-        return (
-            {layer: np.concatenate(parts) for layer, parts in keys.items()},
-            np.concatenate(resid) if resid else None,
-        )
+                keys[layer][rows] = _np64(call.keys[layer])
+            if resid is not None and picked is not None:
+                resid[rows] = _np64(picked)
+        return keys, resid
 
     def keys(
         self, prompts: Sequence[EditPrompt], layers: Sequence[int], factors: Factors | None = None

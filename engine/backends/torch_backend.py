@@ -21,10 +21,12 @@ import numpy as np
 from ..errors import BackendUnavailable, ModelError
 from ..priority import checkpoint
 from .base import (
+    EDIT_BATCH_CELLS,
     Chooser,
     EditPrompt,
     Factors,
     GenerationResponse,
+    length_batches,
     token_pieces,
 )
 
@@ -325,25 +327,24 @@ class TorchBackend(TorchValueProblem):
     ) -> tuple[dict[int, np.ndarray], np.ndarray | None]:
         """Keys at ``key_layers`` and the residual after ``residual_layer`` at each prompt's
         key token, from one forward pass per batch that stops at the deepest layer needed."""
-        keys: dict[int, list[np.ndarray]] = {layer: [] for layer in key_layers}
-        resid: list[np.ndarray] = []
+        n = len(prompts)
+        keys = {layer: np.zeros((n, self.intermediate_size)) for layer in key_layers}
+        resid = None if residual_layer is None else np.zeros((n, self.hidden_size))
         last = max([*key_layers, -1 if residual_layer is None else residual_layer])
-        for start in range(0, len(prompts), batch_size):
+        lengths = [self.token_count(p.text) for p in prompts]
+        for rows in length_batches(lengths, batch_size, EDIT_BATCH_CELLS):
             checkpoint()
-            seqs, probe = self._positions(prompts[start : start + batch_size])
+            seqs, probe = self._positions([prompts[i] for i in rows])
             probe.key_layers, probe.keys = tuple(key_layers), {}
             probe.residual_layer = residual_layer
             ids, mask = self._batch(seqs)
             with self._factors(factors):
                 self._run_through(ids, mask, last, probe)
             for layer in key_layers:
-                keys[layer].append(probe.keys[layer].to(torch.float64).cpu().numpy())
-            if residual_layer is not None:
-                resid.append(probe.residuals.to(torch.float64).cpu().numpy())
-        return (
-            {layer: np.concatenate(parts) for layer, parts in keys.items()},
-            np.concatenate(resid) if resid else None,
-        )
+                keys[layer][rows] = probe.keys[layer].to(torch.float64).cpu().numpy()
+            if resid is not None:
+                resid[rows] = probe.residuals.to(torch.float64).cpu().numpy()
+        return keys, resid
 
     def keys(
         self, prompts: Sequence[EditPrompt], layers: Sequence[int], factors: Factors | None = None
