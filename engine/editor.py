@@ -152,7 +152,10 @@ def spread(
     """
     groups = np.array([p.group for p in prompts])
     layers = sorted(settings.layers)
-    keys, h_now = backend.activations(prompts, [layers[0]], settings.v_layer, base)
+    if settings.v_layer < layers[-1]:
+        raise ValueError(f"v* layer {settings.v_layer} lies below edited layer {layers[-1]}")
+    walk = backend.layer_walk(prompts, layers, settings.v_layer, base)
+    keys, h_now = next(walk)
     h_start = h_now
     if base is not None:  # v* was optimised on the base weights: targets are from there
         h_start = backend.activations(prompts, [], settings.v_layer)[1]
@@ -160,15 +163,13 @@ def spread(
     read: dict[int, np.ndarray] = {}
     new_layers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for i, layer in enumerate(layers):
-        read[layer] = keys[layer]
+        read[layer] = keys
         resid = (targets - h_now) / (len(layers) - i)  # (n, d)
-        new_layers[layer] = solve_layer(keys[layer], resid, layer, protection, settings)
+        new_layers[layer] = solve_layer(keys, resid, layer, protection, settings)
         if i + 1 < len(layers):
             # the next layer's keys and the residual it must still close, with the
-            # updates so far applied: one forward pass
-            nxt = layers[i + 1]
+            # updates so far applied
             applied = Factors(dict(new_layers))
-            keys, h_now = backend.activations(
-                prompts, [nxt], settings.v_layer, applied if base is None else joined(base, applied)
-            )
+            keys, h_now = walk.send(applied if base is None else joined(base, applied))
+    walk.close()
     return Solved(Factors(new_layers), read, on_top=base is not None)

@@ -39,6 +39,7 @@ class SleepReport:
     drift_after: float = 0.0
     kept_new: bool = False
     repaired: list[str] = field(default_factory=list)
+    repair_tried: list[str] = field(default_factory=list)  # fact ids this sleep tried to repair
     # Fact ids audited, and those whose audit failed under the edits the sleep left in
     # place: what the memory page shows per fact ("last audit passed").
     audited: list[str] = field(default_factory=list)

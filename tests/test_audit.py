@@ -24,3 +24,22 @@ def test_better_means_one_count_up_and_none_down():
     assert more.better_than(old) and not old.better_than(more)
     assert (more.rate, more.plain_rate) == (0.5, 0.5)
     assert Audit(held_out=[], plain=[]).rate == 0.0
+
+
+def test_sleep_repairs_a_few_facts_and_the_next_sleep_takes_the_others(tmp_path) -> None:
+    from sleepmem.engine.facts import explicit
+    from sleepmem.engine.sleep import Consolidation
+    from sleepmem.engine.store import MemoryStore
+
+    mem = MemoryStore(tmp_path).user("ana", "smollm2-test")
+    facts = [explicit(f"What is thing {i}?", f"answer {i}") for i in range(6)]
+    # all fail held out; facts 4 and 5 also fail their own question in an empty chat
+    audit = Audit(held_out=[F] * 6, plain=[T, T, T, T, F, F])
+    sleeper = Consolidation.__new__(Consolidation)
+    first = sleeper._to_repair(mem, facts, audit)
+    assert len(first) == Consolidation.REPAIR_MAX
+    assert {facts[4].id, facts[5].id} <= first  # lost in plain chat: always first
+    mem.record_sleep(0.0, 1.0, {"repair_tried": sorted(first)})
+    second = sleeper._to_repair(mem, facts, audit)
+    untried = {f.id for f in facts} - first
+    assert untried <= second and {facts[4].id, facts[5].id} <= second

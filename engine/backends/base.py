@@ -205,6 +205,22 @@ class Backend(Protocol):
         ((n, m) each) and, if asked, the output of decoder layer ``residual_layer`` there
         ((n, d))."""
 
+    def layer_walk(
+        self,
+        prompts: Sequence[EditPrompt],
+        layers: Sequence[int],
+        residual_layer: int,
+        base: Factors | None = None,
+    ) -> Generator[tuple[np.ndarray, np.ndarray], Factors | None, None]:
+        """The passes of a layer-by-layer edit, each from where the last one changed.
+
+        The first ``next`` gives, with ``base`` applied, the keys at the lowest layer of
+        ``layers`` ((n, m)) and the output of ``residual_layer`` ((n, d)) at each prompt's
+        key token. Each ``send(factors)`` (the update so far: ``base`` and the layers solved
+        up to the previous one) gives the same for the next layer of ``layers``. The result
+        equals ``activations`` with those factors, but a step re-runs only the layers from
+        the one last solved upwards: the hidden states below it cannot have changed."""
+
     def keys(
         self, prompts: Sequence[EditPrompt], layers: Sequence[int], factors: Factors | None = None
     ) -> dict[int, np.ndarray]:

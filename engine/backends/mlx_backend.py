@@ -26,7 +26,7 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -401,6 +401,50 @@ class MlxBackend(MlxValueProblem):
             if resid is not None and picked is not None:
                 resid[rows] = _np64(picked)
         return keys, resid
+
+    def layer_walk(
+        self,
+        prompts: Sequence[EditPrompt],
+        layers: Sequence[int],
+        residual_layer: int,
+        base: Factors | None = None,
+    ) -> Generator[tuple[np.ndarray, np.ndarray], Factors | None, None]:
+        """See ``Backend.layer_walk``: each batch's hidden states wait at the input of the
+        next edited layer, so a step runs only the layers from there up."""
+        n = len(prompts)
+        lengths = [self.token_count(p.text) for p in prompts]
+        parts = []
+        for rows in length_batches(lengths, 64, EDIT_BATCH_CELLS):
+            seqs, cols = self._positions([prompts[i] for i in rows])
+            ids, _ = self._batch(seqs)
+            with self._on_device():
+                hidden = self._embed(ids)
+            parts.append({"rows": rows, "cols": mx.array(cols), "hidden": hidden, "at": 0})
+        factors = base
+        for layer in sorted(layers):
+            keys, resid = np.zeros((n, self.intermediate_size)), np.zeros((n, self.hidden_size))
+            live = self._factors(factors)
+            for part in parts:
+                checkpoint()
+                call = Call(
+                    factors=live,
+                    rows=mx.arange(len(part["rows"])),
+                    cols=part["cols"],
+                    key_layers=frozenset({layer}),
+                )
+                with self._on_device(), scoped(call):
+                    hidden = part["hidden"]
+                    for i in range(part["at"], layer):
+                        hidden = self._layer(i, hidden)
+                    waiting = hidden
+                    for i in range(layer, residual_layer + 1):
+                        hidden = self._layer(i, hidden)
+                    picked = hidden[call.rows, call.cols]  # (rows, d)
+                    mx.eval(waiting, call.keys, picked)
+                part["hidden"], part["at"] = waiting, layer
+                keys[part["rows"]] = _np64(call.keys[layer])
+                resid[part["rows"]] = _np64(picked)
+            factors = yield keys, resid
 
     def keys(
         self, prompts: Sequence[EditPrompt], layers: Sequence[int], factors: Factors | None = None

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import inspect
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -345,6 +346,56 @@ class TorchBackend(TorchValueProblem):
             if resid is not None:
                 resid[rows] = probe.residuals.to(torch.float64).cpu().numpy()
         return keys, resid
+
+    def layer_walk(
+        self,
+        prompts: Sequence[EditPrompt],
+        layers: Sequence[int],
+        residual_layer: int,
+        base: Factors | None = None,
+    ) -> Generator[tuple[np.ndarray, np.ndarray], Factors | None, None]:
+        """See ``Backend.layer_walk``: each batch's hidden states wait at the input of the
+        next edited layer, so a step runs only the layers from there up."""
+        n, order = len(prompts), sorted(layers)
+        lengths = [self.token_count(p.text) for p in prompts]
+        parts = []
+        with torch.inference_mode():
+            for rows in length_batches(lengths, 64, EDIT_BATCH_CELLS):
+                seqs, probe = self._positions([prompts[i] for i in rows])
+                ids, _ = self._batch(seqs)  # right padding: the causal mask alone is exact
+                hidden = self.model.model.embed_tokens(ids)
+                width = ids.shape[1]
+                positions = torch.arange(width, device=self.device).unsqueeze(0)
+                allowed = np.tril(np.ones((1, width, width), dtype=bool))
+                parts.append(
+                    {
+                        "rows": rows,
+                        "probe": probe,
+                        "hidden": hidden,
+                        "at": 0,  # the layer ``hidden`` is the input of
+                        "pos": self.model.model.rotary_emb(hidden, position_ids=positions),
+                        "mask": self._additive_mask(allowed),
+                    }
+                )
+        factors = base
+        for layer in order:
+            keys, resid = np.zeros((n, self.intermediate_size)), np.zeros((n, self.hidden_size))
+            with torch.inference_mode(), self._factors(factors):
+                for part in parts:
+                    checkpoint()
+                    probe = part["probe"]
+                    probe.key_layers, probe.keys = (layer,), {}
+                    probe.residual_layer = residual_layer
+                    run = functools.partial(
+                        self._run_layers, mask=part["mask"], start=0, pos_emb=part["pos"]
+                    )
+                    with self._probing(probe):
+                        waiting = run(part["hidden"], self._layers[part["at"] : layer])
+                        run(waiting, self._layers[layer : residual_layer + 1])
+                    part["hidden"], part["at"] = waiting, layer
+                    keys[part["rows"]] = probe.keys[layer].to(torch.float64).cpu().numpy()
+                    resid[part["rows"]] = probe.residuals.to(torch.float64).cpu().numpy()
+            factors = yield keys, resid
 
     def keys(
         self, prompts: Sequence[EditPrompt], layers: Sequence[int], factors: Factors | None = None

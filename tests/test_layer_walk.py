@@ -1,0 +1,57 @@
+"""``Backend.layer_walk``, the passes of a layer-by-layer edit, against full forward passes
+(``activations``) on both backends: it only skips work, it must not change a number."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sleepmem.engine.backends.base import EditPrompt, Factors
+from sleepmem.engine.editor import joined
+
+
+def prompts(backend) -> list[EditPrompt]:
+    chats = [
+        [{"role": "user", "content": "Where do I live?"}],
+        [
+            {"role": "system", "content": "You are Mira, a cheerful ship's cook who loves stew."},
+            {"role": "user", "content": "Hi! How are you today?"},
+            {"role": "assistant", "content": "Splendid, the stew is on."},
+            {"role": "user", "content": "What is my dog's name?"},
+        ],
+        [{"role": "user", "content": "What do I do for work, again?"}],
+    ]
+    return [EditPrompt(backend.chat_text(c), -1, "Porto.", i) for i, c in enumerate(chats)]
+
+
+def update(backend, layers, seed: int) -> Factors:
+    rng = np.random.default_rng(seed)
+    d, m = backend.hidden_size, backend.intermediate_size
+    return Factors(
+        {
+            layer: (
+                rng.normal(size=(d, 2)).astype(np.float32) * 0.05,
+                rng.normal(size=(m, 2)).astype(np.float32) * 0.05,
+            )
+            for layer in layers
+        }
+    )
+
+
+@pytest.mark.parametrize("which", ["backend", "mlx_backend"])
+def test_each_step_equals_a_full_forward_with_the_same_update(request, which: str) -> None:
+    backend = request.getfixturevalue(which)
+    asked = prompts(backend)
+    base = update(backend, [2, 5], seed=1)
+    walk = backend.layer_walk(asked, [3, 5, 6], 7, base)
+    first_keys, first_h = next(walk)
+    keys, h = backend.activations(asked, [3], 7, base)
+    np.testing.assert_allclose(first_keys, keys[3], rtol=2e-4, atol=2e-4)
+    np.testing.assert_allclose(first_h, h, rtol=2e-4, atol=2e-4)
+    solved = update(backend, [3, 5], seed=2)  # what the edit writes at layers 3 and 5
+    for layer, done in ((5, [3]), (6, [3, 5])):
+        so_far = joined(base, Factors({k: solved.layers[k] for k in done}))
+        step_keys, step_h = walk.send(so_far)
+        keys, h = backend.activations(asked, [layer], 7, so_far)
+        np.testing.assert_allclose(step_keys, keys[layer], rtol=2e-4, atol=2e-4)
+        np.testing.assert_allclose(step_h, h, rtol=2e-4, atol=2e-4)
+    walk.close()
