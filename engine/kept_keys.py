@@ -133,6 +133,13 @@ class KeptKeys:
                 self._held.popitem(last=False)
 
 
+def key_sums(keys: Mapping[int, np.ndarray]) -> Grams:
+    """Per layer, the sum of k k^T over ``keys`` ((n, m) each)."""
+    grams: Grams = {}
+    _accumulate(grams, keys)
+    return grams
+
+
 def _accumulate(grams: Grams, keys: Mapping[int, np.ndarray]) -> None:
     for layer, k in keys.items():
         k64 = np.asarray(k, dtype=np.float64)

@@ -2,8 +2,9 @@
 
 Audit every active fact with wordings and contexts its edit never saw, re-solve all of them
 together from the base weights (each from its kept v*), repair the facts that still fail
-(more contexts and wordings, longer v*), keep the result only if it recalls at least as
-much and perturbs general text no more than the edits it replaces.
+(more contexts and wordings, longer v*; written on top of the re-solved edit, as a wake
+edit is), keep the result only if it recalls at least as much and perturbs general text no
+more than the edits it replaces.
 
 ``Consolidation`` is a base class of ``memory.Engine``: the methods stay the engine's (the
 public ``sleep``, ``audit``, ``drift`` and ``is_sleeping``), but live apart from waking and
@@ -24,7 +25,9 @@ import numpy as np
 from . import statistics
 from .backends.base import Factors
 from .deltas import EditBatch
+from .editor import Solved, joined
 from .facts import Fact
+from .kept_keys import key_sums
 from .prompts import audit_conversations
 from .reports import SleepReport
 from .store import validate_user_id
@@ -32,7 +35,6 @@ from .store import validate_user_id
 if TYPE_CHECKING:
     from .backends.base import Backend
     from .config import EngineConfig
-    from .editor import Solved
     from .kept_keys import KeptKeys
     from .store import UserMemory
     from .values import TargetValues
@@ -234,8 +236,16 @@ class Consolidation:
             report.repair_tried = sorted(failing)
             if failing:
                 # Repair what still fails; keep the repair only if it helps and loses nothing.
+                # The repair is written on top of the re-solved edit, as a wake edit is:
+                # a second joint re-solve cost minutes at 50 facts for a handful of them.
                 kept_values = self._values.get(mem, [f.id for f in facts])
-                repaired = self._solve(user_id, facts, repair=failing)
+                fixing = [f for f in facts if f.id in failing]
+                on_top = (context, key_sums(solved.keys))
+                fix = self._solve(user_id, fixing, repair=failing, base=on_top)
+                repaired = Solved(
+                    joined(context, fix.factors),
+                    {k: np.concatenate([solved.keys[k], fix.keys[k]]) for k in solved.keys},
+                )
                 after_repair = self.audit(user_id, facts, repaired.factors)
                 if after_repair.better_than(after):
                     solved, context, after = repaired, repaired.factors, after_repair
