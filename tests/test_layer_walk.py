@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sleepmem.engine.backends.base import EditPrompt, Factors
+from sleepmem.engine.backends.base import EditPrompt, Factors, length_batches
 from sleepmem.engine.editor import joined
 
 
@@ -37,6 +37,19 @@ def update(backend, layers, seed: int) -> Factors:
     )
 
 
+def test_length_batches_cover_every_prompt_once_within_the_cell_budget() -> None:
+    lengths = [35, 32, 34, 75, 77, 113, 113, 187, 190, 163, 163, 25, 97, 600]
+    batches = length_batches(lengths, max_rows=6, max_cells=1024)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for batch in batches:
+        longest = max(lengths[i] for i in batch)
+        assert len(batch) <= 6
+        assert len(batch) == 1 or len(batch) * longest <= 1024  # one long prompt always fits
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+    assert padded < len(lengths) * max(lengths) / 2
+
+
+@pytest.mark.model
 @pytest.mark.parametrize("which", ["backend", "mlx_backend"])
 def test_each_step_equals_a_full_forward_with_the_same_update(request, which: str) -> None:
     backend = request.getfixturevalue(which)

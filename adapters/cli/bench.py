@@ -34,8 +34,10 @@ def add_to(cli: click.Group) -> None:
         benches,
         "memory",
         "memory benchmark (wake, questions, sleep, questions); --capacity N: N synthetic "
-        "facts for one user, recall at 10/25/50/100; --ablation: editor variants on the first "
-        "benchmark user (the closing-note table)",
+        "facts for one user told five at a time, recall at 10/25/50/100 in an empty chat and "
+        "under the conversation bench's persona card, each edit's seconds split into v*, "
+        "solve and store, the sleep's steps, bytes per fact; --ablation: editor variants on "
+        "the first benchmark user (the closing-note table)",
     )
     @BENCH
     @OUT

@@ -86,7 +86,15 @@ def stacked_factors(
     return out
 
 
-EDIT_BATCH_CELLS = 1024  # rows x longest sequence per batch of edit prompts (``length_batches``)
+EDIT_BATCH_CELLS = 1024  # rows x longest sequence per batch of edit prompts
+
+
+def prompt_batches(
+    prompts: Sequence[EditPrompt], count: Callable[[str], int], max_rows: int = 64
+) -> list[list[int]]:
+    """Indices of edit ``prompts`` in batches of similar length (``length_batches``);
+    ``count`` gives a text's token count."""
+    return length_batches([count(p.text) for p in prompts], max_rows, EDIT_BATCH_CELLS)
 
 
 def length_batches(lengths: Sequence[int], max_rows: int, max_cells: int) -> list[list[int]]:

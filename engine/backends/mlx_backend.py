@@ -35,13 +35,12 @@ import numpy as np
 from ..errors import BackendUnavailable, ModelError
 from ..priority import checkpoint
 from .base import (
-    EDIT_BATCH_CELLS,
     Chooser,
     EditPrompt,
     Factors,
     GenerationResponse,
     attention_allowed,
-    length_batches,
+    prompt_batches,
     token_pieces,
 )
 from .mlx_blas import BLAS, BLAS_ENV  # noqa: F401  (before mlx: it picks the BLAS)
@@ -377,8 +376,7 @@ class MlxBackend(MlxValueProblem):
         keys = {layer: np.zeros((n, self.intermediate_size)) for layer in key_layers}
         resid = None if residual_layer is None else np.zeros((n, self.hidden_size))
         last = max([*key_layers, -1 if residual_layer is None else residual_layer])
-        lengths = [self.token_count(p.text) for p in prompts]
-        for rows in length_batches(lengths, batch_size, EDIT_BATCH_CELLS):
+        for rows in prompt_batches(prompts, self.token_count, batch_size):
             checkpoint()
             seqs, cols = self._positions([prompts[i] for i in rows])
             ids, _ = self._batch(seqs)
@@ -412,9 +410,8 @@ class MlxBackend(MlxValueProblem):
         """See ``Backend.layer_walk``: each batch's hidden states wait at the input of the
         next edited layer, so a step runs only the layers from there up."""
         n = len(prompts)
-        lengths = [self.token_count(p.text) for p in prompts]
         parts = []
-        for rows in length_batches(lengths, 64, EDIT_BATCH_CELLS):
+        for rows in prompt_batches(prompts, self.token_count):
             seqs, cols = self._positions([prompts[i] for i in rows])
             ids, _ = self._batch(seqs)
             with self._on_device():

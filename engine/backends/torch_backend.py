@@ -22,12 +22,11 @@ import numpy as np
 from ..errors import BackendUnavailable, ModelError
 from ..priority import checkpoint
 from .base import (
-    EDIT_BATCH_CELLS,
     Chooser,
     EditPrompt,
     Factors,
     GenerationResponse,
-    length_batches,
+    prompt_batches,
     token_pieces,
 )
 
@@ -332,8 +331,7 @@ class TorchBackend(TorchValueProblem):
         keys = {layer: np.zeros((n, self.intermediate_size)) for layer in key_layers}
         resid = None if residual_layer is None else np.zeros((n, self.hidden_size))
         last = max([*key_layers, -1 if residual_layer is None else residual_layer])
-        lengths = [self.token_count(p.text) for p in prompts]
-        for rows in length_batches(lengths, batch_size, EDIT_BATCH_CELLS):
+        for rows in prompt_batches(prompts, self.token_count, batch_size):
             checkpoint()
             seqs, probe = self._positions([prompts[i] for i in rows])
             probe.key_layers, probe.keys = tuple(key_layers), {}
@@ -357,10 +355,9 @@ class TorchBackend(TorchValueProblem):
         """See ``Backend.layer_walk``: each batch's hidden states wait at the input of the
         next edited layer, so a step runs only the layers from there up."""
         n, order = len(prompts), sorted(layers)
-        lengths = [self.token_count(p.text) for p in prompts]
         parts = []
         with torch.inference_mode():
-            for rows in length_batches(lengths, 64, EDIT_BATCH_CELLS):
+            for rows in prompt_batches(prompts, self.token_count):
                 seqs, probe = self._positions([prompts[i] for i in rows])
                 ids, _ = self._batch(seqs)  # right padding: the causal mask alone is exact
                 hidden = self.model.model.embed_tokens(ids)
