@@ -493,13 +493,13 @@ class Engine(Consolidation):
             if not prompts:
                 raise EditError("the facts have no questions to write them through")
             deltas = np.stack([known[f.id] for f in facts])
+            vstar_done = time.perf_counter()
             protection = self._protection()
             live = None
             if base is not None:
                 live, grams = base
                 for layer, gram in grams.items():
                     protection.kept[layer] = protection.kept.get(layer, 0) + gram
-            vstar_done = time.perf_counter()
             solved = spread(self.backend, prompts, deltas, self.settings, protection, live)
             solved.seconds["vstar"] = vstar_done - started
             solved.seconds["spread"] = time.perf_counter() - vstar_done

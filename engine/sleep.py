@@ -177,9 +177,9 @@ class Consolidation:
                 self._sleeping.discard(user_id)
         return report
 
-    # Facts repaired per sleep. A repair optimises v* afresh for twice the steps and
-    # re-solves everything once more: for 7 failing facts of 8 it was half of a 454 s sleep
-    # and repaired none of them (measured, one user). Capped, the rest wait their turn.
+    # Facts repaired per sleep. A repair optimises each fact's v* afresh for twice the steps
+    # (uncapped, with a second joint re-solve, 7 failing facts of 8 took half of a 454 s
+    # sleep and repaired none of them; measured, one user). Capped, the rest wait their turn.
     REPAIR_MAX = 4
 
     def _to_repair(self, mem: UserMemory, facts: Sequence[Fact], audit: Audit) -> frozenset[str]:
