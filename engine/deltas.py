@@ -76,13 +76,22 @@ def _digest(tensors: Mapping[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
+def _stored(x: np.ndarray) -> np.ndarray:
+    """float16 when that holds ``x`` exactly (compacted factors are rounded to it:
+    ``compact``), else float32 as it is; reading widens either back to float32."""
+    half = x.astype(np.float16)
+    if np.array_equal(half.astype(np.float32), x):
+        return np.ascontiguousarray(half)
+    return np.ascontiguousarray(x)
+
+
 def _encode(model_id: str, batches: Sequence[EditBatch]) -> tuple[dict[str, Any], dict[str, str]]:
     tensors: dict[str, np.ndarray] = {}
     meta = []
     for b in batches:
         for layer, (r, a) in sorted(b.layers.items()):
-            tensors[f"b.{b.id}.{layer}.R"] = np.ascontiguousarray(r)
-            tensors[f"b.{b.id}.{layer}.A"] = np.ascontiguousarray(a)
+            tensors[f"b.{b.id}.{layer}.R"] = _stored(r)
+            tensors[f"b.{b.id}.{layer}.A"] = _stored(a)
         fields = {"id": b.id, "fact_ids": list(b.fact_ids), "kind": b.kind}
         meta.append({**fields, "created_at": b.created_at, "layers": sorted(b.layers)})
     header = {"format": str(DELTA_FORMAT), "model_id": model_id, "batches": json.dumps(meta)}

@@ -25,7 +25,7 @@ import numpy as np
 from . import statistics
 from .backends.base import Factors
 from .deltas import EditBatch
-from .editor import Solved, joined
+from .editor import Solved
 from .facts import Fact
 from .kept_keys import key_sums
 from .prompts import audit_conversations
@@ -88,6 +88,9 @@ class Consolidation:
         def factors(self, user_id: str) -> Factors: ...
         def ask_many(self, *args: Any, **kwargs: Any) -> list[str]: ...
         def _solve(self, user_id: str, facts: Sequence[Fact], **kwargs: Any) -> Solved: ...
+        def _compacted(
+            self, solved: Solved, facts: Sequence[Fact], base: Factors | None = None
+        ) -> Factors: ...
         def _notify(self, hook: str, **kwargs: Any) -> None: ...
 
     AUDIT_PROBES = 2  # held-out (wording, context) pairs asked per fact
@@ -228,7 +231,7 @@ class Consolidation:
             report.drift_before = self.drift(old)
             step("drift")
             solved = self._solve(user_id, facts)
-            context = solved.factors
+            context = self._compacted(solved, facts)
             step("re-solve")
             after = self.audit(user_id, facts, context)
             step("audit new", announce=False)
@@ -243,7 +246,7 @@ class Consolidation:
                 on_top = (context, key_sums(solved.keys))
                 fix = self._solve(user_id, fixing, repair=failing, base=on_top)
                 repaired = Solved(
-                    joined(context, fix.factors),
+                    self._compacted(fix, fixing, context),
                     {k: np.concatenate([solved.keys[k], fix.keys[k]]) for k in solved.keys},
                 )
                 after_repair = self.audit(user_id, facts, repaired.factors)

@@ -299,13 +299,14 @@ def test_truncated_adapter_has_the_rank_it_says_and_is_that_update(
     backend = told.backend
     full = export_memory(told.home, source, "ana", tmp_path / "full")
     cut = export_memory(told.home, source, "ana", tmp_path / "cut", max_rank=2)
-    assert min(full.ranks.values()) > 2
+    assert max(full.ranks.values()) > 2  # stored compacted: one fact needs 1 to ~8 a layer
     # a layer whose update has fewer than 2 singular values above float32 noise keeps fewer
     assert max(cut.ranks.values()) == 2 and min(cut.ranks.values()) >= 1
+    assert all(cut.ranks[layer] <= full.ranks[layer] for layer in cut.ranks)
     weights = load_file(str(cut.folder / "adapter_model.safetensors"))
     ranks = {k.split(".")[4]: w.shape[0] for k, w in weights.items() if "lora_A" in k}
     assert ranks == {str(layer): rank for layer, rank in cut.ranks.items()}
-    assert cut.bytes < full.bytes / 3
+    assert cut.bytes < full.bytes
     assert all(0 < k <= 1 for k in cut.kept.values())
     # what PEFT runs is exactly the truncated update sleepmem reports
     pairs = lora_pairs(told.factors("ana"), max_rank=2)

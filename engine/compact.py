@@ -1,0 +1,152 @@
+"""Compact a user's update onto the output directions its own keys use.
+
+A solve writes each layer's update as delta W = R A^T with one rank per prompt (13 a fact
+by default), float32: 858 KiB a fact at the default model. Most of that rank carries
+nothing the edit's keys read back. The prompts of one fact share its target, so the
+outputs delta W k of its keys span about one or two directions, and A = (lambda C + K^T K
++ ...)^-1 K spends much of ||delta W||_F on input directions where ordinary text and the
+fact keys are both small. Plain SVD truncation (the best rank-r approximation in Frobenius
+norm) keeps those and drops what the facts need: measured on 10 facts, rank 16 a layer kept
+52% of ||delta W||_F^2 and 5 of 10 answers.
+
+So each layer is re-factored onto the top eigenvectors U of delta W G delta W^T, where G is
+the sum of k k^T over the keys the update was written through (``kept_keys``):
+    delta W' = U U^T delta W
+For a fixed rank this is the best approximation of delta W's outputs on those keys
+(Eckart-Young on delta W K^T), and since it only projects the output, it never writes more
+into any other input than delta W did. The rank is the smallest that keeps ``share`` of
+||delta W K^T||_F^2. The factors are balanced (both halves of a rank the same norm) and,
+where that costs nothing measurable on the keys, rounded to float16-representable values, so
+the edit file stores them in half the bytes with no second rounding after a restart
+(``deltas``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .backends.base import Factors
+
+FLOAT16_MAX = 6.0e4  # beneath float16's largest finite value (65504), with margin
+
+
+@dataclass(frozen=True)
+class Compacted:
+    factors: Factors
+    kept: dict[int, float]  # layer -> share of ||delta W K^T||_F^2 the compact update keeps
+    ranks: dict[int, tuple[int, int]]  # layer -> (rank before, rank after)
+
+
+def output_directions(
+    r: np.ndarray, a: np.ndarray, gram: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (descending) and eigenvectors U (d, k) of delta W G delta W^T, with
+    delta W = R A^T, computed in the rank's space (never a d x m or d x d product): with
+    R = Q T (thin QR), delta W G delta W^T = Q (T A^T G A T^T) Q^T."""
+    r64, a64 = r.astype(np.float64), a.astype(np.float64)
+    q, t = np.linalg.qr(r64)  # (d, k), (k, n)
+    core = a64.T @ gram @ a64  # (n, n)
+    small = t @ core @ t.T  # (k, k)
+    values, vectors = np.linalg.eigh((small + small.T) / 2)
+    order = np.argsort(values)[::-1]
+    return np.maximum(values[order], 0.0), q @ vectors[:, order]
+
+
+def compact_layer(
+    r: np.ndarray,
+    a: np.ndarray,
+    gram: np.ndarray,
+    share: float,
+    rows: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """(R' (d, k), A' (m, k), kept share) for one layer; see the module docstring.
+
+    ``rows`` (keys, (n, m)), when given, must each keep ``share`` of their own output too:
+    the total alone lets a prompt whose output is small next to the others' go. Measured:
+    three facts kept 99.5% of the total at rank 3-7 and lost one trained wording of the
+    third ("What do I do for work?" -> "Ireland.").
+    """
+    values, u = output_directions(r, a, gram)
+    total = float(values.sum())
+    if total <= 0:
+        return r, a, 1.0
+    rank = int(np.searchsorted(np.cumsum(values) / total, share) + 1)
+    if rows is not None and len(rows):
+        rank = max(rank, _rank_for_every_row(r, a, u, rows, share))
+    rank = min(rank, values.size)
+    if rank >= r.shape[1]:
+        return r, a, 1.0  # nothing to gain: the stored factors are already this small
+    u = u[:, :rank]  # (d, k)
+    new_a = a.astype(np.float64) @ (r.astype(np.float64).T @ u)  # (m, k): (U^T R A^T)^T
+    norms = np.linalg.norm(new_a, axis=0)
+    scale = np.sqrt(np.where(norms > 0, norms, 1.0))
+    new_r, new_a = u * scale, new_a / scale
+    kept = float(values[:rank].sum()) / total
+    half_r, half_a = _half(new_r), _half(new_a)
+    if _loss_on_keys(new_r, new_a, half_r, half_a, gram) <= HALF_LOSS * total:
+        return half_r, half_a, kept
+    return new_r.astype(np.float32), new_a.astype(np.float32), kept
+
+
+def _rank_for_every_row(
+    r: np.ndarray, a: np.ndarray, u: np.ndarray, rows: np.ndarray, share: float
+) -> int:
+    """The fewest leading directions of ``u`` that keep ``share`` of each row's output."""
+    out = (rows.astype(np.float64) @ a.astype(np.float64)) @ r.T.astype(np.float64)  # (n, d)
+    own = np.sum(out**2, axis=1)  # (n,)
+    kept = np.cumsum((out @ u) ** 2, axis=1)  # (n, k): energy in the first j+1 directions
+    enough = np.all(kept >= share * own[:, None], axis=0)
+    return int(np.argmax(enough)) + 1 if enough.any() else u.shape[1]
+
+
+HALF_LOSS = 1e-5
+"""Rounding to float16 is taken only when it moves the outputs on the keys by at most this
+share of their energy. On the default model's solves it moved them by 5e-8 (both halves
+are balanced and of order 1); an input side dominated by directions the keys barely use would
+lose precision where it matters, and stays float32."""
+
+
+def _half(x: np.ndarray) -> np.ndarray:
+    """The float32 values nearest ``x`` that float16 holds exactly (``x`` itself where
+    float16 would overflow)."""
+    if np.abs(x).max(initial=0.0) > FLOAT16_MAX:
+        return x.astype(np.float32)
+    return x.astype(np.float16).astype(np.float32)
+
+
+def _loss_on_keys(
+    r: np.ndarray, a: np.ndarray, r2: np.ndarray, a2: np.ndarray, gram: np.ndarray
+) -> float:
+    """||(R A^T - R2 A2^T) K^T||_F^2 from the key sum G = K^T K, in factor form:
+    with B = [R, R2] and C = [A, -A2], it is trace(B^T B C^T G C)."""
+    b = np.concatenate([r, r2], axis=1).astype(np.float64)
+    c = np.concatenate([a, -a2], axis=1).astype(np.float64)
+    return float(np.sum((b.T @ b) * (c.T @ gram @ c)))
+
+
+def compact(
+    factors: Factors,
+    grams: Mapping[int, np.ndarray],
+    share: float,
+    rows: Mapping[int, np.ndarray] | None = None,
+) -> Compacted:
+    """Every layer of ``factors`` that has keys in ``grams`` compacted to ``share`` (and to
+    ``share`` of each of ``rows``' outputs); layers without keys are left as they are."""
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], not {share}")
+    layers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    kept: dict[int, float] = {}
+    ranks: dict[int, tuple[int, int]] = {}
+    for layer, (r, a) in factors.layers.items():
+        gram = grams.get(layer)
+        if gram is None or r.shape[1] == 0:
+            layers[layer] = (r, a)
+            continue
+        some = None if rows is None else rows.get(layer)
+        new_r, new_a, kept[layer] = compact_layer(r, a, gram, share, some)
+        layers[layer] = (new_r, new_a)
+        ranks[layer] = (r.shape[1], new_r.shape[1])
+    return Compacted(Factors(layers), kept, ranks)

@@ -1,0 +1,134 @@
+"""Compacting an update onto the outputs its keys use (engine/compact.py), and the edit
+file storing compacted factors in float16 (engine/deltas.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sleepmem.engine.backends.base import Factors
+from sleepmem.engine.compact import compact, compact_layer
+from sleepmem.engine.deltas import EditBatch, read_delta_file, write_delta_file
+from sleepmem.engine.exports import lora_pair
+from sleepmem.engine.kept_keys import key_sums
+
+D, M = 24, 40
+
+
+def _edit(rng: np.random.Generator, facts: int = 4, rows: int = 6, unused: float = 0.0):
+    """An update shaped like a solve's: each fact's rows share one target direction (plus
+    a little per-row spread) and keys cluster per fact. Three extra ranks of large norm
+    write through input directions no key has (what lambda C^-1 makes of a real solve's
+    low-energy directions); ``unused`` adds such directions to every rank's input side."""
+    targets = rng.normal(size=(facts, D))
+    centres = rng.normal(size=(facts, M))
+    keys = np.concatenate([c + 0.3 * rng.normal(size=(rows, M)) for c in centres])
+    resid = np.concatenate([t + 0.05 * rng.normal(size=(rows, D)) for t in targets])
+    a = np.linalg.lstsq(keys, np.eye(len(keys)), rcond=None)[0]  # (M, n): keys @ a = I
+    spare = np.linalg.svd(keys)[2][len(keys) :]  # (M - n, M): directions no key has
+    a = a + unused * spare.T @ rng.normal(size=(len(spare), len(keys)))
+    r = np.concatenate([resid.T, 10.0 * rng.normal(size=(D, 3))], axis=1)
+    a = np.concatenate([a, spare[:3].T], axis=1)
+    return r.astype(np.float32), a.astype(np.float32), keys
+
+
+def test_compact_keeps_the_outputs_on_its_keys_in_fewer_ranks():
+    rng = np.random.default_rng(0)
+    r, a, keys = _edit(rng)
+    exact = keys @ a @ r.T  # (n, d): what the update writes on each key
+    new_r, new_a, kept = compact_layer(r, a, keys.T @ keys, 0.99)
+    assert new_r.shape[1] < r.shape[1] and new_r.shape[1] == new_a.shape[1]
+    assert kept >= 0.99
+    approx = keys @ new_a @ new_r.T
+    lost = np.linalg.norm(exact - approx) ** 2 / np.linalg.norm(exact) ** 2
+    assert lost == pytest.approx(1 - kept, abs=1e-4)
+
+
+def test_compact_beats_plain_svd_at_the_same_rank():
+    rng = np.random.default_rng(1)
+    r, a, keys = _edit(rng)
+    exact = keys @ a @ r.T
+    new_r, new_a, _ = compact_layer(r, a, keys.T @ keys, 0.99)
+    plain = lora_pair(r, a, max_rank=new_r.shape[1])
+    err_compact = np.linalg.norm(exact - keys @ new_a @ new_r.T)
+    err_plain = np.linalg.norm(exact - keys @ plain.a.T @ plain.b.T)
+    assert err_compact < 0.2 * err_plain  # plain SVD keeps the large ranks no key reads
+
+
+def test_compact_never_writes_more_into_any_input():
+    rng = np.random.default_rng(2)
+    r, a, keys = _edit(rng)
+    new_r, new_a, _ = compact_layer(r, a, keys.T @ keys, 0.9)
+    probes = rng.normal(size=(200, M))
+    before = np.linalg.norm(probes @ a @ r.T, axis=1)
+    after = np.linalg.norm(probes @ new_a @ new_r.T, axis=1)
+    assert np.all(after <= before * (1 + 1e-3))  # an output projection, up to float16
+
+
+def test_compacted_factors_are_balanced_and_float16_exact():
+    rng = np.random.default_rng(3)
+    r, a, keys = _edit(rng)
+    new_r, new_a, _ = compact_layer(r, a, keys.T @ keys, 0.999)
+    assert new_r.dtype == new_a.dtype == np.float32
+    for x in (new_r, new_a):
+        assert np.array_equal(x.astype(np.float16).astype(np.float32), x)
+    ratio = np.linalg.norm(new_r, axis=0) / np.linalg.norm(new_a, axis=0)
+    assert np.allclose(ratio, 1.0, rtol=1e-2)
+
+
+def test_float16_is_refused_where_it_would_cost_the_keys_precision():
+    # an input side 30x larger in directions no key uses: rounding it to float16 would
+    # move the outputs on the keys by ~1%, so the factors stay float32
+    rng = np.random.default_rng(3)
+    r, a, keys = _edit(rng, unused=30.0)
+    new_r, new_a, kept = compact_layer(r, a, keys.T @ keys, 0.999)
+    assert not np.array_equal(new_a.astype(np.float16).astype(np.float32), new_a)
+    exact = keys @ a @ r.T
+    lost = np.linalg.norm(exact - keys @ new_a @ new_r.T) ** 2 / np.linalg.norm(exact) ** 2
+    assert lost == pytest.approx(1 - kept, abs=1e-5)
+
+
+def test_compact_leaves_layers_without_keys_and_small_factors_alone():
+    rng = np.random.default_rng(4)
+    r, a, keys = _edit(rng)
+    tiny_r, tiny_a = r[:, :1].copy(), a[:, :1].copy()
+    out = compact(
+        Factors({3: (r, a), 4: (tiny_r, tiny_a), 5: (r, a)}),
+        {3: keys.T @ keys, 4: keys.T @ keys},
+        0.99,
+    )
+    assert out.factors.layers[5][0] is r  # no keys for layer 5
+    assert out.factors.layers[4][0] is tiny_r  # rank 1 cannot get smaller
+    assert out.ranks[3][1] < out.ranks[3][0]
+    with pytest.raises(ValueError, match="share"):
+        compact(Factors({3: (r, a)}), {3: keys.T @ keys}, 0.0)
+
+
+def test_compact_of_an_empty_update_is_the_update():
+    r = np.zeros((D, 3), np.float32)
+    a = np.ones((M, 3), np.float32)
+    out_r, out_a, kept = compact_layer(r, a, np.eye(M), 0.99)
+    assert out_r is r and out_a is a and kept == 1.0
+
+
+def test_the_edit_file_stores_compacted_factors_in_half_the_bytes(tmp_path):
+    rng = np.random.default_rng(5)
+    r = rng.normal(size=(576, 20)).astype(np.float16).astype(np.float32)
+    a = rng.normal(size=(1536, 20)).astype(np.float16).astype(np.float32)
+    full, half = tmp_path / "full.safetensors", tmp_path / "half.safetensors"
+    write_delta_file(full, "m", [EditBatch.new(["f"], {3: (r + 1e-4, a + 1e-4)}, "wake")])
+    write_delta_file(half, "m", [EditBatch.new(["f"], {3: (r, a)}, "wake")])
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    (batch,) = read_delta_file(half, "m")
+    got_r, got_a = batch.layers[3]
+    assert got_r.dtype == got_a.dtype == np.float32
+    assert np.array_equal(got_r, r) and np.array_equal(got_a, a)
+    (batch,) = read_delta_file(full, "m")
+    assert np.array_equal(batch.layers[3][0], r + np.float32(1e-4))  # float32 kept as is
+
+
+def test_key_sums_of_the_rows_are_what_compact_weighs():
+    rng = np.random.default_rng(6)
+    r, a, keys = _edit(rng)
+    by_sums = compact(Factors({3: (r, a)}), key_sums({3: keys}), 0.99)
+    by_gram = compact_layer(r, a, keys.T @ keys, 0.99)
+    assert np.allclose(by_sums.factors.layers[3][0], by_gram[0])
