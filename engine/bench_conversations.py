@@ -193,6 +193,27 @@ def _general(
     return rate(hits), float(np.mean(drifts)) if drifts else 0.0
 
 
+def _storage(engine: Engine, uids: list[str]) -> dict[str, float]:
+    """What the users' memories cost after sleep: the edit files and the ledgers, per
+    active fact, and the stored update's rank per layer per fact."""
+    facts = edit_bytes = ledger_bytes = ranks = layers = 0
+    for uid in uids:
+        mem = engine.memory(uid)
+        facts += len(mem.facts())
+        edit_bytes += mem.bytes_on_disk()
+        ledger_bytes += mem.ledger_bytes()
+        for batch in mem.batches():
+            ranks += sum(r.shape[1] for r, _ in batch.layers.values())
+            layers = max(layers, len(batch.layers))
+    per = max(facts, 1)
+    return {
+        "facts": facts,
+        "edit_bytes_per_fact": edit_bytes / per,
+        "ledger_bytes_per_fact": ledger_bytes / per,
+        "rank_per_layer_per_fact": ranks / max(layers, 1) / per,
+    }
+
+
 def run_mode(
     engine: Engine,
     data: dict[str, Any],
@@ -227,6 +248,7 @@ def run_mode(
     with _progress(n_q * (len(data["contexts"]) + 4), f"{mode}: after sleep", progress) as bar:
         after = _evaluate(engine, users, data["contexts"], bar)
     leaks = _leaks(engine, users)
+    storage = _storage(engine, [uid for uid, _ in users])
     general, drift = _general(engine, users, gk, neutral)
     result: dict[str, Any] = {
         "after_sleep": after,
@@ -239,6 +261,7 @@ def run_mode(
         "general_knowledge_raw": general,
         "ppl_drift": drift,
         "sleep": [{"user": uid, **s} for (uid, _), s in zip(users, sleeps)],
+        "storage": storage,
         "timing": {
             "wake_s": wake_s,
             "edit_s_median": stats_mod.median(timing["edit_s"]) if timing["edit_s"] else 0.0,
@@ -338,6 +361,7 @@ def print_table(result: dict[str, Any]) -> None:
     row("perplexity drift", lambda r: r.get("ppl_drift"))
     row("edit s (median)", lambda r: r["timing"]["edit_s_median"])
     row("sleep s (mean)", lambda r: r["timing"]["sleep_s"])
+    row("edit KiB per fact", lambda r: r["storage"]["edit_bytes_per_fact"] / 1024)
     ex = result.get("extraction")
     if ex:
         print(f"extraction: recall {ex['recall']:.2f}, precision {ex['precision']:.2f}")
