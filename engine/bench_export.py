@@ -26,6 +26,7 @@ from .backends.base import Factors, GenerationResponse
 from .bench import correct
 from .exports import as_factors, export_memory, lora_pairs
 from .facts import explicit
+from .kept_keys import stored_key_sums
 from .memory import Engine
 from .models import ModelSource
 
@@ -149,6 +150,8 @@ def _user(
         "edit_s": round(time.perf_counter() - started, 2),
     }
     factors = engine.factors(uid)
+    live = engine.memory(uid).edit()
+    grams = None if live is None else stored_key_sums(engine.memory(uid), live.id)
     asks = _asks(user)
     convs = [[{"role": "user", "content": q}] for q, _, _ in asks]
     n_questions = len(user["questions"])
@@ -163,7 +166,7 @@ def _user(
     rows = []
     torch_replies: list[str] = []
     for cap in [None, *ranks]:
-        pairs = lora_pairs(factors, cap)
+        pairs = lora_pairs(factors, cap, grams=grams)
         sizes = {
             dtype: export_memory(
                 engine.home, source, uid, tmp / "peft", max_rank=cap, dtype=dtype, force=True

@@ -184,10 +184,12 @@ class EditorConfig(Section):
     compact: float | None = opt(
         0.995,
         "Each stored update is re-factored onto the output directions its own keys use, "
-        "keeping this share of its effect on them (engine/compact.py), in float16: about 3 "
-        "ranks a fact a layer instead of 13, and half the bytes of each. Measured on 10 "
-        "facts: 0.995 kept every answer at rank 32-34 a layer, where plain SVD at rank 32 "
-        "lost 2 of 10. none = store the solve's factors as they are.",
+        "keeping this share of its effect on them, in total and on every key "
+        "(engine/compact.py), in float16. Measured on 10 facts: 0.995 kept 244 of 1040 ranks "
+        "and every answer of the full update (10/10 in a fresh chat, 8/10 under a persona); "
+        "plain SVD to 256 ranks lost 2 of 10. An edit that would cost a fact's answer more "
+        "than 0.1 nats is compacted at 0.9999 instead. none = store the solve's factors as "
+        "they are.",
         gt=0,
         le=1,
     )

@@ -51,7 +51,7 @@ class KeptKeys:
             if held is not None and held[0] == batch_id:
                 self._held.move_to_end(user)
                 return held[1]
-        chain = self._chain(memory, batch_id)
+        chain = _chain(memory, batch_id, self.key)
         if chain is None:
             return None
         grams: Grams = {}
@@ -102,35 +102,50 @@ class KeptKeys:
             if conn is not None:
                 conn.execute("DELETE FROM kept_keys")
 
-    def _chain(self, memory: UserMemory, batch_id: str) -> list[dict[int, np.ndarray]] | None:
-        with memory.ledger(create=False, table=_SCHEMA) as conn:
-            if conn is None:
-                return None
-            found = conn.execute(
-                "SELECT batch_id, parent, layer, rows, cols, keys FROM kept_keys "
-                "WHERE settings = ?",
-                (self.key,),
-            ).fetchall()
-        by_batch: dict[str, tuple[str | None, dict[int, np.ndarray]]] = {}
-        for bid, parent, layer, n, m, blob in found:
-            keys = np.frombuffer(blob, dtype=np.float16, count=n * m).reshape(n, m)
-            by_batch.setdefault(bid, (parent, {}))[1][layer] = keys
-        chain, at, seen = [], batch_id, set()
-        while at is not None:
-            if at not in by_batch or at in seen:
-                return None
-            seen.add(at)
-            parent, keys = by_batch[at]
-            chain.append(keys)
-            at = parent
-        return chain
-
     def _hold(self, user: str, batch_id: str, grams: Grams) -> None:
         with self._lock:
             self._held[user] = (batch_id, grams)
             self._held.move_to_end(user)
             while len(self._held) > self.HELD_USERS:
                 self._held.popitem(last=False)
+
+
+def stored_key_sums(memory: UserMemory, batch_id: str) -> Grams | None:
+    """The sums of ``batch_id``'s chain whatever settings it was made under (batch ids are
+    unique), for readers without an engine: the export weighs its truncation by them."""
+    chain = _chain(memory, batch_id, None)
+    if chain is None:
+        return None
+    grams: Grams = {}
+    for keys in chain:
+        _accumulate(grams, keys)
+    return grams
+
+
+def _chain(
+    memory: UserMemory, batch_id: str, settings: str | None
+) -> list[dict[int, np.ndarray]] | None:
+    with memory.ledger(create=False, table=_SCHEMA) as conn:
+        if conn is None:
+            return None
+        found = conn.execute(
+            "SELECT batch_id, parent, layer, rows, cols, keys FROM kept_keys "
+            "WHERE settings = ? OR ? IS NULL",
+            (settings, settings),
+        ).fetchall()
+    by_batch: dict[str, tuple[str | None, dict[int, np.ndarray]]] = {}
+    for bid, parent, layer, n, m, blob in found:
+        keys = np.frombuffer(blob, dtype=np.float16, count=n * m).reshape(n, m)
+        by_batch.setdefault(bid, (parent, {}))[1][layer] = keys
+    chain, at, seen = [], batch_id, set()
+    while at is not None:
+        if at not in by_batch or at in seen:
+            return None
+        seen.add(at)
+        parent, keys = by_batch[at]
+        chain.append(keys)
+        at = parent
+    return chain
 
 
 def key_sums(keys: Mapping[int, np.ndarray]) -> Grams:

@@ -8,7 +8,7 @@ import pytest
 from sleepmem.engine.backends.base import Factors
 from sleepmem.engine.compact import compact, compact_layer
 from sleepmem.engine.deltas import EditBatch, read_delta_file, write_delta_file
-from sleepmem.engine.exports import lora_pair
+from sleepmem.engine.exports import lora_pair, lora_pairs
 from sleepmem.engine.kept_keys import key_sums
 
 D, M = 24, 40
@@ -132,3 +132,20 @@ def test_key_sums_of_the_rows_are_what_compact_weighs():
     by_sums = compact(Factors({3: (r, a)}), key_sums({3: keys}), 0.99)
     by_gram = compact_layer(r, a, keys.T @ keys, 0.99)
     assert np.allclose(by_sums.factors.layers[3][0], by_gram[0])
+
+
+def test_an_export_cut_weighed_by_the_keys_keeps_what_they_read():
+    rng = np.random.default_rng(7)
+    r, a, keys = _edit(rng)
+    exact = keys @ a @ r.T
+    weighed = lora_pairs(Factors({3: (r, a)}), max_rank=4, grams={3: keys.T @ keys})[3]
+    plain = lora_pairs(Factors({3: (r, a)}), max_rank=4)[3]
+    assert weighed.rank == plain.rank == 4
+    err_weighed = np.linalg.norm(exact - keys @ weighed.a.T @ weighed.b.T)
+    err_plain = np.linalg.norm(exact - keys @ plain.a.T @ plain.b.T)
+    assert err_weighed < 0.2 * err_plain
+    assert weighed.kept == pytest.approx(1 - err_weighed**2 / np.linalg.norm(exact) ** 2, abs=1e-3)
+    # without a cap nothing is cut, keys or not
+    whole = lora_pairs(Factors({3: (r, a)}), grams={3: keys.T @ keys})[3]
+    assert whole.kept == 1.0
+    np.testing.assert_allclose(whole.b @ whole.a, r @ a.T, rtol=1e-4, atol=1e-4)

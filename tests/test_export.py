@@ -17,6 +17,7 @@ from sleepmem.engine.errors import InputError
 from sleepmem.engine.exports import MANIFEST, as_factors, export_memory, lora_pair, lora_pairs
 from sleepmem.engine.exports.gguf_format import write_gguf
 from sleepmem.engine.facts import ACTIVE, explicit
+from sleepmem.engine.kept_keys import stored_key_sums
 from sleepmem.engine.models import ModelSource
 from sleepmem.engine.store import MemoryStore
 
@@ -309,7 +310,10 @@ def test_truncated_adapter_has_the_rank_it_says_and_is_that_update(
     assert cut.bytes < full.bytes
     assert all(0 < k <= 1 for k in cut.kept.values())
     # what PEFT runs is exactly the truncated update sleepmem reports
-    pairs = lora_pairs(told.factors("ana"), max_rank=2)
+    mem = told.memory("ana")
+    grams = stored_key_sums(mem, mem.edit().id)
+    assert grams is not None  # the cut was weighed by the keys the edit was written through
+    pairs = lora_pairs(told.factors("ana"), max_rank=2, grams=grams)
     model = PeftModel.from_pretrained(peft_model, str(cut.folder))
     try:
         text = _prompt(backend, ANA[0])

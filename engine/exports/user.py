@@ -19,6 +19,7 @@ import numpy as np
 from .. import paths
 from ..backends.base import Factors
 from ..errors import InputError
+from ..kept_keys import Grams, stored_key_sums
 from ..models import ModelSource, default_gguf_path, default_model_dir
 from ..store import MemoryStore
 from . import gguf_format, peft_format
@@ -41,7 +42,7 @@ class ExportResult:
     facts: int
     unwritten: int  # active facts the stored edit does not cover yet (not in the adapter)
     ranks: dict[int, int]
-    kept: dict[int, float]  # per layer, share of ||delta W||_F^2 the adapter holds
+    kept: dict[int, float]  # per layer, share of the update the adapter holds (lowrank)
     dtype: str
     max_rank: int | None
     bytes: int = 0
@@ -61,9 +62,10 @@ class ExportResult:
         return line
 
 
-def memory_factors(root: Path, user: str, model_id: str) -> tuple[Factors, int, int]:
-    """The memory's live factors for ``model_id``, its active fact count and how many of
-    them the edit does not cover. Unknown users and users with nothing written are errors
+def memory_factors(root: Path, user: str, model_id: str) -> tuple[Factors, int, int, Grams | None]:
+    """The memory's live factors for ``model_id``, its active fact count, how many of
+    them the edit does not cover, and the key sums the edit was written through (None if
+    the ledger has not kept them). Unknown users and users with nothing written are errors
     a user can act on."""
     store = MemoryStore(root)
     try:
@@ -86,7 +88,9 @@ def memory_factors(root: Path, user: str, model_id: str) -> tuple[Factors, int, 
                 "yet: chat with this model once (it re-edits them) or run `sleepmem sleep "
                 "--user` on it, then export"
             )
-        return factors, len(facts), len(mem.unwritten_facts())
+        assert edit is not None
+        grams = stored_key_sums(mem, edit.id)
+        return factors, len(facts), len(mem.unwritten_facts()), grams
     finally:
         store.close()
 
@@ -127,7 +131,8 @@ def export_memory(
     """Write ``user``'s memory for ``source`` as a ``fmt`` adapter into the folder ``out``.
 
     ``home``: the sleepmem home (its users folder holds the memory). ``max_rank``
-    truncates each layer by SVD; ``dtype`` float16 halves the size (the SVD form is used so
+    truncates each layer, on the directions the memory's keys use where the ledger kept
+    them, else by SVD; ``dtype`` float16 halves the size (the SVD form is used so
     neither half underflows). Errors a user can act on are InputError; nothing is written before the
     memory is found and the adapter built.
     """
@@ -137,8 +142,9 @@ def export_memory(
         raise InputError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
     if max_rank is not None and max_rank < 1:
         raise InputError(f"--max-rank must be at least 1, not {max_rank}")
-    factors, n_facts, unwritten = memory_factors(paths.users_dir(home), user, source.model_id)
-    pairs = lora_pairs(factors, max_rank, balanced=dtype != "float32")
+    found = memory_factors(paths.users_dir(home), user, source.model_id)
+    factors, n_facts, unwritten, grams = found
+    pairs = lora_pairs(factors, max_rank, balanced=dtype != "float32", grams=grams)
     if not pairs:
         raise InputError(f"user {user!r}'s edit is all zeros; there is nothing to export")
     arch = _gguf_arch(home, source, pairs, base_gguf) if fmt == "gguf" else None
