@@ -222,7 +222,9 @@ class _Backend:
 
 
 def _engine(tmp_path: Path) -> Engine:
-    config = load_config(overrides={"home": str(tmp_path)}, discover=False, env={})
+    # compact storage checks answers through the model, which this stand-in has not
+    env = {"SLEEPMEM_EDITOR__COMPACT": "none"}
+    config = load_config(overrides={"home": str(tmp_path)}, discover=False, env=env)
     pm = manager.load_plugins(manager.new_plugin_manager(), allowed=("rules", "commands"))
     return Engine(config, _Backend(), PluginRegistry(pm))  # type: ignore[arg-type]
 

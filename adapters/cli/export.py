@@ -16,7 +16,7 @@ def add_to(cli: click.Group) -> None:
         "export",
         "write --user's memory as a LoRA adapter into the folder OUT: PEFT (adapter_config.json "
         "+ adapter_model.safetensors, for transformers and vLLM) or llama.cpp (adapter.gguf), "
-        "optionally truncated to --max-rank by SVD",
+        "optionally truncated to --max-rank (on the directions its keys use, else by SVD)",
     )
     @click.argument("out", metavar="OUT", type=click.Path(path_type=Path))
     @click.option("--user", required=True, metavar="NAME", help="whose memory to export")
