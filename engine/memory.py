@@ -420,26 +420,30 @@ class Engine(Consolidation):
         """Write ``new`` facts and retire others. The solve runs before anything is stored,
         so a failure leaves memory as it was.
 
-        New facts alone are added on top of the live edit when its keys are known
-        (``kept_keys``): the cost then does not grow with the user's memory. Anything else
-        (a retirement, a first edit, facts no edit covers, keys lost) re-solves every
-        remaining fact together from the base weights; a retired fact's edit must leave
-        the weights, not be outvoted.
+        Facts no edit covers (the new ones, and any a crash left unwritten) are added on
+        top of the live edit when its keys are known (``kept_keys``): the cost then does
+        not grow with the user's memory, and a recovery writes what the uncrashed edit
+        would have. Anything else (a retirement, a first edit, an edit still holding a
+        retired fact, keys lost) re-solves every remaining fact together from the base
+        weights; a retired fact's edit must leave the weights, not be outvoted.
         """
         keep = [f for f in mem.facts() if f.id not in retire] + new
         add: list[EditBatch] = []
         parent, solved, grams = None, None, None
         live = mem.edit()
-        if keep and new and not retire and live is not None:
-            written = {f.id for f in keep} - {f.id for f in new}
-            if set(live.fact_ids) == written:
-                grams = self._kept.grams(mem, live.id)
+        # facts no edit covers yet: the new ones, and any a crash left unwritten (heal)
+        fresh = [f for f in keep if live is None or f.id not in live.fact_ids]
+        # ... unless the live edit still holds a fact no longer active
+        stale = live is None or not set(live.fact_ids) <= {f.id for f in keep}
+        if fresh and not retire and not stale:
+            assert live is not None
+            grams = self._kept.grams(mem, live.id)
         if grams is not None and live is not None:
             base = Factors(dict(live.layers))
-            solved = self._solve(mem.user_id, new, base=(base, grams))
-            factors = self._compacted(solved, new, base)
+            solved = self._solve(mem.user_id, fresh, base=(base, grams))
+            factors = self._compacted(solved, fresh, base)
             parent = live.id
-            add = [EditBatch.new([*live.fact_ids, *(f.id for f in new)], factors.layers, "wake")]
+            add = [EditBatch.new([*live.fact_ids, *(f.id for f in fresh)], factors.layers, "wake")]
         elif keep:
             solved = self._solve(mem.user_id, keep)
             factors = self._compacted(solved, keep)
