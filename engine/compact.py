@@ -79,16 +79,21 @@ def compact_layer(
     rank = min(rank, values.size)
     if rank >= r.shape[1]:
         return r, a, 1.0  # nothing to gain: the stored factors are already this small
-    u = u[:, :rank]  # (d, k)
-    new_a = a.astype(np.float64) @ (r.astype(np.float64).T @ u)  # (m, k): (U^T R A^T)^T
-    norms = np.linalg.norm(new_a, axis=0)
-    scale = np.sqrt(np.where(norms > 0, norms, 1.0))
-    new_r, new_a = u * scale, new_a / scale
+    new_r, new_a = projected(r, a, u[:, :rank])
     kept = float(values[:rank].sum()) / total
     half_r, half_a = _half(new_r), _half(new_a)
     if _loss_on_keys(new_r, new_a, half_r, half_a, gram) <= HALF_LOSS * total:
         return half_r, half_a, kept
     return new_r.astype(np.float32), new_a.astype(np.float32), kept
+
+
+def projected(r: np.ndarray, a: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Factors (d, k), (m, k) of U U^T R A^T for orthonormal U (d, k), balanced: both
+    halves of each rank have the same norm (float64)."""
+    side = a.astype(np.float64) @ (r.astype(np.float64).T @ u)  # (m, k): (U^T R A^T)^T
+    norms = np.linalg.norm(side, axis=0)
+    scale = np.sqrt(np.where(norms > 0, norms, 1.0))
+    return u * scale, side / scale
 
 
 def _rank_for_every_row(

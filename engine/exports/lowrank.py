@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backends.base import Factors
-from ..compact import output_directions
+from ..compact import output_directions, projected
 
 NEGLIGIBLE = 1e-6
 """Singular values below this fraction of the largest are float32 noise of the stored factors
@@ -67,12 +67,10 @@ def weighted_pair(r: np.ndarray, a: np.ndarray, gram: np.ndarray, max_rank: int)
     values, u = output_directions(r, a, gram)
     total = float(values.sum())
     k = min(max_rank, int(np.sum(values > values[0] * NEGLIGIBLE)) if total > 0 else 0)
-    u = u[:, :k]
-    side = a.astype(np.float64) @ (r.astype(np.float64).T @ u)  # (m, k)
-    root = np.sqrt(np.maximum(np.linalg.norm(side, axis=0), 1e-30))
+    b, side = projected(r, a, u[:, :k])
     return LoraPair(
-        np.ascontiguousarray(u * root, np.float32),
-        np.ascontiguousarray((side / root).T, np.float32),
+        np.ascontiguousarray(b, np.float32),
+        np.ascontiguousarray(side.T, np.float32),
         float(values[:k].sum()) / total if total > 0 else 1.0,
     )
 
