@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .backends.base import Factors
+from .priority import checkpoint
 
 FLOAT16_MAX = 6.0e4  # beneath float16's largest finite value (65504), with margin
 
@@ -146,6 +147,7 @@ def compact(
     kept: dict[int, float] = {}
     ranks: dict[int, tuple[int, int]] = {}
     for layer, (r, a) in factors.layers.items():
+        checkpoint()
         gram = grams.get(layer)
         if gram is None or r.shape[1] == 0:
             layers[layer] = (r, a)

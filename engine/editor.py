@@ -29,6 +29,7 @@ import numpy as np
 
 from . import vstar
 from .backends.base import Backend, EditPrompt, Factors, VStarSettings
+from .priority import checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,7 @@ def spread(
     read: dict[int, np.ndarray] = {}
     new_layers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for i, layer in enumerate(layers):
+        checkpoint()
         read[layer] = keys
         resid = (targets - h_now) / (len(layers) - i)  # (n, d)
         new_layers[layer] = solve_layer(keys, resid, layer, protection, settings)

@@ -154,6 +154,17 @@ class MemoryService:
         self._closed = True
         self._chat_pool.shutdown(wait=finish, cancel_futures=True)
         self._work_pool.shutdown(wait=finish, cancel_futures=True)
+        if self.work_running():
+            log.warning(
+                "memory work still running %.0f s into the shutdown; it is abandoned and its "
+                "messages stay in the inbox for the next start",
+                grace,
+            )
+
+    def work_running(self) -> bool:
+        """Whether an edit or sleep is still running on the work pool: after ``close``, one
+        that did not reach a checkpoint within the grace."""
+        return self._work_pool.busy > 0
 
     async def drain(self) -> None:
         """Wait until every queued wake and sleep job has finished, and every edit or sleep

@@ -55,6 +55,7 @@ class WorkPool:
         self._queue: list[_Job] = []
         self._urged: Counter[str] = Counter()
         self._closed = False
+        self._busy = 0
         self._threads = [
             threading.Thread(target=self._worker, args=(False,), name=f"{name}-{i}", daemon=True)
             for i in range(threads)
@@ -106,6 +107,8 @@ class WorkPool:
                     job = self._take(urgent_only)
             if not job.future.set_running_or_notify_cancel():
                 continue
+            with self._cond:
+                self._busy += 1
             try:
                 result = job.fn(*job.args)
             except BaseException as exc:  # handed to whoever awaits the future
@@ -114,6 +117,15 @@ class WorkPool:
                 job.future.set_result(result)
             finally:
                 heap.release()
+                with self._cond:
+                    self._busy -= 1
+                    self._cond.notify_all()
+
+    @property
+    def busy(self) -> int:
+        """How many jobs are running now."""
+        with self._cond:
+            return self._busy
 
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
         """Take no more jobs; with ``cancel_futures`` drop the queued ones, with ``wait``

@@ -61,6 +61,24 @@ CRASH_AT = {
         "    return result\n"
         "m.Engine.audit = _audit\n"
     ),
+    # the same point, then the sleep goes on without a checkpoint, in torch and writing to
+    # stdout: memory work that outlives the shutdown's grace
+    "stuck sleep": (
+        "import sleepmem.engine.memory as m\n"
+        "_real, _calls = m.Engine.audit, []\n"
+        "def _audit(self, *a, **k):\n"
+        "    _calls.append(1)\n"
+        "    result = _real(self, *a, **k)\n"
+        "    if len(_calls) == 2:\n"
+        "        _die()\n"
+        "        import torch\n"
+        "        x = torch.randn(512, 512)\n"
+        "        for i in range(100000):\n"
+        "            x = torch.tanh(x @ x)\n"
+        "            if i % 100 == 0: print('still working', flush=True)\n"
+        "    return result\n"
+        "m.Engine.audit = _audit\n"
+    ),
 }
 
 
@@ -290,7 +308,7 @@ def test_sigterm_in_the_middle_of_a_sleep_exits_and_keeps_a_whole_memory(server,
     before = {p.name: p.read_bytes() for p in delta_files(home)}
     with contextlib.suppress(OSError):  # answered, or cut off by the shutdown
         first.request("POST", "/v1/memory/sleep", "ana", {"wait": True})
-    assert first.proc is not None and first.proc.wait(timeout=120) == 0
+    assert first.proc is not None and first.proc.wait(timeout=120) == 0, drained(first)
     exited = time.time()
     assert first.proc.stdout is not None
     first.output += first.proc.stdout.readlines()
@@ -305,4 +323,34 @@ def test_sigterm_in_the_middle_of_a_sleep_exits_and_keeps_a_whole_memory(server,
         assert answers == uncrashed
     else:  # finished within the grace: its edits are whole and answer
         assert "hobart" in answers[0].casefold() and "pepper" in answers[1].casefold()
+    second.stop(signal.SIGTERM)
+
+
+def drained(server: Server) -> str:
+    """What the process printed, for a failure message."""
+    if server.proc is not None and server.proc.stdout is not None:
+        server.output += server.proc.stdout.readlines()
+    return "".join(server.output)
+
+
+def test_sigterm_with_a_sleep_that_never_reaches_a_checkpoint_exits_in_time(server, uncrashed):
+    """Work that outlives the shutdown's grace is abandoned, not waited for: the process
+    exits cleanly within 30 s and the memory is the old one, whole."""
+    first = server(crash_at="stuck sleep", sig="SIGTERM")
+    home = first.config.parent
+    assert tell_and_ask(first, "ana") == uncrashed
+    before = {p.name: p.read_bytes() for p in delta_files(home)}
+    with contextlib.suppress(OSError):
+        first.request("POST", "/v1/memory/sleep", "ana", {"wait": True})
+    assert first.proc is not None and first.proc.wait(timeout=120) == 0, drained(first)
+    exited = time.time()
+    output = drained(first)
+    sent = [float(line.split()[-1]) for line in first.output if line.startswith("crash point")]
+    assert sent and exited - sent[0] < 30, output
+    assert "still working" in output and "abandoned" in output
+    assert {p.name: p.read_bytes() for p in delta_files(home)} == before
+    second = server()
+    status = second.request("GET", "/v1/memory/status", "ana")
+    assert status["facts"] == 2 and status["last_sleep"] is None
+    assert [second.chat("ana", q) for q in ASKED] == uncrashed
     second.stop(signal.SIGTERM)

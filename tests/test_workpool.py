@@ -124,6 +124,23 @@ def test_shutdown_drops_queued_jobs_when_asked_and_refuses_new_ones() -> None:
         pool.submit("c", False, lambda: None)
 
 
+def test_busy_counts_running_jobs_also_after_a_shutdown_that_did_not_wait() -> None:
+    """What a server's exit asks: is memory work still running past the grace?"""
+    pool = WorkPool(1)
+    gate = Gate()
+    assert pool.busy == 0
+    running = pool.submit("a", False, gate.job("running"))
+    gate.wait_started(1)
+    pool.shutdown(wait=False, cancel_futures=True)
+    assert pool.busy == 1
+    gate.release.set()
+    assert running.result(5) == "running"
+    deadline = time.monotonic() + 5
+    while pool.busy and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert pool.busy == 0
+
+
 def test_shutdown_without_cancelling_finishes_the_queue() -> None:
     pool = WorkPool(1)
     futures = [pool.submit("a", i % 2 == 0, lambda i=i: i) for i in range(6)]

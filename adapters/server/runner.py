@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import socket
+import sys
 import threading
 from typing import Any
 
@@ -130,6 +132,14 @@ def serve(service: MemoryService) -> None:
         **PARSER_LIMITS,
     )
     log.info("sleepmem stopped")
+    if service.work_running():
+        # A work thread still inside the model would race the interpreter's teardown
+        # (CI saw SIGABRT). Nothing is lost by leaving now: stored files are replaced
+        # atomically and what the thread was learning waits in the inbox.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 class BackgroundServer:
