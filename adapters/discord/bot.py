@@ -31,7 +31,7 @@ from sleepmem.engine import paths
 from sleepmem.engine.commands import is_command
 from sleepmem.engine.config import EngineConfig
 from sleepmem.engine.errors import ConfigError, SleepmemError
-from sleepmem.engine.service import MemoryService
+from sleepmem.engine.service import MemoryService, leave_if_work_abandoned
 
 from .channels import ChannelStore, guilds_dir
 from .history import ConversationId, Conversations, build_messages
@@ -397,6 +397,7 @@ async def serve(engine: Any, config: EngineConfig, token: str, character: Any = 
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
         await service.close(finish=False)
+        leave_if_work_abandoned(service)
 
 
 def run(config: EngineConfig, open_engine: Callable[[EngineConfig], Any]) -> int:

@@ -10,16 +10,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import os
 import socket
-import sys
 import threading
 from typing import Any
 
 from aiohttp import web
 from sleepmem.engine.config import EngineConfig
 from sleepmem.engine.errors import ConfigError
-from sleepmem.engine.service import MemoryService
+from sleepmem.engine.service import MemoryService, leave_if_work_abandoned
 
 from .app import create_app
 
@@ -132,14 +130,7 @@ def serve(service: MemoryService) -> None:
         **PARSER_LIMITS,
     )
     log.info("sleepmem stopped")
-    if service.work_running():
-        # A work thread still inside the model would race the interpreter's teardown
-        # (CI saw SIGABRT). Nothing is lost by leaving now: stored files are replaced
-        # atomically and what the thread was learning waits in the inbox.
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+    leave_if_work_abandoned(service)
 
 
 class BackgroundServer:
