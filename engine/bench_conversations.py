@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import statistics as stats_mod
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ def _play(
                     "facts": len(report.added),
                     "superseded": len(report.superseded),
                     "incremental": report.incremental,
+                    "compact_share": report.compact_share,
                     "phases": report.phases,
                 }
             )
@@ -270,6 +272,8 @@ def run_mode(
                 stats_mod.median(timing["edit_s_per_fact"]) if timing["edit_s_per_fact"] else 0.0
             ),
             "edits_incremental": sum(e["incremental"] for e in timing["edits"]),
+            # how many edits compaction stored at each share ("none": uncompacted)
+            "compact_shares": dict(Counter(str(e["compact_share"]) for e in timing["edits"])),
             "edits": timing["edits"],
             "sleep_s": float(np.mean([s["seconds"] for s in sleeps])),
             "sleep_s_max": float(max(s["seconds"] for s in sleeps)),

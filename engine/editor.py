@@ -100,15 +100,16 @@ def target_values(
     prompts: Sequence[EditPrompt],
     n_groups: int,
     settings: EditSettings,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[float]]:
     """v*: per fact, the residual delta (n_groups, d) at the last edited layer that makes
-    the base model produce the fact's answers. Optimised on the base weights so it can be
-    cached and reused by every later joint solve."""
+    the base model produce the fact's answers, optimised from ``start`` (or zero). On the
+    base weights, so it can be cached and reused by every later joint solve."""
     problem = backend.value_problem(prompts, settings.v_layer, n_groups)
-    return vstar.optimise(problem, n_groups, backend.hidden_size, settings.vstar)
+    return vstar.optimise(problem, n_groups, backend.hidden_size, settings.vstar, start)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Solved:
     """An update and the keys it was written through: (n, m) per layer, one row per prompt,
     each read with the updates of the layers below it applied, as the solve saw them."""
@@ -117,6 +118,8 @@ class Solved:
     keys: dict[int, np.ndarray]
     on_top: bool = False  # the increment over a live update, not a solve from the base
     seconds: dict[str, float] = field(default_factory=dict)  # phase -> wall seconds
+    # the share of the keys' outputs compaction kept (``Engine._compacted``); None: uncompacted
+    compact_share: float | None = None
 
 
 def joined(first: Factors, second: Factors) -> Factors:

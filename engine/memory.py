@@ -389,6 +389,7 @@ class Engine(Consolidation):
             if solved is not None:
                 report.phases.update(solved.seconds)
                 report.incremental = solved.on_top
+                report.compact_share = solved.compact_share
         report.seconds = time.perf_counter() - started
         self._notify(
             "after_edit", user_id=user_id, added=list(report.added), superseded=report.superseded
@@ -462,9 +463,9 @@ class Engine(Consolidation):
             solved.seconds["store"] = time.perf_counter() - started
         return solved
 
-    # Shares tried in turn, the configured one first; the first whose edit answers every
-    # checked fact as well as the full update does is stored.
-    COMPACT_FALLBACK = 0.9999
+    # Shares tried in turn after the configured one; the first whose edit answers every
+    # checked fact as well as the full update does is stored, else the full update.
+    COMPACT_LADDER = (0.999, 0.9999)
     # Nats a fact's answer (its first prompt, teacher-forced) may lose to compaction. An
     # edit whose answer wins by a hair (measured: 0.12 against 0.115 for the runner-up)
     # flips at 0.995 and costs ~1 nat there; sound ones move by hundredths.
@@ -490,7 +491,8 @@ class Engine(Consolidation):
         full = stored(solved.factors)
         before = self._answer_nll(checks, full)
         out = full
-        for level in dict.fromkeys([share, max(share, self.COMPACT_FALLBACK)]):
+        chosen = None
+        for level in dict.fromkeys([share, *(x for x in self.COMPACT_LADDER if x > share)]):
             small = compact(solved.factors, key_sums(solved.keys), level, solved.keys)
             candidate = stored(small.factors)
             after = self._answer_nll(checks, candidate)
@@ -498,9 +500,10 @@ class Engine(Consolidation):
                 "compact %s: answer nats lost %s", level, np.round(np.subtract(after, before), 3)
             )
             if all(a - b <= self.COMPACT_SLACK for a, b in zip(after, before)):
-                out = candidate
+                out, chosen = candidate, level
                 break
         solved.seconds["compact"] = time.perf_counter() - started
+        solved.compact_share = chosen
         return out
 
     def _answer_nll(self, prompts: Sequence[EditPrompt], factors: Factors) -> list[float]:
@@ -523,12 +526,15 @@ class Engine(Consolidation):
         only facts without one are optimised, together in one batched run. A fact's v* does
         not depend on the others in its batch (each stops on its own), so optimising it
         again would give the same vector. Facts whose ids are in ``repair`` are written
-        through more contexts and wordings, and their v* is optimised afresh for twice the
-        steps.
+        through more contexts and wordings, and their v* is optimised again on those, from
+        the kept one (a warm start: it already answers the old prompts, and a fact that
+        already meets the loss on the new ones stops at once), for up to twice the steps.
         """
         max_q = self.config.editor.max_rank_per_fact
         mem = self.memory(user_id)
-        known = self._values.get(mem, [f.id for f in facts if f.id not in repair])
+        known = self._values.get(mem, [f.id for f in facts])
+        # a repair optimises its facts' v* again, on more prompts, from where it was
+        was = {fid: known.pop(fid) for fid in repair if fid in known}
         todo = [f for f in facts if f.id not in known]
         started = time.perf_counter()
         try:
@@ -539,7 +545,11 @@ class Engine(Consolidation):
                 if repair:
                     vstar = dataclasses.replace(settings.vstar, steps=2 * settings.vstar.steps)
                     settings = dataclasses.replace(settings, vstar=vstar)
-                values, losses = target_values(self.backend, prompts, len(todo), settings)
+                start = None
+                if was:
+                    zero = np.zeros(self.backend.hidden_size)
+                    start = np.stack([was.get(f.id, zero) for f in todo])
+                values, losses = target_values(self.backend, prompts, len(todo), settings, start)
                 known.update({fact.id: values[i] for i, fact in enumerate(todo)})
                 self._values.put(mem, {fact.id: known[fact.id] for fact in todo})
                 log.debug("v* for %d facts, losses %s", len(todo), np.round(losses, 3))

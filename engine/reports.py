@@ -26,6 +26,7 @@ class WakeReport:
     # (keys and solves, layer by layer), "store" (ledger, delta file, kept keys).
     phases: dict[str, float] = field(default_factory=dict)
     incremental: bool = False  # added on top of the live edit, not re-solved from the base
+    compact_share: float | None = None  # what compaction kept of the keys' outputs; None: all
 
 
 @dataclass
@@ -46,6 +47,7 @@ class SleepReport:
     failed: list[str] = field(default_factory=list)
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # sleep step -> wall seconds
+    compact_share: float | None = None  # of its re-solve (None: uncompacted)
     reason: str = ""
 
     def as_dict(self) -> dict[str, Any]:

@@ -232,6 +232,7 @@ class Consolidation:
             step("drift")
             solved = self._solve(user_id, facts)
             context = self._compacted(solved, facts)
+            report.compact_share = solved.compact_share
             step("re-solve")
             after = self.audit(user_id, facts, context)
             step("audit new", announce=False)

@@ -31,9 +31,14 @@ def norm_penalty_grad(delta: np.ndarray, h0_norm: np.ndarray, weight: float) -> 
 
 
 def optimise(
-    problem: ValueProblem, n_groups: int, hidden_size: int, settings: VStarSettings
+    problem: ValueProblem,
+    n_groups: int,
+    hidden_size: int,
+    settings: VStarSettings,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[float]]:
-    """Deltas (groups, d) and each fact's last measured answer NLL.
+    """Deltas (groups, d) and each fact's last measured answer NLL, from ``start`` (a
+    delta per group, clamped) or from zero.
 
     Each fact stops on its own once its NLL is below ``settings.loss_stop``, and its prompts
     leave the batch: measured on two users' facts, facts reach the threshold between steps
@@ -43,6 +48,9 @@ def optimise(
     h0_norm = np.maximum(np.asarray(problem.h0_norm, dtype=np.float64), 1e-6)
     limit = settings.clamp_factor * h0_norm
     delta = np.zeros((n_groups, hidden_size), dtype=np.float32)
+    if start is not None:
+        norms = np.maximum(np.linalg.norm(start, axis=-1), 1e-12)
+        delta[:] = start * np.minimum(limit / norms, 1.0)[:, None]
     first = np.zeros_like(delta, dtype=np.float64)
     second = np.zeros_like(delta, dtype=np.float64)
     losses = np.full(n_groups, np.inf)

@@ -149,3 +149,37 @@ def test_an_export_cut_weighed_by_the_keys_keeps_what_they_read():
     whole = lora_pairs(Factors({3: (r, a)}), grams={3: keys.T @ keys})[3]
     assert whole.kept == 1.0
     np.testing.assert_allclose(whole.b @ whole.a, r @ a.T, rtol=1e-4, atol=1e-4)
+
+
+def test_an_edit_is_stored_at_the_first_share_that_keeps_every_answer(engine, monkeypatch):
+    """The configured share, else the next finer one of the ladder, else the full update:
+    whichever first loses each checked answer no more than ``COMPACT_SLACK`` nats."""
+    from sleepmem.engine.facts import explicit
+    from sleepmem.engine.prompts import fact_prompts
+
+    facts = [explicit("Where do I live?", "Hobart"), explicit("What is my dog called?", "Pepper")]
+    solved = engine._solve("ana", facts)
+    checks = fact_prompts(engine.backend, facts, 1)
+    full = engine._answer_nll(checks, solved.factors)
+    first, *ladder = [engine.config.editor.compact, *engine.COMPACT_LADDER]
+
+    def lost(share: float) -> float:
+        small = compact(solved.factors, key_sums(solved.keys), share, solved.keys)
+        return max(np.subtract(engine._answer_nll(checks, small.factors), full))
+
+    monkeypatch.setattr(engine, "COMPACT_SLACK", np.inf)
+    stored = engine._compacted(solved, facts)
+    assert solved.compact_share == first
+    assert sum(r.shape[1] for r, _ in stored.layers.values()) < sum(
+        r.shape[1] for r, _ in solved.factors.layers.values()
+    )
+    coarse, fine = lost(first), lost(ladder[0])
+    if fine < coarse:  # a slack only the finer share meets
+        monkeypatch.setattr(engine, "COMPACT_SLACK", (coarse + fine) / 2)
+        engine._compacted(solved, facts)
+        assert solved.compact_share == ladder[0]
+    monkeypatch.setattr(engine, "COMPACT_SLACK", -np.inf)  # no compaction is good enough
+    stored = engine._compacted(solved, facts)
+    assert solved.compact_share is None
+    for layer, (r, a) in solved.factors.layers.items():
+        assert stored.layers[layer][0] is r and stored.layers[layer][1] is a

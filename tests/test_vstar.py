@@ -129,3 +129,21 @@ def test_narrowed_batch_torch(backend) -> None:
 
 def test_narrowed_batch_mlx(mlx_backend) -> None:
     narrowing_matches_the_full_batch(mlx_backend)
+
+
+def test_a_warm_start_at_the_answer_stops_at_once_and_elsewhere_still_converges() -> None:
+    """A repair starts from the fact's kept v*: one already right costs one evaluation, one
+    that moved on (new prompts) still ends at the new target; the start is clamped."""
+    targets = np.array([[1.0, -2.0], [0.5, 0.5]])
+    calls: list[int] = []
+    start = np.array([[1.0, -2.0], [-1.0, 2.0]])
+    delta, losses = optimise(quadratic(targets, np.ones(2), calls), 2, 2, settings(), start)
+    assert calls[0] == 2 and calls[1] == 1  # the first fact was done before any step
+    np.testing.assert_allclose(delta[0], targets[0])
+    np.testing.assert_allclose(delta[1], targets[1], atol=0.02)
+    assert max(losses) < 1e-4
+    far = np.array([[30.0, 40.0]])
+    clamped, _ = optimise(
+        quadratic(far, np.ones(1), []), 1, 2, settings(clamp_factor=2.0, steps=1), far
+    )
+    assert np.linalg.norm(clamped) <= 2.0 + 1e-6
