@@ -186,6 +186,11 @@ def test_errors_before_the_model_loads(
     missing = tmp_path / "nope.json"
     code, _, err = run(["bench", "memory", "--bench", str(missing), "--json", "o.json"], capsys)
     assert (code, "does not exist" in err) == (2, True)
+    alone = tmp_path / "conversations.json"  # a bench without memory_bench.json beside it
+    alone.write_text('{"users": [{"user": "a"}]}')
+    for which in ("conversations", "levers"):
+        code, _, err = run(["bench", which, "--bench", str(alone), "--json", "o.json"], capsys)
+        assert (code, "--memory-bench" in err, "Traceback" in err) == (2, True, False)
     monkeypatch.setenv("SLEEPMEM_THREADS", "many")
     code, _, err = run(["stats"], capsys)
     assert (code, "SLEEPMEM_THREADS" in err) == (2, True)

@@ -27,6 +27,22 @@ def _existing(path: str) -> Path:
     return bench
 
 
+def _memory_bench(bench: Path, given: str | None) -> Path:
+    """The general-knowledge file, checked before the model loads."""
+    path = Path(given).expanduser() if given else bench.with_name("memory_bench.json")
+    if not path.is_file():
+        beside = "" if given else f" (looked beside {bench.name}; name it with --memory-bench)"
+        raise InputError(f"general-knowledge file {path} does not exist{beside}")
+    return path
+
+
+MEMORY_BENCH = click.option(
+    "--memory-bench",
+    metavar="FILE",
+    help="general knowledge and neutral text (default: memory_bench.json beside --bench)",
+)
+
+
 def add_to(cli: click.Group) -> None:
     benches = group(cli, "bench", "benchmarks")
 
@@ -97,11 +113,7 @@ def add_to(cli: click.Group) -> None:
         default="both",
         help="editor: gold facts written as explicit facts; end_to_end: through the extractor",
     )
-    @click.option(
-        "--memory-bench",
-        metavar="FILE",
-        help="general knowledge and neutral text (default: memory_bench.json beside --bench)",
-    )
+    @MEMORY_BENCH
     @USERS
     def conversations(
         g: Globals,
@@ -112,6 +124,7 @@ def add_to(cli: click.Group) -> None:
         users: int | None,
     ) -> int:
         path = _existing(bench)
+        general = _memory_bench(path, memory_bench)
         from sleepmem.engine import bench_conversations as conv
 
         modes = conv.MODES if mode == "both" else (mode,)
@@ -121,7 +134,7 @@ def add_to(cli: click.Group) -> None:
                 result = conv.run_conversation_bench(
                     engine,
                     path,
-                    memory_bench,
+                    general,
                     modes=modes,
                     users=users,
                     progress=True,
@@ -152,10 +165,17 @@ def add_to(cli: click.Group) -> None:
         "repeatable (default: the effective config alone)",
     )
     @click.option("--only", metavar="A,B", help="users by name (default: the first two)")
+    @MEMORY_BENCH
     def levers(
-        g: Globals, bench: str, json_out: str, variants: tuple[str, ...], only: str | None
+        g: Globals,
+        bench: str,
+        json_out: str,
+        variants: tuple[str, ...],
+        only: str | None,
+        memory_bench: str | None,
     ) -> int:
         path = _existing(bench)
+        general = _memory_bench(path, memory_bench)
         from sleepmem.engine import bench_levers
 
         chosen: dict[str, dict] = {}
@@ -175,7 +195,7 @@ def add_to(cli: click.Group) -> None:
         with scratch_home(load(g)) as config:
             engine = common.open_engine(config)
             try:
-                result = bench_levers.run_levers(engine, path, chosen, names)
+                result = bench_levers.run_levers(engine, path, chosen, names, general)
             finally:
                 engine.close()
         for name, row in result["variants"].items():
