@@ -175,7 +175,6 @@ def add_to(cli: click.Group) -> None:
         memory_bench: str | None,
     ) -> int:
         path = _existing(bench)
-        general = _memory_bench(path, memory_bench)
         from sleepmem.engine import bench_levers
 
         chosen: dict[str, dict] = {}
@@ -192,6 +191,7 @@ def add_to(cli: click.Group) -> None:
             names = [n.strip() for n in only.split(",") if n.strip()]
         else:
             names = [u["user"] for u in json.loads(path.read_text("utf-8"))["users"][:2]]
+        general = _memory_bench(path, memory_bench)
         with scratch_home(load(g)) as config:
             engine = common.open_engine(config)
             try:
