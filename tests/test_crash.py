@@ -186,9 +186,14 @@ class Server:
             self.proc.wait()
             raise AssertionError(f"no exit within {timeout} s of signal {sig}") from None
         finally:
-            if self.proc.stdout is not None:
-                self.output += self.proc.stdout.readlines()
+            self.printed()
         return time.monotonic() - started
+
+    def printed(self) -> str:
+        """Everything the process printed (read to the end once it has exited)."""
+        if self.proc is not None and self.proc.stdout is not None:
+            self.output += self.proc.stdout.readlines()
+        return "".join(self.output)
 
 
 @pytest.fixture
@@ -299,56 +304,51 @@ def test_kill_9_in_the_middle_of_a_sleep_leaves_the_old_edits(server, uncrashed)
     second.stop(signal.SIGTERM)
 
 
-def test_sigterm_in_the_middle_of_a_sleep_exits_and_keeps_a_whole_memory(server, uncrashed):
-    """SIGTERM lets work in flight run for a grace period, so the sleep may finish or stop;
-    either way the process exits in time and the memory is one whole set of edits."""
-    first = server(crash_at="sleep", sig="SIGTERM")
-    home = first.config.parent
+def sleep_through_sigterm(
+    server: Any, crash_at: str, uncrashed: list[str]
+) -> tuple[dict[str, bytes], str]:
+    """Start a server that sends itself SIGTERM at ``crash_at`` inside a sleep, tell and ask
+    it ``TOLD`` and ask for the sleep; it must exit 0 within 30 s of the signal. Returns its
+    edit files as they were before the sleep, and what it printed."""
+    first = server(crash_at=crash_at, sig="SIGTERM")
     assert tell_and_ask(first, "ana") == uncrashed
-    before = {p.name: p.read_bytes() for p in delta_files(home)}
+    before = {p.name: p.read_bytes() for p in delta_files(first.config.parent)}
     with contextlib.suppress(OSError):  # answered, or cut off by the shutdown
         first.request("POST", "/v1/memory/sleep", "ana", {"wait": True})
-    assert first.proc is not None and first.proc.wait(timeout=120) == 0, drained(first)
+    assert first.proc is not None and first.proc.wait(timeout=120) == 0, first.printed()
     exited = time.time()
-    assert first.proc.stdout is not None
-    first.output += first.proc.stdout.readlines()
+    output = first.printed()
     sent = [float(line.split()[-1]) for line in first.output if line.startswith("crash point")]
-    assert sent and exited - sent[0] < 30, first.output
+    assert sent and exited - sent[0] < 30, output
+    return before, output
+
+
+def test_sigterm_in_the_middle_of_a_sleep_exits_and_keeps_a_whole_memory(
+    server, uncrashed, tmp_path
+):
+    """SIGTERM lets work in flight run for a grace period, so the sleep may finish or stop;
+    either way the process exits in time and the memory is one whole set of edits."""
+    before, _ = sleep_through_sigterm(server, "sleep", uncrashed)
     second = server()
     status = second.request("GET", "/v1/memory/status", "ana")
     assert status["facts"] == 2
     answers = [second.chat("ana", q) for q in ASKED]
     if status["last_sleep"] is None:  # stopped: the old edits, byte for byte
-        assert {p.name: p.read_bytes() for p in delta_files(home)} == before
+        assert {p.name: p.read_bytes() for p in delta_files(tmp_path / "home")} == before
         assert answers == uncrashed
     else:  # finished within the grace: its edits are whole and answer
         assert "hobart" in answers[0].casefold() and "pepper" in answers[1].casefold()
     second.stop(signal.SIGTERM)
 
 
-def drained(server: Server) -> str:
-    """What the process printed, for a failure message."""
-    if server.proc is not None and server.proc.stdout is not None:
-        server.output += server.proc.stdout.readlines()
-    return "".join(server.output)
-
-
-def test_sigterm_with_a_sleep_that_never_reaches_a_checkpoint_exits_in_time(server, uncrashed):
+def test_sigterm_with_a_sleep_that_never_reaches_a_checkpoint_exits_in_time(
+    server, uncrashed, tmp_path
+):
     """Work that outlives the shutdown's grace is abandoned, not waited for: the process
     exits cleanly within 30 s and the memory is the old one, whole."""
-    first = server(crash_at="stuck sleep", sig="SIGTERM")
-    home = first.config.parent
-    assert tell_and_ask(first, "ana") == uncrashed
-    before = {p.name: p.read_bytes() for p in delta_files(home)}
-    with contextlib.suppress(OSError):
-        first.request("POST", "/v1/memory/sleep", "ana", {"wait": True})
-    assert first.proc is not None and first.proc.wait(timeout=120) == 0, drained(first)
-    exited = time.time()
-    output = drained(first)
-    sent = [float(line.split()[-1]) for line in first.output if line.startswith("crash point")]
-    assert sent and exited - sent[0] < 30, output
+    before, output = sleep_through_sigterm(server, "stuck sleep", uncrashed)
     assert "still working" in output and "abandoned" in output
-    assert {p.name: p.read_bytes() for p in delta_files(home)} == before
+    assert {p.name: p.read_bytes() for p in delta_files(tmp_path / "home")} == before
     second = server()
     status = second.request("GET", "/v1/memory/status", "ana")
     assert status["facts"] == 2 and status["last_sleep"] is None
