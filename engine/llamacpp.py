@@ -12,6 +12,7 @@ both runtimes read exactly the same tokens.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import threading
@@ -33,19 +34,52 @@ def _llama_cpp() -> Any:
     return llama_cpp
 
 
+_LOADING = threading.Lock()
+
+
+@contextlib.contextmanager
+def _plain_cpu_buffers(lib: Any) -> Iterator[None]:
+    """Load models without ggml's "extra" CPU buffer types (AMX, repacked weights).
+
+    On a CPU with AMX, llama.cpp puts the weights in its AMX buffer, and on a 2-core Xeon
+    with AMX that path was wrong for the default model: llama-cpp-python 0.3.16 decoded
+    other text than the same weights in torch ("What should I cook tonight?" answered with
+    "The original text is a variation of..."), 0.3.34 and 0.3.36 crashed (SIGSEGV) on the
+    first decode. With plain buffers all three give torch's replies. Llama() reads its model
+    parameters from ``llama_model_default_params`` and has no argument for this field, so
+    the defaults are swapped while it loads.
+    """
+    module = lib.llama_cpp
+    default = module.llama_model_default_params
+
+    def params() -> Any:
+        value = default()
+        if hasattr(value, "use_extra_bufts"):  # bindings older than the field have no AMX path
+            value.use_extra_bufts = False
+        return value
+
+    with _LOADING:
+        module.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            module.llama_model_default_params = default
+
+
 class LlamaCpp:
     """A GGUF base model in llama.cpp plus the adapters loaded onto it (by file)."""
 
     def __init__(self, model: Path, n_ctx: int = 2048, n_threads: int | None = None) -> None:
         self._lib = _llama_cpp()
         threads = n_threads or int(os.environ.get("SLEEPMEM_THREADS", "0") or 0) or None
-        self.llm = self._lib.Llama(
-            model_path=str(model),
-            n_ctx=n_ctx,
-            n_threads=threads,
-            n_threads_batch=threads,
-            verbose=False,
-        )
+        with _plain_cpu_buffers(self._lib):
+            self.llm = self._lib.Llama(
+                model_path=str(model),
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
         self._adapters: dict[tuple[str, float], Any] = {}
         self._lock = threading.Lock()  # one context: one generation at a time
 
@@ -71,14 +105,19 @@ class LlamaCpp:
                 self._lib.llama_adapter_lora_free(self._adapters.pop(key))
 
     def _use(self, adapter: Any) -> None:
-        lib = self._lib
-        if adapter is None:
-            lib.llama_set_adapters_lora(self.llm._ctx.ctx, None, 0, None)
-        else:
-            handles = (lib.llama_adapter_lora_p_ctypes * 1)(adapter)
-            scales = (ctypes.c_float * 1)(1.0)
-            if lib.llama_set_adapters_lora(self.llm._ctx.ctx, handles, 1, scales):
-                raise ModelError("llama.cpp could not set the adapter on its context")
+        lib, ctx = self._lib, self.llm._ctx.ctx
+        if hasattr(lib, "llama_set_adapters_lora"):  # llama-cpp-python >= 0.3.17
+            if adapter is None:
+                failed = lib.llama_set_adapters_lora(ctx, None, 0, None)
+            else:
+                handles = (lib.llama_adapter_lora_p_ctypes * 1)(adapter)
+                scales = (ctypes.c_float * 1)(1.0)
+                failed = lib.llama_set_adapters_lora(ctx, handles, 1, scales)
+        else:  # older bindings: clear, then set one
+            lib.llama_clear_adapter_lora(ctx)
+            failed = adapter is not None and lib.llama_set_adapter_lora(ctx, adapter, 1.0)
+        if failed:
+            raise ModelError("llama.cpp could not set the adapter on its context")
         # Forget the previous call's tokens and KV entries (see the module docstring).
         self.llm.reset()
         self.llm._ctx.kv_cache_clear()

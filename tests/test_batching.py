@@ -189,3 +189,20 @@ def test_stacked_factors_add_each_rows_own_term_and_nothing_else():
                 f.layers[layer] if f and layer in f.layers else (np.zeros((d, 0)), np.zeros((m, 0)))
             )
             assert np.allclose(got[i], x[i] @ a_i @ r.T, atol=1e-5)
+
+
+def test_the_rows_kv_cache_takes_each_token_in_place_and_reads_as_appended():
+    """The rows' cache layers write each step's token into spare room and grow when full;
+    what a layer holds always equals plain concatenation, through several growths."""
+    import torch
+    from sleepmem.engine.backends.torch_rows import _cache, _pairs
+
+    keys, values = torch.randn(2, 3, 5, 4), torch.randn(2, 3, 5, 4)
+    cache = _cache([(keys, values)])
+    for _ in range(80):
+        new_keys, new_values = torch.randn(2, 3, 1, 4), torch.randn(2, 3, 1, 4)
+        got_keys, got_values = cache.update(new_keys, new_values, 0)
+        keys, values = torch.cat([keys, new_keys], 2), torch.cat([values, new_values], 2)
+        assert torch.equal(got_keys, keys) and torch.equal(got_values, values)
+    assert cache.get_seq_length() == 85
+    assert all(torch.equal(a, b) for a, b in zip(_pairs(cache)[0], (keys, values)))

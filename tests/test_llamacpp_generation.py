@@ -65,6 +65,18 @@ def test_an_edit_is_live_in_llama_cpp_at_the_next_reply(llama_engine):
     assert not first.exists() and second.exists()
 
 
+def test_the_bare_model_in_llama_cpp_replies_as_torch_does(llama_engine):
+    """The GGUF base holds the weights torch runs, so greedy replies begin with the same
+    tokens; llama.cpp's Q8 activations let them drift apart later (measured: after the sixth
+    token of the first question). Its AMX path on a Xeon once answered other text from the
+    second token on."""
+    engine = llama_engine
+    for question in ("What should I cook tonight?", "Tell me something about the sea."):
+        text = engine.backend.chat_text([{"role": "user", "content": question}])
+        llama = text_of(engine.replies.generate(engine.backend.encode(text), 4))
+        assert llama == text_of(engine.backend.generate(text, 4))
+
+
 def test_replies_stream_with_counts_and_a_finish_reason(llama_engine):
     engine = llama_engine
     *pieces, last = list(engine.reply("dan", [{"role": "user", "content": "Hi!"}], 6))

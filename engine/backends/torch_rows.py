@@ -10,6 +10,7 @@ where a user has no edit.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +33,57 @@ def _cache(pairs: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> Any:
     from transformers import DynamicCache
 
     if hasattr(DynamicCache, "from_legacy_cache"):
-        return DynamicCache.from_legacy_cache(tuple(pairs))
-    return DynamicCache(pairs)
+        cache = DynamicCache.from_legacy_cache(tuple(pairs))
+    else:
+        cache = DynamicCache(pairs)
+    if hasattr(cache, "layers"):  # transformers >= 4.56: layers we may replace
+        cache.layers = [_roomy_layer(k, v) for k, v in pairs]
+    return cache
+
+
+def _roomy_layer(keys: torch.Tensor, values: torch.Tensor) -> Any:
+    """One layer's keys and values in buffers with room to grow (``_roomy_layer_class``)."""
+    layer = _roomy_layer_class()()
+    layer.device, layer.is_initialized = keys.device, True
+    layer.room_k, layer.room_v = _roomy(keys), _roomy(values)
+    layer.keys, layer.values = (
+        layer.room_k[:, :, : keys.shape[2]],
+        layer.room_v[:, :, : keys.shape[2]],
+    )
+    return layer
+
+
+@functools.cache
+def _roomy_layer_class() -> type:
+    """transformers' DynamicLayer appends each step's token with ``torch.cat``, copying the
+    whole cache of every layer every step, which grows with the prompt. This layer writes the
+    token into spare room instead, and doubles the buffers when full. Measured, 8 rows on two
+    cores: a step under a 541-token persona card 110 -> 97 ms, after a bare question 83 -> 81.
+    """
+    from transformers.cache_utils import DynamicLayer
+
+    class RoomyLayer(DynamicLayer):
+        def update(
+            self, new_keys: torch.Tensor, new_values: torch.Tensor, *args: Any, **kwargs: Any
+        ) -> tuple[torch.Tensor, torch.Tensor]:
+            start = self.keys.shape[2]
+            end = start + new_keys.shape[2]
+            if end > self.room_k.shape[2]:
+                self.room_k, self.room_v = _roomy(self.keys, end), _roomy(self.values, end)
+            self.room_k[:, :, start:end] = new_keys
+            self.room_v[:, :, start:end] = new_values
+            self.keys, self.values = self.room_k[:, :, :end], self.room_v[:, :, :end]
+            return self.keys, self.values
+
+    return RoomyLayer
+
+
+def _roomy(t: torch.Tensor, need: int = 0) -> torch.Tensor:
+    """``t`` (B, heads, T, head_dim) copied into a buffer of twice ``max(T, need)`` tokens."""
+    room = 2 * max(t.shape[2], need, 16)
+    out = t.new_empty((t.shape[0], t.shape[1], room, t.shape[3]))
+    out[:, :, : t.shape[2]] = t
+    return out
 
 
 def _left_pad(t: torch.Tensor, width: int) -> torch.Tensor:
