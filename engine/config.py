@@ -389,6 +389,13 @@ class EngineConfig(Section):
         "with its own user's edits (1 = one reply at a time).",
         ge=1,
     )
+    max_facts: int | None = opt(
+        200,
+        "Fact budget per user: sleep archives the facts beyond it (those its audits keep "
+        "failing first, then the oldest): listed and forgettable, out of the weights. "
+        "none = no budget.",
+        ge=1,
+    )
     extractors: tuple[str, ...] = opt(
         ("rules",),
         "Fact extractors to run on user messages, in order (plugins may add more).",

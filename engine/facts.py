@@ -18,7 +18,9 @@ ACTIVE = "active"
 SUPERSEDED = "superseded"
 FORGOTTEN = "forgotten"
 PENDING = "pending"  # in the ledger, edit not yet written (crash recovery re-edits these)
-STATUSES = (ACTIVE, SUPERSEDED, FORGOTTEN, PENDING)
+# Beyond the user's fact budget: kept in the ledger (listed, forgettable), out of the weights.
+ARCHIVED = "archived"
+STATUSES = (ACTIVE, SUPERSEDED, FORGOTTEN, PENDING, ARCHIVED)
 
 
 def new_fact_id() -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -22,14 +23,21 @@ from typing import Any
 
 from .errors import BackendUnavailable, ModelError
 
+log = logging.getLogger(__name__)
+
+REBUILD = (
+    'CMAKE_ARGS="-DGGML_OPENMP=OFF" pip install --force-reinstall --no-cache-dir --no-deps '
+    "llama-cpp-python"
+)
+
 
 def _llama_cpp() -> Any:
     try:
         import llama_cpp
     except ImportError as exc:
         raise BackendUnavailable(
-            "llama.cpp generation needs llama-cpp-python: pip install 'sleepmem[llamacpp]' "
-            "(pip builds it from source; a few minutes)"
+            "llama.cpp generation needs llama-cpp-python, built from source (a few minutes) "
+            "without OpenMP: CMAKE_ARGS=\"-DGGML_OPENMP=OFF\" pip install 'sleepmem[llamacpp]'"
         ) from exc
     return llama_cpp
 
@@ -79,6 +87,15 @@ class LlamaCpp:
                 n_threads=threads,
                 n_threads_batch=threads,
                 verbose=False,
+            )
+        if b"OPENMP = 1" in self._lib.llama_print_system_info():
+            # torch and ggml then share one libgomp; once torch has run a parallel region
+            # (any edit), libgomp counts more threads than cores and makes every barrier a
+            # futex sleep: 96 tokens took 3.4 s instead of 1.3 s in the server (measured).
+            log.warning(
+                "llama.cpp was built with OpenMP, which slows its replies about 2.6x once "
+                "torch has run in this process; rebuild it with its own threads: %s",
+                REBUILD,
             )
         self._adapters: dict[tuple[str, float], Any] = {}
         self._lock = threading.Lock()  # one context: one generation at a time

@@ -45,7 +45,7 @@ from .editor import (
     target_values,
 )
 from .errors import EditError, InputError, Interrupted, SleepmemError, UnknownFact
-from .facts import ACTIVE, FORGOTTEN, SUPERSEDED, Fact, forget_matches, slot_writes
+from .facts import ACTIVE, ARCHIVED, FORGOTTEN, SUPERSEDED, Fact, forget_matches, slot_writes
 from .hooks import ExtractContext, Plugins
 from .kept_keys import Grams, KeptKeys, key_sums
 from .priority import checkpoint
@@ -348,7 +348,8 @@ class Engine(Consolidation):
         known = self.memories(user_id)
         context = ExtractContext(user_id=user_id, history=tuple(history), known=tuple(known))
         requests = self.plugins.forget_requests(message, context)
-        ids = dict.fromkeys(f.id for r in requests for f in forget_matches(known, r))
+        forgettable = known + self.memory(user_id).facts(ARCHIVED)  # archived: still theirs
+        ids = dict.fromkeys(f.id for r in requests for f in forget_matches(forgettable, r))
         gone: list[Fact] = []
         for fact_id in ids:
             try:
@@ -628,17 +629,25 @@ class Engine(Consolidation):
     def memories(self, user_id: str) -> list[Fact]:
         return self.memory(user_id).facts()
 
+    def archived(self, user_id: str) -> list[Fact]:
+        """Facts sleep set aside over the fact budget (``max_facts``): out of the weights."""
+        return self.memory(user_id).facts(ARCHIVED)
+
     def forget(self, user_id: str, query: str) -> list[Fact]:
         """Forget facts matching an id or text; their edits are removed from the weights."""
         user_id = validate_user_id(user_id)
         with self._lock(user_id):
             mem = self.memory(user_id)
-            found = (
-                [f for f in mem.find(query.strip()) if f.status == ACTIVE] if query.strip() else []
-            )
+            found = [f for f in mem.find(query) if f.status in (ACTIVE, ARCHIVED)]
             if not found:
                 raise UnknownFact(f"no memory matches {query!r}; /memories lists them")
-            self._apply(mem, [], retire={f.id: FORGOTTEN for f in found})
+            active = {f.id: FORGOTTEN for f in found if f.status == ACTIVE}
+            archived = {f.id: FORGOTTEN for f in found if f.status == ARCHIVED}
+            if active:
+                self._apply(mem, [], retire=active)
+            if archived:  # out of the weights already: only the ledger changes
+                mem.commit(set_status=archived)
+                self._values.drop(mem, archived)
         log.info("forget user=%s facts=%d", user_id, len(found))
         return found
 

@@ -45,6 +45,7 @@ class SleepReport:
     # place: what the memory page shows per fact ("last audit passed").
     audited: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    archived: list[str] = field(default_factory=list)  # ids set aside over the fact budget
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # sleep step -> wall seconds
     compact_share: float | None = None  # of its re-solve (None: uncompacted)
@@ -57,12 +58,18 @@ class SleepReport:
         """The chat answer to /sleep."""
         if not self.facts:
             return "Nothing to consolidate yet."
+        archived = (
+            f" {len(self.archived)} older facts archived (over the fact budget)."
+            if self.archived
+            else ""
+        )
         return (
             f"Slept on {self.facts} facts in {self.seconds:.0f} s: recall "
             f"{self.audit_before:.0%} -> {self.audit_after:.0%} asked in new words "
             f"({self.plain_before:.0%} -> {self.plain_after:.0%} asked plainly), drift "
             f"{self.drift_before:+.1%} -> {self.drift_after:+.1%}; "
             + ("new memory kept." if self.kept_new else self.reason + ".")
+            + archived
         )
 
 

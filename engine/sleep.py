@@ -26,7 +26,7 @@ from . import statistics
 from .backends.base import Factors
 from .deltas import EditBatch
 from .editor import Solved
-from .facts import Fact
+from .facts import ARCHIVED, Fact
 from .kept_keys import key_sums
 from .prompts import audit_conversations
 from .reports import SleepReport
@@ -197,6 +197,18 @@ class Consolidation:
         ]
         return frozenset(fid for *_, fid in sorted(failing)[: self.REPAIR_MAX])
 
+    def _over_budget(self, mem: UserMemory, facts: Sequence[Fact]) -> frozenset[str]:
+        """Ids of the facts beyond ``max_facts``: first those the last sleep's audit found
+        failing (what the edits could not hold), then the oldest told. They leave the
+        weights only if this sleep's re-solve is kept."""
+        budget = self.config.max_facts
+        if budget is None or len(facts) <= budget:
+            return frozenset()
+        last = mem.last_sleep()
+        failed = set(last["report"].get("failed", [])) if last else set()
+        order = sorted(range(len(facts)), key=lambda i: (facts[i].id not in failed, i))
+        return frozenset(facts[i].id for i in order[: len(facts) - budget])
+
     def is_sleeping(self, user_id: str) -> bool:
         """Is a sleep of ``user_id`` running now?"""
         with self._sleeping_lock:
@@ -220,6 +232,8 @@ class Consolidation:
         with self._lock(user_id):
             mem = self.memory(user_id)
             facts = mem.facts()
+            archive = self._over_budget(mem, facts)
+            facts = [f for f in facts if f.id not in archive]
             report.facts = len(facts)
             if not facts:
                 report.reason = "nothing to consolidate"
@@ -271,7 +285,14 @@ class Consolidation:
             report.failed = [f.id for f, ok in zip(facts, live.passed()) if not ok]
             if report.kept_new:
                 batch = EditBatch.new([f.id for f in facts], context.layers, "sleep")
-                mem.commit(add_batches=[batch], remove_batch_ids=[b.id for b in mem.batches()])
+                mem.commit(
+                    add_batches=[batch],
+                    remove_batch_ids=[b.id for b in mem.batches()],
+                    set_status=dict.fromkeys(archive, ARCHIVED),
+                )
+                if archive:
+                    self._values.drop(mem, archive)
+                    report.archived = sorted(archive)
                 self._factor_cache.pop(user_id, None)
                 self._kept.record(mem, batch.id, None, solved.keys)
                 report.reason = "consolidated"

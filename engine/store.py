@@ -29,12 +29,12 @@ from typing import Any
 
 from .deltas import EditBatch, checked_batch, read_delta_file, write_delta_file
 from .errors import InputError, StoreError, UnknownFact
-from .facts import ACTIVE, FORGOTTEN, STATUSES, SUPERSEDED, Fact
+from .facts import ACTIVE, ARCHIVED, FORGOTTEN, STATUSES, SUPERSEDED, Fact
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-STORED_STATUSES = (ACTIVE, SUPERSEDED, FORGOTTEN)  # PENDING is legal on a Fact, never stored
+SCHEMA_VERSION = 2  # 2: facts may be archived
+STORED_STATUSES = (ACTIVE, SUPERSEDED, FORGOTTEN, ARCHIVED)  # PENDING: on a Fact, never stored
 _FACT_COLS = ("id", "text", "subject", "relation", "object", "answer", "questions", "statements",
               "slot", "source", "status", "created_at", "updated_at", "extractor")  # fmt: skip
 _SCHEMA = f"""
@@ -85,10 +85,33 @@ def model_key(model_id: str) -> str:
 
 
 def _fact_row(f: Fact) -> tuple[Any, ...]:
-    status = f.status if f.status in (SUPERSEDED, FORGOTTEN) else ACTIVE
+    status = f.status if f.status in STORED_STATUSES else ACTIVE
     row = {c: getattr(f, c) for c in _FACT_COLS}
     row.update(questions=json.dumps(list(f.questions)), statements=json.dumps(list(f.statements)))
     return (*{**row, "status": status}.values(),)
+
+
+def _migrate(conn: sqlite3.Connection, version: int) -> None:
+    """Bring a ledger of an older schema up to ``SCHEMA_VERSION``, in one transaction (a
+    crash leaves the old ledger whole). 1 -> 2: the facts table's status CHECK admits
+    'archived'; SQLite cannot alter a CHECK, so the table is rebuilt under the new schema."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if version < 2:
+            conn.execute("ALTER TABLE facts RENAME TO facts_v1")
+            conn.execute("DROP INDEX IF EXISTS facts_status")
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                conn.execute(statement)
+            cols = ", ".join(_FACT_COLS)
+            conn.execute(f"INSERT INTO facts ({cols}) SELECT {cols} FROM facts_v1")
+            conn.execute("DROP TABLE facts_v1")
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _row_fact(row: Sequence[Any]) -> Fact:
@@ -158,6 +181,8 @@ class UserMemory:
                 )
             if meta.get("user_id") != self._user_id:
                 raise StoreError(f"ledger {self._ledger} belongs to user {meta.get('user_id')!r}")
+            if int(version) < SCHEMA_VERSION:
+                _migrate(conn, int(version))
         except sqlite3.DatabaseError as e:
             conn.close()
             raise StoreError(f"ledger {self._ledger} is unreadable or corrupt: {e}") from e
@@ -211,7 +236,8 @@ class UserMemory:
         return _row_fact(rows[0])
 
     def find(self, text_or_id: str) -> list[Fact]:
-        """Exact id (any status) first, else active facts mentioning the query (any case)."""
+        """Exact id (any status) first, else active or archived facts mentioning the query
+        (any case): an archived fact is out of the weights but still the user's to forget."""
         query = text_or_id.strip()
         if not query:
             return []
@@ -219,7 +245,11 @@ class UserMemory:
             return [self.get(query)]
         except UnknownFact:
             q = query.casefold()
-            return [f for f in self.facts() if q in f"{f.text}\n{f.object}\n{f.subject}".casefold()]
+            return [
+                f
+                for f in self.facts() + self.facts(ARCHIVED)
+                if q in f"{f.text}\n{f.object}\n{f.subject}".casefold()
+            ]
 
     # ---- batches ------------------------------------------------------------------------
     def _load(self) -> list[EditBatch]:
@@ -355,10 +385,10 @@ class UserMemory:
         self._batches = new
 
     def forget_all(self) -> None:
-        """Forget every active or superseded fact and empty this model's delta file."""
+        """Forget every active, archived or superseded fact and empty this model's delta file."""
         with self._lock:
             self._ensure_reconciled()  # so that _load() below sees the batches commit will see
-            ids = [f.id for f in self.facts(None) if f.status in (ACTIVE, SUPERSEDED)]
+            ids = [f.id for f in self.facts(None) if f.status in (ACTIVE, ARCHIVED, SUPERSEDED)]
             self.commit(
                 set_status=dict.fromkeys(ids, FORGOTTEN),
                 remove_batch_ids=[b.id for b in self._load()],

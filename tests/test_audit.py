@@ -43,3 +43,22 @@ def test_sleep_repairs_a_few_facts_and_the_next_sleep_takes_the_others(tmp_path)
     second = sleeper._to_repair(mem, facts, audit)
     untried = {f.id for f in facts} - first
     assert untried <= second and {facts[4].id, facts[5].id} <= second
+
+
+def test_over_the_budget_go_facts_the_last_audit_failed_then_the_oldest(tmp_path) -> None:
+    from sleepmem.engine.config import load_config
+    from sleepmem.engine.facts import explicit
+    from sleepmem.engine.sleep import Consolidation
+    from sleepmem.engine.store import MemoryStore
+
+    mem = MemoryStore(tmp_path).user("ana", "smollm2-test")
+    facts = [explicit(f"What is thing {i}?", f"answer {i}") for i in range(6)]
+    sleeper = Consolidation.__new__(Consolidation)
+    sleeper.config = load_config(overrides={"max_facts": 6}, discover=False, env={})
+    assert sleeper._over_budget(mem, facts) == frozenset()
+    sleeper.config = load_config(overrides={"max_facts": 3}, discover=False, env={})
+    assert sleeper._over_budget(mem, facts) == {f.id for f in facts[:3]}
+    mem.record_sleep(0.0, 1.0, {"failed": [facts[4].id]})
+    assert sleeper._over_budget(mem, facts) == {facts[4].id, facts[0].id, facts[1].id}
+    sleeper.config = load_config(overrides={"max_facts": None}, discover=False, env={})
+    assert sleeper._over_budget(mem, facts) == frozenset()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sleepmem.engine import store as store_mod
 from sleepmem.engine.errors import EditError, InputError, StoreError, UnknownFact
-from sleepmem.engine.facts import FORGOTTEN, SUPERSEDED
+from sleepmem.engine.facts import ARCHIVED, FORGOTTEN, SUPERSEDED
 
 
 def _knows(engine, user: str, question: str, answer: str) -> bool:
@@ -114,6 +114,36 @@ def test_sleep_keeps_recall_and_reports(engine):
     assert engine.memory("bo").last_sleep() is not None
     assert _knows(engine, "bo", "Where do I live?", "Tampere")
     assert _knows(engine, "bo", "What is my favourite colour?", "orange")
+
+
+def test_sleep_archives_the_oldest_facts_beyond_the_budget(engine_factory, tmp_path, model_dir):
+    """Over ``max_facts``, sleep sets the oldest facts aside: out of the weights, still
+    listed, and still the user's to forget."""
+    from conftest import link_models
+
+    engine = engine_factory(link_models(tmp_path / "home", model_dir), max_facts=2)
+    told = [
+        ("I live in Tampere, Finland.", "Where do I live?", "Tampere"),
+        ("My favourite colour is orange.", "What is my favourite colour?", "orange"),
+        ("My dog is called Biscuit.", "What is my dog's name?", "Biscuit"),
+    ]
+    for turn, _, _ in told:
+        engine.observe("bo", turn)
+    assert _knows(engine, "bo", "Where do I live?", "Tampere")
+    report = engine.sleep("bo")
+    assert report.kept_new and report.facts == 2
+    mem = engine.memory("bo")
+    (archived,) = mem.facts(ARCHIVED)
+    assert report.archived == [archived.id] and "Tampere" in archived.text
+    assert "archived" in report.describe()
+    listed = engine.command("bo", "/memories")
+    assert listed.index("Biscuit") < listed.index("Set aside") < listed.index("Tampere")
+    assert not _knows(engine, "bo", "Where do I live?", "Tampere")
+    for _, question, answer in told[1:]:
+        assert _knows(engine, "bo", question, answer)
+    assert [f.id for f in engine.forget("bo", "Tampere")] == [archived.id]
+    assert mem.get(archived.id).status == FORGOTTEN
+    assert _knows(engine, "bo", "What is my dog's name?", "Biscuit")
 
 
 @pytest.mark.parametrize(

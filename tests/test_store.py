@@ -14,7 +14,7 @@ import pytest
 from sleepmem.engine import deltas, store
 from sleepmem.engine.deltas import EditBatch
 from sleepmem.engine.errors import EditError, InputError, StoreError, UnknownFact
-from sleepmem.engine.facts import ACTIVE, FORGOTTEN, PENDING, SUPERSEDED, Fact
+from sleepmem.engine.facts import ACTIVE, ARCHIVED, FORGOTTEN, PENDING, SUPERSEDED, Fact
 from sleepmem.engine.store import (
     MemoryStore,
     UserMemory,
@@ -415,6 +415,57 @@ def test_forget_all(mem: UserMemory, tmp_path: Path) -> None:
     reopened = UserMemory(tmp_path, "alice", MODEL)
     assert reopened.batches() == [] and reopened.facts() == []
     reopened.close()
+
+
+def test_archived_facts_are_listed_found_and_forgotten_with_the_rest(mem: UserMemory) -> None:
+    kept, old = fact("Rex"), fact("Biscuit", slot="pet:cat:name", text="My cat is Biscuit.")
+    mem.commit(add_facts=[kept, old], add_batches=[batch([kept.id, old.id])])
+    mem.commit(set_status={old.id: ARCHIVED})
+    assert [f.id for f in mem.facts()] == [kept.id]
+    assert [f.id for f in mem.facts(ARCHIVED)] == [old.id]
+    assert [f.id for f in mem.find("biscuit")] == [old.id]  # still the user's to forget
+    mem.forget_all()
+    assert {f.status for f in mem.facts(None)} == {FORGOTTEN}
+
+
+V1_FACTS = """CREATE TABLE facts (
+    id TEXT PRIMARY KEY, text TEXT NOT NULL, subject TEXT NOT NULL, relation TEXT NOT NULL,
+    object TEXT NOT NULL, answer TEXT NOT NULL, questions TEXT NOT NULL, statements TEXT NOT NULL,
+    slot TEXT NOT NULL, source TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('active', 'superseded', 'forgotten')),
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, extractor TEXT NOT NULL)"""
+
+
+def test_a_version_1_ledger_is_migrated_whole_and_can_archive(tmp_path: Path) -> None:
+    """Ledgers written before archiving existed (schema 1, whose CHECK refuses 'archived')
+    open with every fact as it was, and take the new status."""
+    facts = [fact("A", status=ACTIVE), fact("B", slot="b", status=ACTIVE)]
+    facts.append(fact("C", slot="c", status=SUPERSEDED))
+    folder = tmp_path / user_dir("alice")
+    folder.mkdir()
+    conn = sqlite3.connect(folder / "ledger.sqlite")
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute(V1_FACTS)
+    conn.execute("CREATE INDEX facts_status ON facts (status, created_at)")
+    conn.executemany(
+        "INSERT INTO meta VALUES (?, ?)", [("schema_version", "1"), ("user_id", "alice")]
+    )
+    conn.executemany(
+        f"INSERT INTO facts VALUES ({', '.join('?' * 14)})", map(store._fact_row, facts)
+    )
+    conn.commit()
+    conn.close()
+    mem = UserMemory(tmp_path, "alice", MODEL)
+    assert mem.facts(None) == facts
+    mem.commit(set_status={facts[0].id: ARCHIVED})
+    assert [f.id for f in mem.facts(ARCHIVED)] == [facts[0].id]
+    mem.close()
+    conn = sqlite3.connect(folder / "ledger.sqlite")
+    meta = dict(conn.execute("SELECT key, value FROM meta"))
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert meta["schema_version"] == str(store.SCHEMA_VERSION)
+    assert "facts_v1" not in tables and "facts_status" in tables
 
 
 def _truncate(p: Path) -> None:

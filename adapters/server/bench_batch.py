@@ -69,7 +69,10 @@ def _llamacpp_missing(engine: Any) -> str | None:
     from sleepmem.engine.llamacpp_replies import gguf_base
 
     if importlib.util.find_spec("llama_cpp") is None:
-        return "llama-cpp-python is not installed (pip install -e '.[llamacpp]')"
+        return (
+            "llama-cpp-python is not installed "
+            "(CMAKE_ARGS=\"-DGGML_OPENMP=OFF\" pip install -e '.[llamacpp]')"
+        )
     try:
         gguf_base(engine.config, engine.home)
     except SleepmemError as exc:

@@ -37,10 +37,14 @@ def forget(engine: Any, user_id: str, arg: str) -> str:
 
 
 def memories(engine: Any, user_id: str, arg: str) -> str:
-    facts = engine.memories(user_id)
-    if not facts:
+    facts, archived = engine.memories(user_id), engine.archived(user_id)
+    if not facts and not archived:
         return "I don't remember anything about you yet."
-    return "\n".join(f"[{f.id}] {f.text}" for f in facts)
+    lines = [f"[{f.id}] {f.text}" for f in facts]
+    if archived:
+        lines.append("Set aside (over my fact budget; /forget works on these too):")
+        lines += [f"[{f.id}] {f.text}" for f in archived]
+    return "\n".join(lines)
 
 
 def sleep(engine: Any, user_id: str, arg: str) -> str:
