@@ -486,6 +486,7 @@ class MemoryService:
         return {
             "user": user_id,
             "facts": len(mem.facts()),
+            "archived": len(self.engine.archived(user_id)),
             "last_sleep": last,
             "pending": work.pending,
             "inbox": self.engine.pending_count(user_id),

@@ -98,6 +98,22 @@ def test_wake_after_reply_is_per_user_and_commands_work_in_chat(serve):
     )
 
 
+async def test_facts_over_the_budget_are_listed_as_archived_after_a_sleep(serve):
+    server = await asyncio.to_thread(serve, max_facts=1)
+    told = []
+    for text in ("My dog is called Biscuit.", "My cat is called Mochi."):
+        status, body = await raw(server, "POST", "/v1/memory/facts?user=cy", json={"text": text})
+        assert status == 201, body
+        told += body["added"]
+    status, body = await raw(server, "POST", "/v1/memory/sleep?user=cy", json={"wait": True})
+    assert status == 200 and body["archived"] == [told[0]["id"]], body
+    _, body = await raw(server, "GET", "/v1/memory?user=cy")
+    assert [f["id"] for f in body["facts"]] == [told[1]["id"]]
+    assert [(f["id"], f["status"]) for f in body["archived"]] == [(told[0]["id"], "archived")]
+    _, body = await raw(server, "GET", "/v1/memory/status?user=cy")
+    assert (body["facts"], body["archived"]) == (1, 1)
+
+
 async def test_memory_api(serve):
     server = await asyncio.to_thread(
         serve, **{"server.admin_keys": ["adm"], "server.api_keys": {"ka": "alice", "kb": "bob"}}
@@ -118,7 +134,7 @@ async def test_memory_api(serve):
         "/v1/memory?user=alice",
         headers={"Authorization": "Bearer kb", "X-Sleepmem-User": "alice"},
     )
-    assert body == {"user": "bob", "facts": []}
+    assert body == {"user": "bob", "facts": [], "archived": []}
     status, body = await raw(
         server, "DELETE", f"/v1/memory/facts/{fact['id']}", headers={"Authorization": "Bearer kb"}
     )

@@ -53,8 +53,14 @@ async def _key(request: web.Request, body: dict[str, Any] | None = None) -> str:
 
 async def list_facts(request: web.Request) -> web.Response:
     key = await _key(request)
-    facts = _service(request).engine.memories(key)
-    return web.json_response({"user": key, "facts": [fact_json(f) for f in facts]})
+    engine = _service(request).engine
+    return web.json_response(
+        {
+            "user": key,
+            "facts": [fact_json(f) for f in engine.memories(key)],
+            "archived": [fact_json(f) for f in engine.archived(key)],  # over the fact budget
+        }
+    )
 
 
 async def export(request: web.Request) -> web.Response:
