@@ -94,9 +94,12 @@ def _fact_row(f: Fact) -> tuple[Any, ...]:
 def _migrate(conn: sqlite3.Connection, version: int) -> None:
     """Bring a ledger of an older schema up to ``SCHEMA_VERSION``, in one transaction (a
     crash leaves the old ledger whole). 1 -> 2: the facts table's status CHECK admits
-    'archived'; SQLite cannot alter a CHECK, so the table is rebuilt under the new schema."""
+    'archived'; SQLite cannot alter a CHECK, so the table is rebuilt under the new schema.
+    ``version`` is re-read under the write lock: another process may have migrated first."""
     conn.execute("BEGIN IMMEDIATE")
     try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0])
         if version < 2:
             conn.execute("ALTER TABLE facts RENAME TO facts_v1")
             conn.execute("DROP INDEX IF EXISTS facts_status")
