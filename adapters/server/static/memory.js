@@ -213,7 +213,8 @@ async function refresh() {
     $('sleeps').tBodies[0].replaceChildren(...sleeps.map(sleepRow).reverse());
     $('chart').replaceChildren(...(sleeps.length ? [sleepChart(sleeps)] : []));
     const last = status.last_sleep ? `last sleep ${when(status.last_sleep.finished_at)}` : 'never slept';
-    $('status-line').textContent = `${data.user}: ${facts.length} facts, ${last}, model ${data.model}.`;
+    const archived = status.archived ? ` (and ${status.archived} archived over the fact budget)` : '';
+    $('status-line').textContent = `${data.user}: ${facts.length} facts${archived}, ${last}, model ${data.model}.`;
     const waiting = status.pending + status.inbox;
     if (waiting && !state.busy) {
         // Messages told in a chat are still being written: look again shortly.
