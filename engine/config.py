@@ -369,8 +369,9 @@ class EngineConfig(Section):
     )
     generation_max_rank: int | None = opt(
         None,
-        "generation: llamacpp or vllm: truncate each layer of a user's adapter to this rank by "
-        "SVD (vLLM refuses adapters above its --max-lora-rank); none = exact.",
+        "generation: llamacpp or vllm: truncate each layer of a user's adapter to this rank, "
+        "on the directions the memory's keys use (else by SVD; vLLM refuses adapters above "
+        "its --max-lora-rank); none = exact.",
         ge=1,
     )
     generation_adapters: str | None = opt(

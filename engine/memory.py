@@ -163,8 +163,15 @@ class Engine(Consolidation):
         user_id = validate_user_id(user_id)
         cached = self._factor_cache.get(user_id)
         if cached is None:
-            edit = self.memory(user_id).edit()
-            cached = Factors(dict(edit.layers)) if edit is not None else Factors()
+            mem = self.memory(user_id)
+            edit = mem.edit()
+            if edit is None:
+                cached = Factors()
+            else:
+                # Only a rank cap on generated adapters reads the keys (exports.live).
+                capped = self.config.generation_max_rank is not None
+                grams = self._kept.grams(mem, edit.id) if capped else None
+                cached = Factors(dict(edit.layers), grams)
             self._factor_cache[user_id] = cached
         return cached
 

@@ -136,6 +136,8 @@ def test_adapters_are_cut_to_the_rank_vllm_accepts(
     )
     engine.write("alice", [explicit(*ALICE), explicit("What is my dog called?", "Biscuit")])
     assert max(r.shape[1] for r, _ in engine.factors("alice").layers.values()) > 8
+    # the cut keeps what the edit's own keys read (exports.live), as `sleepmem export` does
+    assert set(engine.factors("alice").grams or {}) == set(engine.factors("alice").layers)
     ask(engine, "alice", ALICE[0])
     name = engine.replies.adapter(engine.factors("alice"))
     config = json.loads((tmp_path / "adapters" / name / "adapter_config.json").read_text())

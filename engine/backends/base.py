@@ -25,6 +25,9 @@ class Factors:
     """
 
     layers: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # Per layer, the sum of k k^T over the keys the update was written through, where known:
+    # an adapter cut to a lower rank keeps what those keys read (``exports.lowrank``).
+    grams: dict[int, np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     def __bool__(self) -> bool:
         return any(r.shape[1] for r, _ in self.layers.values())

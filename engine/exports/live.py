@@ -49,7 +49,7 @@ class LiveAdapters(Generic[Handle]):
             known = self._made.get(id(factors))
             if known is not None and known[0]() is factors:
                 return known[1]
-            pairs = lora_pairs(factors, self._max_rank)
+            pairs = lora_pairs(factors, self._max_rank, grams=factors.grams)
             if not pairs:
                 return None
             handle = self._make(pairs)
