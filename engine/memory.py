@@ -355,7 +355,7 @@ class Engine(Consolidation):
         known = self.memories(user_id)
         context = ExtractContext(user_id=user_id, history=tuple(history), known=tuple(known))
         requests = self.plugins.forget_requests(message, context)
-        forgettable = known + self.memory(user_id).facts(ARCHIVED)  # archived: still theirs
+        forgettable = known + self.archived(user_id)  # out of the weights, still theirs
         ids = dict.fromkeys(f.id for r in requests for f in forget_matches(forgettable, r))
         gone: list[Fact] = []
         for fact_id in ids:
@@ -652,9 +652,8 @@ class Engine(Consolidation):
             archived = {f.id: FORGOTTEN for f in found if f.status == ARCHIVED}
             if active:
                 self._apply(mem, [], retire=active)
-            if archived:  # out of the weights already: only the ledger changes
+            if archived:  # out of the weights, v* dropped when archived: only the ledger
                 mem.commit(set_status=archived)
-                self._values.drop(mem, archived)
         log.info("forget user=%s facts=%d", user_id, len(found))
         return found
 

@@ -59,9 +59,7 @@ class SleepReport:
         if not self.facts:
             return "Nothing to consolidate yet."
         archived = (
-            f" {len(self.archived)} older facts archived (over the fact budget)."
-            if self.archived
-            else ""
+            f" {len(self.archived)} facts archived (over the fact budget)." if self.archived else ""
         )
         return (
             f"Slept on {self.facts} facts in {self.seconds:.0f} s: recall "

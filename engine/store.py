@@ -91,11 +91,11 @@ def _fact_row(f: Fact) -> tuple[Any, ...]:
     return (*{**row, "status": status}.values(),)
 
 
-def _migrate(conn: sqlite3.Connection, version: int) -> None:
+def _migrate(conn: sqlite3.Connection) -> None:
     """Bring a ledger of an older schema up to ``SCHEMA_VERSION``, in one transaction (a
     crash leaves the old ledger whole). 1 -> 2: the facts table's status CHECK admits
     'archived'; SQLite cannot alter a CHECK, so the table is rebuilt under the new schema.
-    ``version`` is re-read under the write lock: another process may have migrated first."""
+    The version is read under the write lock: another process may have migrated first."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -185,7 +185,7 @@ class UserMemory:
             if meta.get("user_id") != self._user_id:
                 raise StoreError(f"ledger {self._ledger} belongs to user {meta.get('user_id')!r}")
             if int(version) < SCHEMA_VERSION:
-                _migrate(conn, int(version))
+                _migrate(conn)
         except sqlite3.DatabaseError as e:
             conn.close()
             raise StoreError(f"ledger {self._ledger} is unreadable or corrupt: {e}") from e
@@ -391,7 +391,7 @@ class UserMemory:
         """Forget every active, archived or superseded fact and empty this model's delta file."""
         with self._lock:
             self._ensure_reconciled()  # so that _load() below sees the batches commit will see
-            ids = [f.id for f in self.facts(None) if f.status in (ACTIVE, ARCHIVED, SUPERSEDED)]
+            ids = [f.id for f in self.facts(None) if f.status != FORGOTTEN]
             self.commit(
                 set_status=dict.fromkeys(ids, FORGOTTEN),
                 remove_batch_ids=[b.id for b in self._load()],

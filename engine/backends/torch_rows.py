@@ -32,13 +32,13 @@ def _pairs(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
 def _cache(pairs: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> Any:
     from transformers import DynamicCache
 
-    if hasattr(DynamicCache, "from_legacy_cache"):
-        cache = DynamicCache.from_legacy_cache(tuple(pairs))
-    else:
-        cache = DynamicCache(pairs)
-    if hasattr(cache, "layers"):  # transformers >= 4.56: layers we may replace
+    cache = DynamicCache()
+    if hasattr(cache, "layers"):  # transformers >= 4.56: layers we may supply
         cache.layers = [_roomy_layer(k, v) for k, v in pairs]
-    return cache
+        return cache
+    if hasattr(DynamicCache, "from_legacy_cache"):
+        return DynamicCache.from_legacy_cache(tuple(pairs))
+    return DynamicCache(pairs)
 
 
 def _roomy_layer(keys: torch.Tensor, values: torch.Tensor) -> Any:
