@@ -67,9 +67,13 @@ def _torch_speed(engine: Engine, factors: Factors, tokens: int) -> dict[str, flo
 
 
 def _speed(produced: int, seconds: float, first: list[float]) -> dict[str, float]:
+    """Tokens/s from each request's start to its last token (prompt included), and the
+    decode rate alone: the tokens after each first one over the time after it."""
+    after = seconds - sum(first)
     return {
         "tokens": produced,
         "tokens_per_s": round(produced / seconds, 2) if seconds else 0.0,
+        "decode_tokens_per_s": round((produced - len(first)) / after, 2) if after > 0 else 0.0,
         "first_token_s_mean": round(sum(first) / len(first), 4) if first else 0.0,
     }
 
@@ -197,7 +201,9 @@ def _user(
     if llama is None:
         out["torch_speed_with_memory"] = _torch_speed(engine, factors, tokens)
     else:
-        out["llamacpp"] = _llama(engine, source, uid, llama, asks, torch_replies, tokens, tmp)
+        out["llamacpp"] = _llama(
+            engine, source, uid, llama, asks, (torch_replies, base), tokens, tmp
+        )
         out["torch_speed_with_memory"] = out["llamacpp"].pop("torch_speed")
     return out
 
@@ -244,11 +250,15 @@ def _llama(
     uid: str,
     llama: Any,
     asks: Sequence[tuple[str, list[str], list[str]]],
-    torch_replies: Sequence[str],
+    torch_replies: tuple[Sequence[str], Sequence[str]],
     tokens: int,
     tmp: Path,
 ) -> dict[str, Any]:
+    """Replies and speed through llama.cpp beside torch's. ``torch_replies``: torch's with
+    the memory and with none; llama.cpp's bare replies are compared with the second, so the
+    share of differences that the quantised runtime makes with no adapter at all is known."""
     backend = engine.backend
+    torch_replies, torch_bare = torch_replies
     stops = frozenset(backend.stop_ids)
     adapter = export_memory(engine.home, source, uid, tmp / "gguf", "gguf", force=True).files[0]
 
@@ -259,6 +269,11 @@ def _llama(
 
     replies = [ask(q, adapter) for q, _, _ in asks]
     same = sum(a.strip() == b.strip() for a, b in zip(replies, torch_replies))
+    bare_same = sum(ask(q, None) == b.strip() for (q, _, _), b in zip(asks, torch_bare))
+    verdicts = [
+        correct(a, e, f) == correct(b, e, f)
+        for a, b, (_, e, f) in zip(replies, torch_replies, asks)
+    ]
 
     def run(path: Path | None):
         return lambda ids: llama.generate(ids, tokens, path, stops)
@@ -275,10 +290,15 @@ def _llama(
         "adapter_bytes": adapter.stat().st_size,
         "recall_all_asks": _recall(replies, asks),
         "identical_to_torch": round(same / max(len(asks), 1), 4),
+        "identical_to_torch_without_memory": round(bare_same / max(len(asks), 1), 4),
+        "same_recall_verdict": round(sum(verdicts) / max(len(asks), 1), 4),
         "speed_with_adapter": speed,
         "speed_without_adapter": bare,
         "torch_speed": ours,
         "speedup_tokens_per_s": round(speed["tokens_per_s"] / max(ours["tokens_per_s"], 1e-9), 2),
+        "speedup_decode_tokens_per_s": round(
+            speed["decode_tokens_per_s"] / max(ours["decode_tokens_per_s"], 1e-9), 2
+        ),
         "speed_rounds": rounds,
         "differing": [
             {"q": q, "llamacpp": a, "torch": b}

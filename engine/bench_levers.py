@@ -34,9 +34,39 @@ def final_facts(user: dict[str, Any]) -> list[tuple[str, str]]:
     return [(q, a) for q, a in last.items() if q not in forgotten]
 
 
+IN_CONTEXT = "in_context"
+"""The reference row of ``run_levers(in_context=True)``: no edit at all, each user's gold
+facts written into the conversation's system prompt instead. It is prompt stuffing, which
+sleepmem does not do; it tells how much of a question's wording the model itself can map
+onto a fact it is shown, which bounds what an edit of its weights can be expected to
+carry over to paraphrases."""
+
+
+def facts_note(facts: list[tuple[str, str]]) -> str:
+    """The gold facts as the in-context reference shows them to the model."""
+    return "What you know about the user:\n" + "\n".join(f"- {q} {a}" for q, a in facts)
+
+
+def with_note(messages: list[dict[str, str]], note: str | None) -> list[dict[str, str]]:
+    """``messages`` with ``note`` after their system prompt, or as one if they have none."""
+    if note is None:
+        return list(messages)
+    if messages and messages[0]["role"] == "system":
+        first = {"role": "system", "content": f"{messages[0]['content']}\n\n{note}"}
+        return [first, *messages[1:]]
+    return [{"role": "system", "content": note}, *messages]
+
+
 def measure(
-    engine: Engine, data: dict[str, Any], users: list[dict[str, Any]], mb: dict[str, Any]
+    engine: Engine,
+    data: dict[str, Any],
+    users: list[dict[str, Any]],
+    mb: dict[str, Any],
+    in_context: bool = False,
 ) -> dict[str, Any]:
+    """Recall under every context and on every paraphrase after one edit of each user's
+    final gold facts; with ``in_context``, no edit and the facts in the system prompt (the
+    paraphrases then go under the facts' note alone, as they go under no prompt otherwise)."""
     per_context: dict[str, list[bool]] = {c["name"]: [] for c in data["contexts"]}
     paraphrase: list[bool] = []
     edit_s, drifts, failures = [], [], []
@@ -44,12 +74,15 @@ def measure(
         uid = f"bench-levers:{user['user']}"
         if engine.memories(uid):
             engine.forget_all(uid)
-        started = time.perf_counter()
-        engine.write(uid, [explicit(q, a) for q, a in final_facts(user)])
-        edit_s.append(time.perf_counter() - started)
+        note = facts_note(final_facts(user)) if in_context else None
+        if not in_context:
+            started = time.perf_counter()
+            engine.write(uid, [explicit(q, a) for q, a in final_facts(user)])
+            edit_s.append(time.perf_counter() - started)
         for ctx in data["contexts"]:
             convs = [
-                [*ctx["messages"], {"role": "user", "content": q["q"]}] for q in user["questions"]
+                with_note([*ctx["messages"], {"role": "user", "content": q["q"]}], note)
+                for q in user["questions"]
             ]
             for q, reply in zip(user["questions"], engine.ask_many(uid, convs, ANSWER_TOKENS)):
                 ok = correct(reply, q["expect"], q.get("forbid", []))
@@ -57,13 +90,14 @@ def measure(
                 if not ok:
                     failures.append({"context": ctx["name"], "q": q["q"], "reply": reply})
         asks = [(p, q) for q in user["questions"] for p in q.get("paraphrases", [])]
-        convs = [[{"role": "user", "content": p}] for p, _ in asks]
+        convs = [with_note([{"role": "user", "content": p}], note) for p, _ in asks]
         for (asked, q), reply in zip(asks, engine.ask_many(uid, convs, ANSWER_TOKENS)):
             ok = correct(reply, q["expect"], q.get("forbid", []))
             paraphrase.append(ok)
             if not ok:
                 failures.append({"context": "paraphrase", "q": asked, "reply": reply})
-        drifts.append(engine.drift(engine.factors(uid), mb["neutral_text"]))
+        if not in_context:
+            drifts.append(engine.drift(engine.factors(uid), mb["neutral_text"]))
     gk = mb["general_knowledge"]
     uid = f"bench-levers:{users[0]['user']}"
     replies = engine.ask_many(uid, [[{"role": "user", "content": g["question"]}] for g in gk])
@@ -71,7 +105,7 @@ def measure(
         **{name: rate(hits) for name, hits in per_context.items()},
         "paraphrase": rate(paraphrase),
         "general_knowledge_raw": rate([correct(r, g["expect"]) for r, g in zip(replies, gk)]),
-        "ppl_drift": float(np.mean(drifts)),
+        "ppl_drift": float(np.mean(drifts)) if drifts else 0.0,
         "edit_s": edit_s,
         "failures": failures,
     }
@@ -83,7 +117,10 @@ def run_levers(
     variants: dict[str, dict[str, Any]],
     user_names: list[str] | None = None,
     memory_bench: Path | None = None,
+    in_context: bool = False,
 ) -> dict[str, Any]:
+    """Each variant measured in turn (``measure``); with ``in_context``, the reference row
+    ``IN_CONTEXT`` first."""
     data = json.loads(Path(bench_path).read_text("utf-8"))
     users = [u for u in data["users"] if not user_names or u["user"] in user_names]
     if not users:
@@ -91,6 +128,8 @@ def run_levers(
     mb_path = memory_bench or Path(bench_path).with_name("memory_bench.json")
     mb = json.loads(Path(mb_path).read_text("utf-8"))
     result: dict[str, Any] = {"users": [u["user"] for u in users], "variants": {}}
+    if in_context:
+        result["variants"][IN_CONTEXT] = {"overrides": {}, **measure(engine, data, users, mb, True)}
     for name, overrides in variants.items():
         variant = variant_engine(engine, overrides)
         result["variants"][name] = {"overrides": overrides, **measure(variant, data, users, mb)}

@@ -392,7 +392,13 @@ class Engine(Consolidation):
             if not fresh:
                 return report
             new = [f.with_status(ACTIVE) for f in fresh]
-            solved = self._apply(mem, new, retire={f.id: SUPERSEDED for f in report.superseded})
+            # An archived fact in a slot a new fact takes is out of date: superseded, so a
+            # later sleep with room in the budget does not bring the old answer back.
+            slots = {f.slot_key for f in new}
+            shelved = {f.id: SUPERSEDED for f in mem.facts(ARCHIVED) if f.slot_key in slots}
+            retire = {f.id: SUPERSEDED for f in report.superseded}
+            report.superseded += [f for f in mem.facts(ARCHIVED) if f.id in shelved]
+            solved = self._apply(mem, new, retire=retire, ledger_only=shelved)
             report.added = new
             if solved is not None:
                 report.phases.update(solved.seconds)
@@ -425,9 +431,16 @@ class Engine(Consolidation):
             fact = dataclasses.replace(fact, questions=tuple(merged[: self.MAX_QUESTIONS]))
         return fact
 
-    def _apply(self, mem: UserMemory, new: list[Fact], retire: dict[str, str]) -> Solved | None:
-        """Write ``new`` facts and retire others. The solve runs before anything is stored,
-        so a failure leaves memory as it was.
+    def _apply(
+        self,
+        mem: UserMemory,
+        new: list[Fact],
+        retire: dict[str, str],
+        ledger_only: dict[str, str] | None = None,
+    ) -> Solved | None:
+        """Write ``new`` facts and retire others; ``ledger_only``: status changes of facts
+        no edit holds (archived ones), stored with the edit. The solve runs before anything
+        is stored, so a failure leaves memory as it was.
 
         Facts no edit covers (the new ones, and any a crash left unwritten) are added on
         top of the live edit when its keys are known (``kept_keys``): the cost then does
@@ -460,7 +473,7 @@ class Engine(Consolidation):
         started = time.perf_counter()
         mem.commit(
             add_facts=new,
-            set_status=retire,
+            set_status={**(ledger_only or {}), **retire},
             add_batches=add,
             remove_batch_ids=[b.id for b in mem.batches()],
         )

@@ -46,6 +46,7 @@ class SleepReport:
     audited: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     archived: list[str] = field(default_factory=list)  # ids set aside over the fact budget
+    restored: list[str] = field(default_factory=list)  # archived ids back in the weights
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # sleep step -> wall seconds
     compact_share: float | None = None  # of its re-solve (None: uncompacted)
@@ -61,6 +62,8 @@ class SleepReport:
         archived = (
             f" {len(self.archived)} facts archived (over the fact budget)." if self.archived else ""
         )
+        if self.restored:
+            archived += f" {len(self.restored)} archived facts brought back (room in the budget)."
         return (
             f"Slept on {self.facts} facts in {self.seconds:.0f} s: recall "
             f"{self.audit_before:.0%} -> {self.audit_after:.0%} asked in new words "

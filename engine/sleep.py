@@ -26,7 +26,7 @@ from . import statistics
 from .backends.base import Factors
 from .deltas import EditBatch
 from .editor import Solved
-from .facts import ARCHIVED, Fact
+from .facts import ACTIVE, ARCHIVED, SUPERSEDED, Fact
 from .kept_keys import key_sums
 from .prompts import audit_conversations
 from .reports import SleepReport
@@ -209,6 +209,27 @@ class Consolidation:
         order = sorted(range(len(facts)), key=lambda i: (facts[i].id not in failed, i))
         return frozenset(facts[i].id for i in order[: len(facts) - budget])
 
+    def _restorable(
+        self, mem: UserMemory, facts: Sequence[Fact]
+    ) -> tuple[list[Fact], frozenset[str]]:
+        """Archived facts this sleep brings back into the weights, newest told first, as
+        many as the budget has room for beside ``facts``; and the ids of archived facts
+        whose slot an active fact has taken since, which are superseded instead (the
+        newer fact won that slot while the old one was out of the weights)."""
+        held = {f.slot_key for f in facts}
+        archived = mem.facts(ARCHIVED)
+        stale = frozenset(f.id for f in archived if f.slot_key in held)
+        budget = self.config.max_facts
+        room = len(archived) if budget is None else max(budget - len(facts), 0)
+        newest = sorted(
+            (f for f in archived if f.id not in stale), key=lambda f: f.created_at, reverse=True
+        )
+        chosen: list[Fact] = []
+        for fact in newest:  # one per slot: two archived answers to one question never return
+            if len(chosen) < room and fact.slot_key not in {f.slot_key for f in chosen}:
+                chosen.append(fact)
+        return chosen, stale
+
     def is_sleeping(self, user_id: str) -> bool:
         """Is a sleep of ``user_id`` running now?"""
         with self._sleeping_lock:
@@ -234,6 +255,8 @@ class Consolidation:
             facts = mem.facts()
             archive = self._over_budget(mem, facts)
             facts = [f for f in facts if f.id not in archive]
+            restore, stale = self._restorable(mem, facts) if not archive else ([], frozenset())
+            facts = [*facts, *restore]
             report.facts = len(facts)
             if not facts:
                 report.reason = "nothing to consolidate"
@@ -288,11 +311,16 @@ class Consolidation:
                 mem.commit(
                     add_batches=[batch],
                     remove_batch_ids=[b.id for b in mem.batches()],
-                    set_status=dict.fromkeys(archive, ARCHIVED),
+                    set_status={
+                        **dict.fromkeys(archive, ARCHIVED),
+                        **{f.id: ACTIVE for f in restore},
+                        **dict.fromkeys(stale, SUPERSEDED),
+                    },
                 )
                 if archive:
                     self._values.drop(mem, archive)
                     report.archived = sorted(archive)
+                report.restored = [f.id for f in restore]
                 self._factor_cache.pop(user_id, None)
                 self._kept.record(mem, batch.id, None, solved.keys)
                 report.reason = "consolidated"

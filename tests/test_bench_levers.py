@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 from sleepmem.adapters.cli import build_cli
 from sleepmem.engine.bench import nested_overrides
-from sleepmem.engine.bench_levers import final_facts
+from sleepmem.engine.bench_levers import facts_note, final_facts, with_note
 
 
 def test_final_facts_keep_the_last_answer_and_leave_out_forgotten_ones():
@@ -47,3 +47,15 @@ def test_a_malformed_variant_is_refused_before_any_model_loads(tmp_path, spec):
     )
     assert result.exit_code != 0
     assert "--variant" in result.output
+
+
+def test_the_in_context_reference_adds_the_facts_to_any_system_prompt():
+    note = facts_note([("Where do I live?", "Cusco"), ("What is my job?", "baker")])
+    assert "Where do I live? Cusco" in note and "What is my job? baker" in note
+    asked = {"role": "user", "content": "Where do I live?"}
+    persona = {"role": "system", "content": "You are Luna, a witch."}
+    assert with_note([asked], note) == [{"role": "system", "content": note}, asked]
+    stuffed = with_note([persona, asked], note)
+    assert stuffed[0]["content"].startswith("You are Luna") and note in stuffed[0]["content"]
+    assert stuffed[1:] == [asked]
+    assert with_note([persona, asked], None) == [persona, asked]

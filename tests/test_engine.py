@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sleepmem.engine import store as store_mod
 from sleepmem.engine.errors import EditError, InputError, StoreError, UnknownFact
-from sleepmem.engine.facts import ARCHIVED, FORGOTTEN, SUPERSEDED
+from sleepmem.engine.facts import ACTIVE, ARCHIVED, FORGOTTEN, SUPERSEDED
 
 
 def _knows(engine, user: str, question: str, answer: str) -> bool:
@@ -144,6 +144,45 @@ def test_sleep_archives_the_oldest_facts_beyond_the_budget(engine_factory, tmp_p
     assert [f.id for f in engine.forget("bo", "Tampere")] == [archived.id]
     assert mem.get(archived.id).status == FORGOTTEN
     assert _knows(engine, "bo", "What is my dog's name?", "Biscuit")
+
+
+def test_sleep_brings_archived_facts_back_when_the_budget_has_room(
+    engine_factory, tmp_path, model_dir
+):
+    """Archived facts return, newest first, as far as ``max_facts`` has room; one whose
+    question an active fact answers now is superseded instead, at sleep or at the write
+    that takes its slot."""
+    import dataclasses
+
+    from conftest import link_models
+    from sleepmem.engine.facts import explicit
+
+    engine = engine_factory(link_models(tmp_path / "home", model_dir), max_facts=2)
+    engine.write("cy", [explicit("Where do I live?", "Tampere")])
+    mem = engine.memory("cy")
+    # set aside by earlier sleeps (out of the weights): the oldest's slot is taken since
+    old_home, dog, cat = (
+        dataclasses.replace(explicit(q, a), status=ARCHIVED, created_at=1000.0 + i)
+        for i, (q, a) in enumerate(
+            [
+                ("Where do I live?", "Lahti"),
+                ("What is my dog's name?", "Biscuit"),
+                ("What is my cat's name?", "Pixel"),
+            ]
+        )
+    )
+    mem.commit(add_facts=[old_home, dog, cat])
+    assert not _knows(engine, "cy", "What is my cat's name?", "Pixel")
+    report = engine.sleep("cy")
+    assert report.kept_new and report.facts == 2 and report.restored == [cat.id]
+    assert "brought back" in report.describe()
+    assert [mem.get(f.id).status for f in (old_home, dog, cat)] == [SUPERSEDED, ARCHIVED, ACTIVE]
+    assert _knows(engine, "cy", "What is my cat's name?", "Pixel")
+    assert _knows(engine, "cy", "Where do I live?", "Tampere")
+    # a new answer to the archived dog's question: the old one never comes back
+    wrote = engine.write("cy", [explicit("What is my dog's name?", "Rex")])
+    assert dog.id in {f.id for f in wrote.superseded}
+    assert mem.get(dog.id).status == SUPERSEDED and mem.facts(ARCHIVED) == []
 
 
 @pytest.mark.parametrize(

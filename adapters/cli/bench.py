@@ -164,7 +164,14 @@ def add_to(cli: click.Group) -> None:
         help="a variant: name and config overrides, e.g. late='{\"editor.layers\": [9, 10]}'; "
         "repeatable (default: the effective config alone)",
     )
-    @click.option("--only", metavar="A,B", help="users by name (default: the first two)")
+    @click.option("--only", metavar="A,B", help="users by name, or 'all' (default: the first two)")
+    @click.option(
+        "--in-context",
+        is_flag=True,
+        help="also a reference row with no edit and the gold facts in the system prompt: "
+        "how far the model itself carries a fact it is shown over to other wordings "
+        "(alone unless --variant is given)",
+    )
     @MEMORY_BENCH
     def levers(
         g: Globals,
@@ -172,13 +179,14 @@ def add_to(cli: click.Group) -> None:
         json_out: str,
         variants: tuple[str, ...],
         only: str | None,
+        in_context: bool,
         memory_bench: str | None,
     ) -> int:
         path = _existing(bench)
         from sleepmem.engine import bench_levers
 
         chosen: dict[str, dict] = {}
-        for spec in variants or ("effective={}",):
+        for spec in variants or (() if in_context else ("effective={}",)):
             name, sep, overrides = spec.partition("=")
             try:
                 parsed = json.loads(overrides) if sep else None
@@ -187,15 +195,18 @@ def add_to(cli: click.Group) -> None:
             if not name.strip() or not isinstance(parsed, dict):
                 raise InputError(f"--variant {spec!r}: write NAME={{...overrides...}}")
             chosen[name.strip()] = parsed
-        if only:
+        everyone = [u["user"] for u in json.loads(path.read_text("utf-8"))["users"]]
+        if only and only.strip() == "all":
+            names = everyone
+        elif only:
             names = [n.strip() for n in only.split(",") if n.strip()]
         else:
-            names = [u["user"] for u in json.loads(path.read_text("utf-8"))["users"][:2]]
+            names = everyone[:2]
         general = _memory_bench(path, memory_bench)
         with scratch_home(load(g)) as config:
             engine = common.open_engine(config)
             try:
-                result = bench_levers.run_levers(engine, path, chosen, names, general)
+                result = bench_levers.run_levers(engine, path, chosen, names, general, in_context)
             finally:
                 engine.close()
         for name, row in result["variants"].items():
