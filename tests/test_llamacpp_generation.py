@@ -77,6 +77,31 @@ def test_the_bare_model_in_llama_cpp_replies_as_torch_does(llama_engine):
         assert llama == text_of(engine.backend.generate(text, 4))
 
 
+def test_on_an_f16_copy_of_the_base_llama_cpp_replies_exactly_as_torch_does(
+    engine_factory, tmp_path: Path, model_dir: Path, gguf: Path
+):
+    """The Q4_1 runtime's 8-bit activations are what part its replies from torch's: on an
+    F16 copy of the same weights whole replies agree, with and without a memory."""
+    from conftest import link_models
+    from sleepmem.engine.llamacpp import float16_copy
+
+    f16 = float16_copy(gguf, tmp_path / "base.F16.gguf")
+    assert f16.is_file() and float16_copy(gguf, f16) == f16  # written once
+    home = link_models(tmp_path / "home", model_dir)
+    engine = engine_factory(home, generation="llamacpp", generation_gguf=str(f16))
+    engine.write("alice", [explicit(*ALICE)])
+    for user, question in [
+        (None, "What should I cook tonight?"),
+        (None, "Tell me something about the sea."),
+        ("alice", ALICE[0]),
+    ]:
+        text = engine.backend.chat_text([{"role": "user", "content": question}])
+        factors = engine.factors(user) if user else None
+        llama = text_of(engine.replies.generate(engine.backend.encode(text), 16, factors))
+        assert llama == text_of(engine.backend.generate(text, 16, factors))
+    assert ALICE[1] in ask(engine, "alice", ALICE[0])
+
+
 def test_replies_stream_with_counts_and_a_finish_reason(llama_engine):
     engine = llama_engine
     *pieces, last = list(engine.reply("dan", [{"role": "user", "content": "Hi!"}], 6))
