@@ -97,6 +97,13 @@ class EditorConfig(Section):
         "0 = keys at the question's end only.",
         ge=0,
     )
+    subject_keys: int = opt(
+        0,
+        "Prompts per fact (the first ones) also keyed at the word the question is about "
+        "(MEMIT's subject: 'cat' in 'What is my cat's name?'; prompts.subject_end), beside "
+        "the question's end; 0 = the question's end only.",
+        ge=0,
+    )
     v_lr: float = opt(0.5, "Adam learning rate when optimising the target vector v.", gt=0)
     v_steps: int = opt(40, "Maximum optimisation steps per target vector.", ge=1)
     v_prompts: int = opt(

@@ -607,6 +607,7 @@ class Engine(Consolidation):
                 n_wordings=ed.wordings + extra,
                 n_contexts=ed.contexts + extra,
                 n_continued=ed.continued,
+                n_subject=ed.subject_keys,
             ):
                 out.append(dataclasses.replace(prompt, group=group))
         return out
@@ -704,6 +705,7 @@ VSTAR_SETTINGS = (
     "contexts",
     "wordings",
     "continued",
+    "subject_keys",
     "v_prompts",
     "key_source",
     "max_rank_per_fact",

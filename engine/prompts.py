@@ -10,6 +10,7 @@ word shared by every sentence, and edits keyed there do not reach the chat (note
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from . import contexts
@@ -75,6 +76,161 @@ def continuations(backend: Backend, prompt: EditPrompt, answer: str, most: int) 
     return out
 
 
+# Words that never head what a question is about: question words, auxiliaries, pronouns,
+# determiners and the commonest prepositions and fillers of a question.
+_FUNCTION_WORDS = frozenset(
+    {
+        "what",
+        "where",
+        "who",
+        "whom",
+        "whose",
+        "which",
+        "when",
+        "why",
+        "how",
+        "is",
+        "are",
+        "was",
+        "were",
+        "am",
+        "be",
+        "been",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "i",
+        "me",
+        "my",
+        "mine",
+        "you",
+        "your",
+        "we",
+        "our",
+        "us",
+        "he",
+        "she",
+        "it",
+        "they",
+        "them",
+        "his",
+        "her",
+        "its",
+        "their",
+        "the",
+        "a",
+        "an",
+        "this",
+        "that",
+        "these",
+        "those",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "at",
+        "from",
+        "with",
+        "by",
+        "about",
+        "as",
+        "into",
+        "like",
+        "please",
+        "tell",
+        "remind",
+        "know",
+        "remember",
+        "again",
+        "still",
+        "now",
+        "then",
+        "so",
+        "just",
+        "really",
+        "ever",
+        "also",
+        "any",
+        "some",
+        "there",
+        "here",
+        "called",
+        "named",
+        "name's",
+        "s",
+    }
+)
+_KINDS = frozenset({"kind", "sort", "type"})
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+
+
+def subject_end(question: str) -> int | None:
+    """Character offset just past the word a question is about, MEMIT's subject: the head
+    of the noun phrase after its last "my" ("my cat's name" -> "cat", "my favourite author"
+    -> "author"), else of the one after the question word ("Which basketball team" ->
+    "team"), else its last content word ("Where do I live?" -> "live"); None without one.
+
+    Why: a key at the question's end changes with every rewording, while the word a fact is
+    about recurs in most ways of asking it ("What's my cat called?"), and tells apart
+    facts that share a relation ("my sister's job", "my friend Aria's job")."""
+    words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(question)]
+
+    def head(run: list[tuple[str, int, int]]) -> int | None:
+        last = None
+        for i, (word, _, end) in enumerate(run):
+            low = word.casefold()
+            if low.endswith("'s") and low[:-2] not in _FUNCTION_WORDS:
+                return end - 2  # a possessive ends the phrase: "my cat's name"
+            if word[0].isupper() and i + 1 < len(run) and run[i + 1][0][0].islower():
+                return end  # so does a name: "my friend Aria live"
+            if low in _FUNCTION_WORDS:
+                if last is not None:
+                    break
+                continue
+            last = end
+        return last
+
+    mine = [i for i, (w, _, _) in enumerate(words) if w.casefold() == "my"]
+    if mine:
+        found = head(words[mine[-1] + 1 :])
+        if found is not None:
+            return found
+    if words and words[0][0].casefold() in ("what", "which", "whose"):
+        asked = words[1:3]
+        if len(words) > 3 and words[1][0].casefold() in _KINDS and words[2][0] == "of":
+            asked = words[3:4]  # "What kind of pet" is about the pet
+        found = head(asked)
+        if found is not None and asked[0][0].casefold() not in _FUNCTION_WORDS:
+            return found
+    content = [end for w, _, end in words if w.casefold() not in _FUNCTION_WORDS]
+    return content[-1] if content else None
+
+
+def subject_prompt(backend: Backend, prompt: EditPrompt, question: str) -> EditPrompt | None:
+    """``prompt`` (asking ``question`` last) keyed at the question's subject word instead of
+    its end, or None when it has none or the tokens there are not a prefix of the prompt's."""
+    start = prompt.text.rfind(question)
+    end = subject_end(question)
+    if start < 0 or end is None:
+        return None
+    cut = start + end
+    ids = backend.encode(prompt.text)
+    head = backend.encode(prompt.text[:cut])
+    if ids[: len(head)] != head:
+        return None
+    return EditPrompt(prompt.text, len(head) - 1, prompt.target, prompt.group)
+
+
 def fact_seed(fact: Fact) -> str:
     """What a fact's context draws are hashed from: stable across re-solves and restarts."""
     return f"{fact.slot_key}|{fact.answer.casefold()}"
@@ -88,6 +244,7 @@ def fact_prompts(
     n_wordings: int = 1,
     n_contexts: int = 1,
     n_continued: int = 0,
+    n_subject: int = 0,
 ) -> list[EditPrompt]:
     """EditPrompts for ``facts``; prompt.group is the fact's index in ``facts``.
 
@@ -97,12 +254,14 @@ def fact_prompts(
     ``n_contexts + n_wordings - 1`` prompts, the first ``max_prompts`` of them kept. The
     order alternates new contexts and new wordings, so a short cap still covers both. The
     first ``n_continued`` of them are also keyed at the answer's own tokens
-    (``continuations``), beyond the cap.
+    (``continuations``), beyond the cap, and the first ``n_subject`` also at the word the
+    question is about (``subject_prompt``).
     """
     prompts: list[EditPrompt] = []
     for group, fact in enumerate(facts):
         answer = answer_text(fact)
         chosen: list[EditPrompt] = []
+        asked: dict[int, str] = {}  # id of a question prompt -> its question
         if source in ("questions", "both"):
             asks = wordings(fact.questions, max(n_wordings, 1))
             family = contexts.family(fact_seed(fact), max(n_contexts, 1))
@@ -113,6 +272,7 @@ def fact_prompts(
                 for question, context in pairs:
                     target = reply_target(backend, question, answer)
                     chosen.append(question_prompt(backend, question, target, group, context))
+                    asked[id(chosen[-1])] = question
         if source in ("statements", "both"):
             # raw text, keyed at its last token, continued by " <answer>"
             for statement in fact.statements[: max_prompts or None]:
@@ -132,6 +292,10 @@ def fact_prompts(
             if p.text.strip() not in fact.statements
             for c in continuations(backend, p, answer, CONTINUED_CUTS)
         ]
+        for p in [p for p in chosen if id(p) in asked][:n_subject]:
+            keyed = subject_prompt(backend, p, asked[id(p)])
+            if keyed is not None:
+                extra.append(keyed)
         prompts += chosen + extra
     return prompts
 

@@ -7,7 +7,7 @@ import pytest
 from sleepmem.engine import contexts
 from sleepmem.engine.backends.base import text_of
 from sleepmem.engine.facts import explicit
-from sleepmem.engine.prompts import audit_conversations, fact_prompts
+from sleepmem.engine.prompts import audit_conversations, fact_prompts, subject_end
 from sleepmem.engine.wordings import wordings
 
 UNSEEN_APP = "You are a cheerful helper for a cycling club's website. Keep it short."
@@ -75,6 +75,42 @@ def test_continued_prompts_key_a_long_answer_at_its_own_tokens(backend):
         assert len(given) >= 3 and "Ursula Le Guin".startswith(given)
         # the prompt plus its target is the whole answer, nothing lost at the cut
         assert (given + p.target).startswith("Ursula Le Guin.")
+
+
+def test_subject_prompts_key_the_word_a_question_is_about(backend):
+    fact = explicit("What is my cat's name?", "Pixel")
+    plain = fact_prompts(backend, [fact], 4, n_wordings=3, n_contexts=3)
+    keyed = fact_prompts(backend, [fact], 4, n_wordings=3, n_contexts=3, n_subject=2)
+    assert keyed[: len(plain)] == plain  # added beyond the cap, the others unchanged
+    extra = keyed[len(plain) :]
+    assert len(extra) == 2
+    for p, same in zip(extra, plain):
+        assert (p.text, p.target) == (same.text, same.target)
+        ids = backend.encode(p.text)
+        assert backend.decode(ids[: p.key_index + 1]).endswith("my cat")
+
+
+@pytest.mark.parametrize(
+    ("question", "about"),
+    [
+        ("What is my cat's name?", "cat"),
+        ("Who is my favourite author?", "author"),
+        ("Where does my friend Aria live?", "Aria"),
+        ("What does my sister do for work?", "sister"),
+        ("Which basketball team do I support?", "team"),
+        ("What kind of pet do I have?", "pet"),
+        ("Where do I live?", "live"),
+        ("What am I allergic to?", "allergic"),
+        ("what city am i in rn?", "city"),
+    ],
+)
+def test_the_subject_of_a_question(question, about):
+    end = subject_end(question)
+    assert end is not None and question[:end].endswith(about)
+
+
+def test_a_question_of_function_words_has_no_subject():
+    assert subject_end("What is it?") is None
 
 
 def test_audit_asks_what_the_edit_was_never_trained_on(backend):
