@@ -195,7 +195,7 @@ def _general(
     return rate(hits), float(np.mean(drifts)) if drifts else 0.0
 
 
-def _storage(engine: Engine, uids: list[str]) -> dict[str, float]:
+def storage(engine: Engine, uids: list[str]) -> dict[str, float]:
     """What the users' memories cost after sleep: the edit files and the ledgers, per
     active fact, and the stored update's rank per layer per fact."""
     facts = edit_bytes = ledger_bytes = ranks = layers = 0
@@ -250,7 +250,7 @@ def run_mode(
     with _progress(n_q * (len(data["contexts"]) + 4), f"{mode}: after sleep", progress) as bar:
         after = _evaluate(engine, users, data["contexts"], bar)
     leaks = _leaks(engine, users)
-    storage = _storage(engine, [uid for uid, _ in users])
+    stored = storage(engine, [uid for uid, _ in users])
     general, drift = _general(engine, users, gk, neutral)
     result: dict[str, Any] = {
         "after_sleep": after,
@@ -263,7 +263,7 @@ def run_mode(
         "general_knowledge_raw": general,
         "ppl_drift": drift,
         "sleep": [{"user": uid, **s} for (uid, _), s in zip(users, sleeps)],
-        "storage": storage,
+        "storage": stored,
         "timing": {
             "wake_s": wake_s,
             "edit_s_median": stats_mod.median(timing["edit_s"]) if timing["edit_s"] else 0.0,

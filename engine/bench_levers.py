@@ -18,10 +18,16 @@ from typing import Any
 import numpy as np
 
 from .bench import correct, rate, variant_engine
+from .bench_conversations import storage
 from .facts import explicit
 from .memory import Engine
 
 ANSWER_TOKENS = 16
+
+
+def uid_of(user: dict[str, Any]) -> str:
+    """The memory a bench user's facts are written into."""
+    return f"bench-levers:{user['user']}"
 
 
 def final_facts(user: dict[str, Any]) -> list[tuple[str, str]]:
@@ -71,7 +77,7 @@ def measure(
     paraphrase: list[bool] = []
     edit_s, drifts, failures = [], [], []
     for user in users:
-        uid = f"bench-levers:{user['user']}"
+        uid = uid_of(user)
         if engine.memories(uid):
             engine.forget_all(uid)
         note = facts_note(final_facts(user)) if in_context else None
@@ -107,6 +113,7 @@ def measure(
         "general_knowledge_raw": rate([correct(r, g["expect"]) for r, g in zip(replies, gk)]),
         "ppl_drift": float(np.mean(drifts)) if drifts else 0.0,
         "edit_s": edit_s,
+        "storage": None if in_context else storage(engine, [uid_of(u) for u in users]),
         "failures": failures,
     }
 

@@ -201,6 +201,14 @@ class EditorConfig(Section):
         gt=0,
         le=1,
     )
+    compact_slack: float | None = opt(
+        0.1,
+        "Nats a written fact's answer (its first prompt, teacher-forced) may lose to "
+        "compaction before the next finer share is tried (an answer that wins by a hair "
+        "flips at 0.995 and loses ~1 nat; sound ones move by hundredths); none = store the "
+        "`compact` share unchecked.",
+        ge=0,
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()

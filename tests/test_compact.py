@@ -3,6 +3,9 @@ file storing compacted factors in float16 (engine/deltas.py)."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+
 import numpy as np
 import pytest
 from sleepmem.engine.backends.base import Factors
@@ -153,7 +156,8 @@ def test_an_export_cut_weighed_by_the_keys_keeps_what_they_read():
 
 def test_an_edit_is_stored_at_the_first_share_that_keeps_every_answer(engine, monkeypatch):
     """The configured share, else the next finer one of the ladder, else the full update:
-    whichever first loses each checked answer no more than ``COMPACT_SLACK`` nats."""
+    whichever first loses each checked answer no more than ``editor.compact_slack`` nats;
+    with no slack set, the configured share unchecked."""
     from sleepmem.engine.facts import explicit
     from sleepmem.engine.prompts import fact_prompts
 
@@ -167,18 +171,30 @@ def test_an_edit_is_stored_at_the_first_share_that_keeps_every_answer(engine, mo
         small = compact(solved.factors, key_sums(solved.keys), share, solved.keys)
         return max(np.subtract(engine._answer_nll(checks, small.factors), full))
 
-    monkeypatch.setattr(engine, "COMPACT_SLACK", np.inf)
+    def slack(nats: float | None) -> None:
+        # set on a copy past the config's check: a negative slack is this test's own
+        editor = copy.copy(engine.config.editor)
+        object.__setattr__(editor, "compact_slack", nats)
+        monkeypatch.setattr(engine, "config", dataclasses.replace(engine.config, editor=editor))
+
+    slack(None)
+    unchecked = engine._compacted(solved, facts)
+    assert solved.compact_share == first
+    slack(np.inf)
     stored = engine._compacted(solved, facts)
+    for layer, (r, a) in unchecked.layers.items():  # an infinite slack takes the first share
+        np.testing.assert_array_equal(stored.layers[layer][0], r)
+        np.testing.assert_array_equal(stored.layers[layer][1], a)
     assert solved.compact_share == first
     assert sum(r.shape[1] for r, _ in stored.layers.values()) < sum(
         r.shape[1] for r, _ in solved.factors.layers.values()
     )
     coarse, fine = lost(first), lost(ladder[0])
     if fine < coarse:  # a slack only the finer share meets
-        monkeypatch.setattr(engine, "COMPACT_SLACK", (coarse + fine) / 2)
+        slack((coarse + fine) / 2)
         engine._compacted(solved, facts)
         assert solved.compact_share == ladder[0]
-    monkeypatch.setattr(engine, "COMPACT_SLACK", -np.inf)  # no compaction is good enough
+    slack(-np.inf)  # no compaction is good enough
     stored = engine._compacted(solved, facts)
     assert solved.compact_share is None
     for layer, (r, a) in solved.factors.layers.items():
