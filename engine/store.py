@@ -441,8 +441,10 @@ class UserMemory:
         return self._delta.stat().st_size if self._delta.exists() else 0
 
     def ledger_bytes(self) -> int:
-        """Size of the ledger (facts, the wake inbox, v* and the kept edit keys)."""
-        return self._ledger.stat().st_size if self._ledger.exists() else 0
+        """Size of the ledger (facts, the wake inbox, v* and the kept edit keys), with its
+        write-ahead log: recent writes stay there until SQLite checkpoints them."""
+        files = (self._ledger, self._ledger.with_name(self._ledger.name + "-wal"))
+        return sum(f.stat().st_size for f in files if f.exists())
 
     def close(self) -> None:
         """Close the ledger connection; the object reopens it lazily if used again."""

@@ -586,3 +586,11 @@ def test_concurrent_commits_all_land(tmp_path: Path) -> None:
     assert m.unwritten_facts() == []
     assert m.last_sleep() is not None
     m.close()
+
+
+def test_the_ledger_size_counts_writes_still_in_its_log(mem: UserMemory) -> None:
+    mem.commit(add_facts=[fact(f"city {i}", status=ACTIVE) for i in range(50)])
+    main = mem._ledger
+    log_file = main.with_name(main.name + "-wal")
+    assert log_file.exists() and log_file.stat().st_size > 0  # not yet checkpointed
+    assert mem.ledger_bytes() == main.stat().st_size + log_file.stat().st_size
