@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .backends.base import text_of
+from .backends.base import Factors, text_of
 from .bench import correct, fact_matches, rate, run_header
 from .facts import explicit
 from .memory import Engine
@@ -169,7 +169,9 @@ def _evaluate(
 
 def _leaks(engine: Engine, users: list[tuple[str, dict[str, Any]]]) -> list[dict[str, str]]:
     """Each user's questions asked as the next user, in a fresh chat: the first user's
-    answers must not come back (answers both users share are not counted)."""
+    answers must not come back. Not counted: answers both users share, and answers the bare
+    model gives to that question with no memory at all ("What kind of pet do I have?" ->
+    "... What's your cat's name?"), which no memory carried over."""
     leaks = []
     for i, (owner_id, owner) in enumerate(users):
         other_id, other = users[(i + 1) % len(users)]
@@ -177,9 +179,11 @@ def _leaks(engine: Engine, users: list[tuple[str, dict[str, Any]]]) -> list[dict
             continue
         theirs = {w.casefold() for q in other["questions"] for w in q["expect"]}
         qs = [q for q in owner["questions"] if not any(e.casefold() in theirs for e in q["expect"])]
-        replies = engine.ask_many(other_id, [_question(q, []) for q in qs], ANSWER_TOKENS)
-        for q, reply in zip(qs, replies):
-            if correct(reply, q["expect"]):
+        asked = [_question(q, []) for q in qs]
+        bare = engine.ask_many(other_id, asked, ANSWER_TOKENS, factors=Factors())
+        replies = engine.ask_many(other_id, asked, ANSWER_TOKENS)
+        for q, reply, guess in zip(qs, replies, bare):
+            if correct(reply, q["expect"]) and not correct(guess, q["expect"]):
                 leaks.append({"question": q["q"], "owner": owner_id, "asked_as": other_id})
     return leaks
 
