@@ -395,10 +395,12 @@ class Engine(Consolidation):
             # An archived fact in a slot a new fact takes is out of date: superseded, so a
             # later sleep with room in the budget does not bring the old answer back.
             slots = {f.slot_key for f in new}
-            shelved = {f.id: SUPERSEDED for f in mem.facts(ARCHIVED) if f.slot_key in slots}
+            shelved = [f for f in mem.facts(ARCHIVED) if f.slot_key in slots]
             retire = {f.id: SUPERSEDED for f in report.superseded}
-            report.superseded += [f for f in mem.facts(ARCHIVED) if f.id in shelved]
-            solved = self._apply(mem, new, retire=retire, ledger_only=shelved)
+            report.superseded += shelved
+            solved = self._apply(
+                mem, new, retire=retire, ledger_only={f.id: SUPERSEDED for f in shelved}
+            )
             report.added = new
             if solved is not None:
                 report.phases.update(solved.seconds)

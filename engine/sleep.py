@@ -214,21 +214,18 @@ class Consolidation:
     ) -> tuple[list[Fact], frozenset[str]]:
         """Archived facts this sleep brings back into the weights, newest told first, as
         many as the budget has room for beside ``facts``; and the ids of archived facts
-        whose slot an active fact has taken since, which are superseded instead (the
-        newer fact won that slot while the old one was out of the weights)."""
+        that are out of date, to be superseded: those whose slot an active fact has taken
+        since, and those an archived fact told later answers in their stead."""
         held = {f.slot_key for f in facts}
-        archived = mem.facts(ARCHIVED)
-        stale = frozenset(f.id for f in archived if f.slot_key in held)
+        latest: dict[str, Fact] = {}  # slot -> the archived fact told last
+        for fact in sorted(mem.facts(ARCHIVED), key=lambda f: f.created_at):
+            latest[fact.slot_key] = fact
+        candidates = [f for slot, f in latest.items() if slot not in held]
+        stale = frozenset(f.id for f in mem.facts(ARCHIVED)) - {f.id for f in candidates}
         budget = self.config.max_facts
-        room = len(archived) if budget is None else max(budget - len(facts), 0)
-        newest = sorted(
-            (f for f in archived if f.id not in stale), key=lambda f: f.created_at, reverse=True
-        )
-        chosen: list[Fact] = []
-        for fact in newest:  # one per slot: two archived answers to one question never return
-            if len(chosen) < room and fact.slot_key not in {f.slot_key for f in chosen}:
-                chosen.append(fact)
-        return chosen, stale
+        room = len(candidates) if budget is None else max(budget - len(facts), 0)
+        newest = sorted(candidates, key=lambda f: f.created_at, reverse=True)
+        return newest[:room], stale
 
     def is_sleeping(self, user_id: str) -> bool:
         """Is a sleep of ``user_id`` running now?"""

@@ -62,3 +62,31 @@ def test_over_the_budget_go_facts_the_last_audit_failed_then_the_oldest(tmp_path
     assert sleeper._over_budget(mem, facts) == {facts[4].id, facts[0].id, facts[1].id}
     sleeper.config = load_config(overrides={"max_facts": None}, discover=False, env={})
     assert sleeper._over_budget(mem, facts) == frozenset()
+
+
+def test_archived_facts_return_newest_first_while_the_budget_has_room(tmp_path) -> None:
+    import dataclasses
+
+    from sleepmem.engine.config import load_config
+    from sleepmem.engine.facts import ARCHIVED, explicit
+    from sleepmem.engine.sleep import Consolidation
+    from sleepmem.engine.store import MemoryStore
+
+    def archived(question: str, answer: str, told: float):
+        return dataclasses.replace(explicit(question, answer), status=ARCHIVED, created_at=told)
+
+    mem = MemoryStore(tmp_path).user("ana", "smollm2-test")
+    home = explicit("Where do I live?", "Oslo")  # active
+    lima = archived("Where do I live?", "Lima", 1.0)  # its slot taken since
+    rex, fido = (
+        archived("What is my dog called?", "Rex", 2.0),
+        archived("What is my dog called?", "Fido", 3.0),
+    )  # Fido was told later: Rex is out of date
+    cat = archived("What is my cat called?", "Tom", 4.0)
+    mem.commit(add_facts=[lima, rex, fido, cat])
+    sleeper = Consolidation.__new__(Consolidation)
+    for budget, back in [(1, []), (2, [cat]), (3, [cat, fido]), (10, [cat, fido])]:
+        sleeper.config = load_config(overrides={"max_facts": budget}, discover=False, env={})
+        restore, stale = sleeper._restorable(mem, [home])
+        assert [f.id for f in restore] == [f.id for f in back]
+        assert stale == {lima.id, rex.id}
