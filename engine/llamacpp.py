@@ -177,7 +177,7 @@ def float16_copy(source: Path, target: Path | None = None) -> Path:
     of the Q4_1 speed."""
     lib = _llama_cpp()
     source = Path(source)
-    target = Path(target) if target else source.with_name(f"{source.name.split('.')[0]}.F16.gguf")
+    target = Path(target) if target else source.with_name(f"{source.stem}.F16.gguf")
     if target.is_file():
         return target
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
@@ -185,12 +185,30 @@ def float16_copy(source: Path, target: Path | None = None) -> Path:
     params.ftype = lib.LLAMA_FTYPE_MOSTLY_F16
     params.allow_requantize = True
     try:
-        failed = lib.llama_model_quantize(
-            str(source).encode(), str(partial).encode(), ctypes.byref(params)
-        )
+        with _quiet_native_output():  # llama.cpp prints a line per tensor
+            failed = lib.llama_model_quantize(
+                str(source).encode(), str(partial).encode(), ctypes.byref(params)
+            )
         if failed:
             raise ModelError(f"llama.cpp could not write an F16 copy of {source}")
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
     return target
+
+
+@contextlib.contextmanager
+def _quiet_native_output() -> Iterator[None]:
+    """Point file descriptors 1 and 2 at /dev/null while native code runs (Python's own
+    ``sys.stdout`` redirection does not reach what C writes)."""
+    saved = [os.dup(fd) for fd in (1, 2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in (1, 2):
+            os.dup2(null, fd)
+        yield
+    finally:
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(null)
