@@ -201,9 +201,7 @@ def _user(
     if llama is None:
         out["torch_speed_with_memory"] = _torch_speed(engine, factors, tokens)
     else:
-        out["llamacpp"] = _llama(
-            engine, source, uid, llama, asks, (torch_replies, base), tokens, tmp
-        )
+        out["llamacpp"] = _llama(engine, source, uid, llama, asks, torch_replies, base, tokens, tmp)
         out["torch_speed_with_memory"] = out["llamacpp"].pop("torch_speed")
     return out
 
@@ -250,15 +248,15 @@ def _llama(
     uid: str,
     llama: Any,
     asks: Sequence[tuple[str, list[str], list[str]]],
-    torch_replies: tuple[Sequence[str], Sequence[str]],
+    torch_replies: Sequence[str],
+    torch_bare: Sequence[str],
     tokens: int,
     tmp: Path,
 ) -> dict[str, Any]:
-    """Replies and speed through llama.cpp beside torch's. ``torch_replies``: torch's with
-    the memory and with none; llama.cpp's bare replies are compared with the second, so the
-    share of differences that the quantised runtime makes with no adapter at all is known."""
+    """Replies and speed through llama.cpp beside torch's. ``torch_replies`` with the
+    memory, ``torch_bare`` with none: llama.cpp's bare replies are compared with those, so
+    the share of differences the quantised runtime makes with no adapter at all is known."""
     backend = engine.backend
-    torch_replies, torch_bare = torch_replies
     stops = frozenset(backend.stop_ids)
     adapter = export_memory(engine.home, source, uid, tmp / "gguf", "gguf", force=True).files[0]
 

@@ -105,8 +105,8 @@ def measure(
         if not in_context:
             drifts.append(engine.drift(engine.factors(uid), mb["neutral_text"]))
     gk = mb["general_knowledge"]
-    uid = f"bench-levers:{users[0]['user']}"
-    replies = engine.ask_many(uid, [[{"role": "user", "content": g["question"]}] for g in gk])
+    asked = [[{"role": "user", "content": g["question"]}] for g in gk]
+    replies = engine.ask_many(uid_of(users[0]), asked)
     return {
         **{name: rate(hits) for name, hits in per_context.items()},
         "paraphrase": rate(paraphrase),

@@ -217,11 +217,12 @@ class Consolidation:
         that are out of date, to be superseded: those whose slot an active fact has taken
         since, and those an archived fact told later answers in their stead."""
         held = {f.slot_key for f in facts}
+        archived = mem.facts(ARCHIVED)
         latest: dict[str, Fact] = {}  # slot -> the archived fact told last
-        for fact in sorted(mem.facts(ARCHIVED), key=lambda f: f.created_at):
+        for fact in sorted(archived, key=lambda f: f.created_at):
             latest[fact.slot_key] = fact
         candidates = [f for slot, f in latest.items() if slot not in held]
-        stale = frozenset(f.id for f in mem.facts(ARCHIVED)) - {f.id for f in candidates}
+        stale = frozenset(f.id for f in archived) - {f.id for f in candidates}
         budget = self.config.max_facts
         room = len(candidates) if budget is None else max(budget - len(facts), 0)
         newest = sorted(candidates, key=lambda f: f.created_at, reverse=True)

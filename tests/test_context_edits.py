@@ -61,12 +61,18 @@ def test_edit_prompts_span_the_context_family(backend):
         assert p.target.startswith("Porto")
 
 
+def _beyond_the_cap(backend, fact, **extra_keys):
+    """The prompts ``extra_keys`` (n_continued, n_subject) add to ``fact``'s, checking that
+    they come after the capped ones and leave those unchanged; and the capped ones."""
+    plain = fact_prompts(backend, [fact], 4, n_wordings=3, n_contexts=3)
+    keyed = fact_prompts(backend, [fact], 4, n_wordings=3, n_contexts=3, **extra_keys)
+    assert keyed[: len(plain)] == plain
+    return keyed[len(plain) :], plain
+
+
 def test_continued_prompts_key_a_long_answer_at_its_own_tokens(backend):
     fact = explicit("Who is my favourite author?", "Ursula Le Guin")
-    plain = fact_prompts(backend, [fact], 4, n_wordings=3, n_contexts=3)
-    continued = fact_prompts(backend, [fact], 4, n_wordings=3, n_contexts=3, n_continued=2)
-    assert continued[: len(plain)] == plain  # added beyond the cap, the others unchanged
-    extra = continued[len(plain) :]
+    extra, _ = _beyond_the_cap(backend, fact, n_continued=2)
     assert extra and len(extra) <= 2 * 3
     for p in extra:
         ids = backend.encode(p.text)
@@ -79,10 +85,7 @@ def test_continued_prompts_key_a_long_answer_at_its_own_tokens(backend):
 
 def test_subject_prompts_key_the_word_a_question_is_about(backend):
     fact = explicit("What is my cat's name?", "Pixel")
-    plain = fact_prompts(backend, [fact], 4, n_wordings=3, n_contexts=3)
-    keyed = fact_prompts(backend, [fact], 4, n_wordings=3, n_contexts=3, n_subject=2)
-    assert keyed[: len(plain)] == plain  # added beyond the cap, the others unchanged
-    extra = keyed[len(plain) :]
+    extra, plain = _beyond_the_cap(backend, fact, n_subject=2)
     assert len(extra) == 2
     for p, same in zip(extra, plain):
         assert (p.text, p.target) == (same.text, same.target)
