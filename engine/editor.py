@@ -105,7 +105,9 @@ def target_values(
     """v*: per fact, the residual delta (n_groups, d) at the last edited layer that makes
     the base model produce the fact's answers, optimised from ``start`` (or zero). On the
     base weights, so it can be cached and reused by every later joint solve."""
-    problem = backend.value_problem(prompts, settings.v_layer, n_groups)
+    problem = backend.value_problem(
+        prompts, settings.v_layer, n_groups, precision=settings.vstar.precision
+    )
     return vstar.optimise(problem, n_groups, backend.hidden_size, settings.vstar, start)
 
 

@@ -99,6 +99,7 @@ class Engine(Consolidation):
                 loss_stop=ed.v_loss_stop,
                 clamp_factor=ed.clamp_factor,
                 weight_decay=ed.weight_decay,
+                precision=ed.v_precision,
             ),
             mom2_weight=ed.mom2_weight,
             nullspace=ed.nullspace,
@@ -717,6 +718,7 @@ VSTAR_SETTINGS = (
     "v_loss_stop",
     "clamp_factor",
     "weight_decay",
+    "v_precision",
 )
 
 

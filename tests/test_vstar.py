@@ -131,6 +131,39 @@ def test_narrowed_batch_mlx(mlx_backend) -> None:
     narrowing_matches_the_full_batch(mlx_backend)
 
 
+def test_bfloat16_upper_layers_find_a_v_star_that_holds_in_float32(backend) -> None:
+    """editor.v_precision bfloat16: the same losses and gradient directions as float32 at a
+    given delta, and the v* it finds answers in the float32 model; the model itself (its
+    dtype, its attention) is left as it was."""
+    import torch
+    from sleepmem.engine.contexts import family
+    from sleepmem.engine.prompts import reply_target
+    from sleepmem.engine.statistics import question_prompt
+
+    q, a = FACTS[0]
+    prompts = [
+        question_prompt(backend, q, reply_target(backend, q, a), 0, context)
+        for context in family(q, 2)
+    ]
+    attention = backend.model.config._attn_implementation
+    full = backend.value_problem(prompts, 8, 1)
+    half = backend.value_problem(prompts, 8, 1, precision="bfloat16")
+    assert backend.model.config._attn_implementation == attention
+    assert next(backend.model.parameters()).dtype == torch.float32
+    delta = np.random.default_rng(1).normal(size=(1, backend.hidden_size)).astype(np.float32)
+    one = np.ones(1, dtype=bool)
+    loss32, grad32 = full.loss_and_grad(delta, one)
+    loss16, grad16 = half.loss_and_grad(delta, one)
+    assert loss16[0] == pytest.approx(loss32[0], rel=0.05)
+    cosine = float(grad16[0] @ grad32[0] / np.linalg.norm(grad16[0]) / np.linalg.norm(grad32[0]))
+    assert cosine > 0.95
+    found, losses = optimise(
+        half, 1, backend.hidden_size, settings(lr=0.5, steps=40, loss_stop=0.05)
+    )
+    assert losses[0] < 0.05
+    assert full.loss_and_grad(found.astype(np.float32), one)[0][0] < 0.15
+
+
 def test_a_warm_start_at_the_answer_stops_at_once_and_elsewhere_still_converges() -> None:
     """A repair starts from the fact's kept v*: one already right costs one evaluation, one
     that moved on (new prompts) still ends at the new target; the start is clamped."""

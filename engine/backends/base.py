@@ -243,10 +243,13 @@ class Backend(Protocol):
         layer: int,
         n_groups: int,
         factors: Factors | None = None,
+        precision: str = "float32",
     ) -> ValueProblem:
         """The v* problem of ``prompts``: one delta per group, added to layer ``layer``'s
         output at the key token of each of the group's prompts, scored by how well the
-        model then produces the prompts' targets (``engine/vstar.py`` solves it)."""
+        model then produces the prompts' targets (``engine/vstar.py`` solves it).
+        ``precision`` (``editor.v_precision``) is the dtype the layers above ``layer`` run
+        in; a backend may keep its model's own where it has no faster one."""
 
     def weight_bytes(self) -> int:
         """Bytes held by the model's weights (packed ones count as packed)."""
@@ -264,6 +267,7 @@ class VStarSettings:
     loss_stop: float
     clamp_factor: float
     weight_decay: float
+    precision: str = "float32"  # the upper layers' dtype while optimising (editor.v_precision)
 
 
 @dataclass(frozen=True)

@@ -64,8 +64,11 @@ class MlxValueProblem:
         layer: int,
         n_groups: int,
         factors: Factors | None = None,
+        precision: str = "float32",
     ) -> ValueProblem:
-        """See ``Backend.value_problem``."""
+        """See ``Backend.value_problem``. Runs in the model's own dtype whatever
+        ``precision`` says: mlx models on Apple silicon are mostly half precision already,
+        and mlx's CPU build multiplies bfloat16 no faster than float32 needs to matter."""
         live = self._factors(factors)
         seqs = [self.encode(p.text) for p in prompts]
         layout = target_tokens(prompts, seqs, self.encode, self._pad)

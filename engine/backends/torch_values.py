@@ -4,11 +4,17 @@ and its gradient for the facts still optimising.
 Apart from ``torch_backend`` because it is the one part of the backend that differentiates:
 it runs the upper layers over a cached prefix (a transformers ``DynamicCache`` sliced to the
 active facts' rows each time the active set shrinks) and backpropagates to the delta only.
+
+The upper layers may run in bfloat16 (``editor.v_precision``) from a copy of them made once:
+on a CPU with bfloat16 matrix units its matmuls are several times faster, and v* only has to
+find a direction that makes the answer likely, which the float32 solve and checks then use.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +31,13 @@ from .base import (
     target_tokens,
 )
 
+log = logging.getLogger(__name__)
+
+# "auto" takes bfloat16 on a CPU only where its matmuls beat float32 by this much (measured
+# once per process): emulated bfloat16 is slower than float32, and a small gain would not pay
+# for the copy of the upper layers.
+BF16_MIN_GAIN = 1.5
+
 
 class TorchValueProblem:
     """The v* half of ``TorchBackend`` (a base class of it), using the model it loads."""
@@ -33,6 +46,11 @@ class TorchValueProblem:
     tokenizer: Any
     device: Any
     dtype: torch.dtype
+
+    hidden_size: int
+    intermediate_size: int
+    _value_copies: dict[tuple[int, torch.dtype], tuple[Any, Any, Any]]
+    _value_dtype_auto: torch.dtype | None
 
     if TYPE_CHECKING:  # provided by TorchBackend; declared for the type checker only
 
@@ -47,6 +65,7 @@ class TorchValueProblem:
         layer: int,
         n_groups: int,
         factors: Factors | None = None,
+        precision: str = "float32",
     ) -> ValueProblem:
         """See ``Backend.value_problem``."""
         from transformers import DynamicCache  # imported when an edit runs, not at load
@@ -61,7 +80,11 @@ class TorchValueProblem:
         ids = torch.tensor(layout.sequences, device=dev)
         split = layout.key_col
         base = self.model.model
-        lower, upper = base.layers[: layer + 1], base.layers[layer + 1 :]
+        lower = base.layers[: layer + 1]
+        dtype = self.value_dtype(precision)
+        if factors is not None and any(i > layer for i in factors.layers):
+            dtype = self.dtype  # the copy carries no live edit of its own layers
+        upper, norm, lm_head = self._upper(layer, dtype)
 
         # Every column before the key is the same in every step: layers up to ``layer`` run
         # once over the whole batch, the upper layers once over the prefix (into a cache).
@@ -71,17 +94,17 @@ class TorchValueProblem:
             pos_emb = base.rotary_emb(hidden, position_ids=positions)
             full = self._additive_mask(attention_allowed(layout.valid, 0))
             hidden_at = self._run_layers(hidden, lower, full, 0, pos_emb)
+            # The original value at the key bounds how far the delta may move it.
+            h0 = hidden_at[:, split].float()  # (n, d)
+            pos_emb = (pos_emb[0].to(dtype), pos_emb[1].to(dtype))
+            full, hidden_at = full.to(dtype), hidden_at.to(dtype)
             prefix = DynamicCache(config=self.model.config)
             if split:
                 prefix_mask = full[:, :, :split, :split]
                 self._run_layers(hidden_at[:, :split], upper, prefix_mask, 0, pos_emb, prefix)
-        suffix_mask = self._additive_mask(attention_allowed(layout.valid, split))
-
-        # The original value at the key bounds how far the delta may move it.
-        h0 = hidden_at[:, split].float()  # (n, d)
+        suffix_mask = self._additive_mask(attention_allowed(layout.valid, split)).to(dtype)
         h0_norm = torch.zeros(n_groups, device=dev).index_add_(0, p_group, h0.norm(dim=-1))
         h0_norm = h0_norm / torch.bincount(p_group, minlength=n_groups).clamp(min=1)
-        lm_head = self.model.get_output_embeddings()
         suffix = hidden_at[:, split:]
         batches: dict[bytes, dict[str, Any]] = {}
 
@@ -116,7 +139,7 @@ class TorchValueProblem:
             b = batch_of(active)
             delta = torch.tensor(delta_np, dtype=torch.float32, device=dev, requires_grad=True)
             with self._factors(factors):
-                shift = delta[b["p_group"]].to(self.dtype)
+                shift = delta[b["p_group"]].to(dtype)
                 h = b["suffix"].index_put(b["at_key"], shift, accumulate=True)
                 try:
                     h = self._run_layers(h, upper, b["mask"], split, pos_emb, b["cache"])
@@ -126,7 +149,7 @@ class TorchValueProblem:
                         _detach_cache(b["cache"])
                     else:
                         b["cache"] = DynamicCache(config=self.model.config)
-                h = base.norm(h)
+                h = norm(h)
                 logits = lm_head(h[b["t_rows"], b["t_cols"]]).float()  # (targets, vocab)
                 nll = torch.nn.functional.cross_entropy(logits, b["t_ids"], reduction="none")
                 per_group = torch.zeros(n_groups, device=dev).index_add_(0, b["t_group"], nll)
@@ -136,6 +159,65 @@ class TorchValueProblem:
             return per_group.detach().cpu().numpy(), delta.grad.cpu().numpy()
 
         return ValueProblem(h0_norm.cpu().numpy(), loss_and_grad)
+
+    def value_dtype(self, precision: str) -> torch.dtype:
+        """The dtype v* runs its upper layers in for ``editor.v_precision``."""
+        if precision == "float32" or self.dtype != torch.float32:
+            return self.dtype  # a half-precision model is used as it is
+        if precision == "bfloat16":
+            return torch.bfloat16
+        if getattr(self, "_value_dtype_auto", None) is None:
+            self._value_dtype_auto = self._faster_dtype()
+        assert self._value_dtype_auto is not None
+        return self._value_dtype_auto
+
+    def _faster_dtype(self) -> torch.dtype:
+        """bfloat16 where the device multiplies in it well, else float32."""
+        if str(self.device).startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+        rates = {
+            dt: _matmul_seconds(self.hidden_size, self.intermediate_size, dt)
+            for dt in (torch.float32, torch.bfloat16)
+        }
+        gain = rates[torch.float32] / rates[torch.bfloat16]
+        chosen = torch.bfloat16 if gain >= BF16_MIN_GAIN else torch.float32
+        log.info(
+            "v* precision auto: bfloat16 matmuls %.1fx float32 here, using %s",
+            gain,
+            str(chosen).removeprefix("torch."),
+        )
+        return chosen
+
+    def _upper(self, layer: int, dtype: torch.dtype) -> tuple[Any, Any, Any]:
+        """The layers above ``layer``, the final norm and the output head, in ``dtype``: the
+        model's own, or a copy made once (the frozen weights do not change)."""
+        base = self.model.model
+        own = (base.layers[layer + 1 :], base.norm, self.model.get_output_embeddings())
+        if dtype == self.dtype:
+            return own
+        if not hasattr(self, "_value_copies"):
+            self._value_copies = {}
+        key = (layer, dtype)
+        if key not in self._value_copies:
+            self._value_copies.clear()  # one v* layer at a time: never hold two copies
+            upper, norm, head = (copy.deepcopy(m).to(dtype) for m in own)
+            if not str(self.device).startswith("cuda"):
+                # torch's fused CPU attention backpropagates slowly in bfloat16 (measured
+                # 4.5 s of a 13 s v*); the plain matmul form does not
+                upper[0].self_attn.config._attn_implementation = "eager"
+            self._value_copies[key] = (upper, norm, head)
+        return self._value_copies[key]
+
+
+def _matmul_seconds(d: int, m: int, dtype: torch.dtype, rows: int = 256, reps: int = 8) -> float:
+    """Best of ``reps`` times of an MLP-shaped product pair in ``dtype`` (a few ms)."""
+    x, w = torch.randn(rows, d, dtype=dtype), torch.randn(m, d, dtype=dtype)
+    best = float("inf")
+    for _ in range(reps + 2):  # the first calls pick kernels
+        started = time.perf_counter()
+        (x @ w.T) @ w
+        best = min(best, time.perf_counter() - started)
+    return best
 
 
 def _detach_cache(cache: Any) -> None:
