@@ -180,3 +180,16 @@ def test_a_warm_start_at_the_answer_stops_at_once_and_elsewhere_still_converges(
         quadratic(far, np.ones(1), []), 1, 2, settings(clamp_factor=2.0, steps=1), far
     )
     assert np.linalg.norm(clamped) <= 2.0 + 1e-6
+
+
+def test_no_bfloat16_copy_where_memory_is_short(backend, monkeypatch) -> None:
+    """A copy of the upper layers that would take more than half the free memory is not
+    made: v* then runs on the model's own float32 layers."""
+    import torch
+    from sleepmem.engine.backends import torch_values
+
+    monkeypatch.setattr(torch_values, "_free_memory", lambda: 0)
+    monkeypatch.setattr(backend, "_value_copies", {}, raising=False)
+    upper, _norm, _head = backend._upper(8, torch.bfloat16)
+    assert upper[0] is backend.model.model.layers[9]
+    assert not backend._value_copies

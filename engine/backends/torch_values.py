@@ -190,7 +190,8 @@ class TorchValueProblem:
 
     def _upper(self, layer: int, dtype: torch.dtype) -> tuple[Any, Any, Any]:
         """The layers above ``layer``, the final norm and the output head, in ``dtype``: the
-        model's own, or a copy made once (the frozen weights do not change)."""
+        model's own, or a copy made once (the frozen weights do not change); the model's own
+        where the copy would take more than half the memory the machine has free."""
         base = self.model.model
         own = (base.layers[layer + 1 :], base.norm, self.model.get_output_embeddings())
         if dtype == self.dtype:
@@ -200,13 +201,36 @@ class TorchValueProblem:
         key = (layer, dtype)
         if key not in self._value_copies:
             self._value_copies.clear()  # one v* layer at a time: never hold two copies
-            upper, norm, head = (copy.deepcopy(m).to(dtype) for m in own)
+            size = sum(p.numel() for m in own for p in m.parameters()) * dtype.itemsize
+            free = _free_memory()
+            if not str(self.device).startswith("cuda") and free is not None and size > free / 2:
+                log.info(
+                    "v* in the model's dtype: a %s copy (%d MB) would not fit", dtype, size >> 20
+                )
+                return own
+            # a layer at a time, so only one layer's float32 copy exists at once
+            upper = torch.nn.ModuleList(copy.deepcopy(m).to(dtype) for m in own[0])
+            norm, head = (copy.deepcopy(m).to(dtype) for m in own[1:])
             if not str(self.device).startswith("cuda"):
                 # torch's fused CPU attention backpropagates slowly in bfloat16 (measured
                 # 4.5 s of a 13 s v*); the plain matmul form does not
-                upper[0].self_attn.config._attn_implementation = "eager"
+                for m in upper:
+                    m.self_attn.config._attn_implementation = "eager"
             self._value_copies[key] = (upper, norm, head)
         return self._value_copies[key]
+
+
+def _free_memory() -> int | None:
+    """Bytes of memory available now (Linux's MemAvailable, page cache counted as free);
+    None where the platform does not say."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def _matmul_seconds(d: int, m: int, dtype: torch.dtype, rows: int = 256, reps: int = 8) -> float:
