@@ -59,12 +59,16 @@ def link_models(home: Path, model_dir: Path) -> Path:
     return home
 
 
+# torch's v* may run in bfloat16 (editor.v_precision auto); mlx's runs in the model's dtype
+FLOAT32 = {"editor.v_precision": "float32"}
+
+
 def _mlx_engine(backend, torch_engine_factory, home: Path) -> Engine:
     """An mlx engine for the default model on ``home``. Statistics are cached by model id,
     and the id is the same under both backends, so the session's torch-computed statistics
     are what this engine reads from a shared cache; the mlx backend's own second moments
     and keys are checked in test_activations_match_torch."""
-    torch_engine = torch_engine_factory(home)  # the suite's config, on this home
+    torch_engine = torch_engine_factory(home, **FLOAT32)  # the suite's config, on this home
     engine = Engine(torch_engine.config, backend, torch_engine.plugins)
     engine._stats = torch_engine.statistics()
     return engine
@@ -72,12 +76,13 @@ def _mlx_engine(backend, torch_engine_factory, home: Path) -> Engine:
 
 @pytest.fixture(scope="module")
 def edited(tmp_path_factory, model_dir, engine_factory, mlx_backend):
-    """The same fact told to ana once under each backend, each in its own home."""
+    """The same fact told to ana once under each backend, each in its own home, both
+    optimising v* in float32 (mlx's only precision), so the edits can be compared."""
     out = {}
     for name in ("torch", "mlx"):
         home = link_models(tmp_path_factory.mktemp(f"home-{name}"), model_dir)
         if name == "torch":
-            engine = engine_factory(home)
+            engine = engine_factory(home, **FLOAT32)
         else:
             engine = _mlx_engine(mlx_backend, engine_factory, home)
         report = engine.remember("ana", "I live in Porto")
