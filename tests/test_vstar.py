@@ -189,7 +189,7 @@ def test_no_bfloat16_copy_where_memory_is_short(backend, monkeypatch) -> None:
     from sleepmem.engine.backends import torch_values
 
     monkeypatch.setattr(torch_values, "_free_memory", lambda: 0)
-    monkeypatch.setattr(backend, "_value_copies", {}, raising=False)
+    monkeypatch.setattr(backend, "_value_copies", {})
     upper, _norm, _head = backend._upper(8, torch.bfloat16)
     assert upper[0] is backend.model.model.layers[9]
     assert not backend._value_copies

@@ -13,6 +13,7 @@ find a direction that makes the answer likely, which the float32 solve and check
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -49,8 +50,6 @@ class TorchValueProblem:
 
     hidden_size: int
     intermediate_size: int
-    _value_copies: dict[tuple[int, torch.dtype], tuple[Any, Any, Any]]
-    _value_dtype_auto: torch.dtype | None
 
     if TYPE_CHECKING:  # provided by TorchBackend; declared for the type checker only
 
@@ -166,14 +165,21 @@ class TorchValueProblem:
             return self.dtype  # a half-precision model is used as it is
         if precision == "bfloat16":
             return torch.bfloat16
-        if getattr(self, "_value_dtype_auto", None) is None:
-            self._value_dtype_auto = self._faster_dtype()
-        assert self._value_dtype_auto is not None
-        return self._value_dtype_auto
+        return self._faster_dtype
 
+    @functools.cached_property
+    def _on_cuda(self) -> bool:
+        return str(self.device).startswith("cuda")
+
+    @functools.cached_property
+    def _value_copies(self) -> dict[tuple[int, torch.dtype], tuple[Any, Any, Any]]:
+        """(v* layer, dtype) -> the upper layers, norm and head copied in that dtype."""
+        return {}
+
+    @functools.cached_property
     def _faster_dtype(self) -> torch.dtype:
-        """bfloat16 where the device multiplies in it well, else float32."""
-        if str(self.device).startswith("cuda"):
+        """bfloat16 where the device multiplies in it well, else float32 (decided once)."""
+        if self._on_cuda:
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
         rates = {
             dt: _matmul_seconds(self.hidden_size, self.intermediate_size, dt)
@@ -196,14 +202,12 @@ class TorchValueProblem:
         own = (base.layers[layer + 1 :], base.norm, self.model.get_output_embeddings())
         if dtype == self.dtype:
             return own
-        if not hasattr(self, "_value_copies"):
-            self._value_copies = {}
         key = (layer, dtype)
         if key not in self._value_copies:
             self._value_copies.clear()  # one v* layer at a time: never hold two copies
             size = sum(p.numel() for m in own for p in m.parameters()) * dtype.itemsize
             free = _free_memory()
-            if not str(self.device).startswith("cuda") and free is not None and size > free / 2:
+            if not self._on_cuda and free is not None and size > free / 2:
                 log.info(
                     "v* in the model's dtype: a %s copy (%d MB) would not fit", dtype, size >> 20
                 )
@@ -211,7 +215,7 @@ class TorchValueProblem:
             # a layer at a time, so only one layer's float32 copy exists at once
             upper = torch.nn.ModuleList(copy.deepcopy(m).to(dtype) for m in own[0])
             norm, head = (copy.deepcopy(m).to(dtype) for m in own[1:])
-            if not str(self.device).startswith("cuda"):
+            if not self._on_cuda:
                 # torch's fused CPU attention backpropagates slowly in bfloat16 (measured
                 # 4.5 s of a 13 s v*); the plain matmul form does not
                 for m in upper:
