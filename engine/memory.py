@@ -584,6 +584,7 @@ class Engine(Consolidation):
             deltas = np.stack([known[f.id] for f in facts])
             vstar_done = time.perf_counter()
             protection = self._protection()
+            self._guard_spill(prompts, protection)
             live = None
             if base is not None:
                 live, grams = base
@@ -595,6 +596,22 @@ class Engine(Consolidation):
             return solved
         except (np.linalg.LinAlgError, RuntimeError, ValueError) as exc:
             raise EditError(f"edit failed, memory unchanged: {exc}") from exc
+
+    def _guard_spill(self, prompts: Sequence[EditPrompt], protection: Protection) -> None:
+        """Add ``editor.spill_guard`` x the key sums at each prompt's tokens after its key
+        (its answer teacher-forced) to what the solve keeps unchanged."""
+        weight = self.config.editor.spill_guard
+        if weight <= 0:
+            return
+        starts = [
+            (p.key_index if p.key_index >= 0 else self.backend.token_count(p.text) + p.key_index)
+            + 1
+            for p in prompts
+        ]
+        texts = [p.text + p.target for p in prompts]
+        sums, _ = self.backend.second_moments(texts, self.settings.layers, starts=starts)
+        for layer, total in sums.items():
+            protection.kept[layer] = protection.kept.get(layer, 0) + weight * total
 
     def _prompts(
         self, facts: Sequence[Fact], cap: int | None, repair: frozenset[str] = frozenset()

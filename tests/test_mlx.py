@@ -179,6 +179,15 @@ def test_activations_match_torch(mlx_backend, backend):
     assert tokens_m == tokens_t
     for layer in (4, 6):
         assert _rel(moments_m[layer], moments_t[layer]) < ACTIVATION_RTOL
+    # from a token on: only the tokens past it count, the same on both backends, and a
+    # text shorter than its start counts nothing
+    starts = [3, 100]
+    tail_m, count_tail_m = mlx_backend.second_moments(texts, [4], starts=starts)
+    tail_t, count_tail_t = backend.second_moments(texts, [4], starts=starts)
+    assert count_tail_m == count_tail_t == backend.token_count(texts[0]) - 3
+    assert _rel(tail_m[4], tail_t[4]) < ACTIVATION_RTOL
+    head_t, _ = backend.second_moments(texts[:1], [4], starts=[0])
+    assert np.trace(tail_t[4]) < np.trace(head_t[4])
 
 
 def test_same_edit_under_both_backends(edited, test_editor):

@@ -201,9 +201,14 @@ class Backend(Protocol):
         Optional: the engine generates each reply on its own thread without it."""
 
     def second_moments(
-        self, texts: Sequence[str], layers: Sequence[int], batch_size: int = 16
+        self,
+        texts: Sequence[str],
+        layers: Sequence[int],
+        batch_size: int = 16,
+        starts: Sequence[int] | None = None,
     ) -> tuple[dict[int, np.ndarray], int]:
-        """Sum of k k^T of down_proj inputs per layer over all tokens, and the token count."""
+        """Sum of k k^T of down_proj inputs per layer over the tokens of ``texts`` (from
+        token ``starts[i]`` of text i on, when given), and the token count."""
 
     def activations(
         self,

@@ -449,7 +449,11 @@ class MlxBackend(MlxValueProblem):
         return self.activations(prompts, layers, None, factors)[0]
 
     def second_moments(
-        self, texts: Sequence[str], layers: Sequence[int], batch_size: int = 16
+        self,
+        texts: Sequence[str],
+        layers: Sequence[int],
+        batch_size: int = 16,
+        starts: Sequence[int] | None = None,
     ) -> tuple[dict[int, np.ndarray], int]:
         m = self.intermediate_size
         sums = {layer: np.zeros((m, m), dtype=np.float64) for layer in layers}
@@ -457,12 +461,16 @@ class MlxBackend(MlxValueProblem):
         last = max(layers)
         for start in range(0, len(texts), batch_size):
             checkpoint()
-            seqs = [self.encode(t)[:512] for t in texts[start : start + batch_size]]
-            seqs = [s for s in seqs if s]
-            if not seqs:
+            chunk = range(start, min(start + batch_size, len(texts)))
+            seqs = [self.encode(texts[i])[:512] for i in chunk]
+            firsts = [0 if starts is None else starts[i] for i in chunk]
+            kept = [(s, f) for s, f in zip(seqs, firsts) if len(s) > f]
+            if not kept:
                 continue
-            ids, lengths = self._batch(seqs)
-            valid = np.arange(ids.shape[1])[None, :] < lengths[:, None]  # (B, T)
+            ids, lengths = self._batch([s for s, _ in kept])
+            first = np.array([f for _, f in kept])
+            cols = np.arange(ids.shape[1])[None, :]
+            valid = (cols < lengths[:, None]) & (cols >= first[:, None])  # (B, T)
             call = Call(
                 moment_mask=mx.array(valid[..., None].astype(np.float32), dtype=self.dtype),
                 moment_layers=frozenset(layers),

@@ -401,7 +401,11 @@ class TorchBackend(TorchValueProblem):
 
     @torch.inference_mode()
     def second_moments(
-        self, texts: Sequence[str], layers: Sequence[int], batch_size: int = 16
+        self,
+        texts: Sequence[str],
+        layers: Sequence[int],
+        batch_size: int = 16,
+        starts: Sequence[int] | None = None,
     ) -> tuple[dict[int, np.ndarray], int]:
         m = self.intermediate_size
         moments = {
@@ -411,11 +415,17 @@ class TorchBackend(TorchValueProblem):
         last = max(layers)
         for start in range(0, len(texts), batch_size):
             checkpoint()
-            seqs = [self.encode(t)[:512] for t in texts[start : start + batch_size]]
-            seqs = [s for s in seqs if s]
-            if not seqs:
+            chunk = range(start, min(start + batch_size, len(texts)))
+            seqs = [self.encode(texts[i])[:512] for i in chunk]
+            firsts = [0 if starts is None else starts[i] for i in chunk]
+            kept = [(s, f) for s, f in zip(seqs, firsts) if len(s) > f]
+            if not kept:
                 continue
+            seqs = [s for s, _ in kept]
             ids, mask = self._batch(seqs)
+            first = torch.tensor([f for _, f in kept], device=self.device)
+            counted = torch.arange(ids.shape[1], device=self.device)[None, :] >= first[:, None]
+            mask = mask * counted
             probe = _Probe(moments=moments, moment_mask=mask.bool())
             with self._factors(None):
                 self._run_through(ids, mask, last, probe)
