@@ -19,6 +19,7 @@ import numpy as np
 
 from .bench import correct, rate, variant_engine
 from .bench_conversations import storage
+from .bench_firing import firing
 from .facts import explicit
 from .memory import Engine
 
@@ -69,13 +70,16 @@ def measure(
     users: list[dict[str, Any]],
     mb: dict[str, Any],
     in_context: bool = False,
+    diagnose: bool = False,
 ) -> dict[str, Any]:
     """Recall under every context and on every paraphrase after one edit of each user's
     final gold facts; with ``in_context``, no edit and the facts in the system prompt (the
-    paraphrases then go under the facts' note alone, as they go under no prompt otherwise)."""
+    paraphrases then go under the facts' note alone, as they go under no prompt otherwise).
+    With ``diagnose``, also where the edit fails per context (``bench_firing``)."""
     per_context: dict[str, list[bool]] = {c["name"]: [] for c in data["contexts"]}
     paraphrase: list[bool] = []
     edit_s, drifts, failures = [], [], []
+    fired: dict[str, list[dict[str, float]]] = {}
     for user in users:
         uid = uid_of(user)
         if engine.memories(uid):
@@ -104,10 +108,18 @@ def measure(
                 failures.append({"context": "paraphrase", "q": asked, "reply": reply})
         if not in_context:
             drifts.append(engine.drift(engine.factors(uid), mb["neutral_text"]))
+        if diagnose and not in_context:
+            for name, row in firing(engine, uid, user["questions"], data["contexts"]).items():
+                fired.setdefault(name, []).append(row)
     gk = mb["general_knowledge"]
     asked = [[{"role": "user", "content": g["question"]}] for g in gk]
     replies = engine.ask_many(uid_of(users[0]), asked)
+    diagnosis = {
+        name: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+        for name, rows in fired.items()
+    }
     return {
+        **({"firing": diagnosis} if diagnose and not in_context else {}),
         **{name: rate(hits) for name, hits in per_context.items()},
         "paraphrase": rate(paraphrase),
         "general_knowledge_raw": rate([correct(r, g["expect"]) for r, g in zip(replies, gk)]),
@@ -125,6 +137,7 @@ def run_levers(
     user_names: list[str] | None = None,
     memory_bench: Path | None = None,
     in_context: bool = False,
+    diagnose: bool = False,
 ) -> dict[str, Any]:
     """Each variant measured in turn (``measure``); with ``in_context``, the reference row
     ``IN_CONTEXT`` first."""
@@ -139,5 +152,6 @@ def run_levers(
         result["variants"][IN_CONTEXT] = {"overrides": {}, **measure(engine, data, users, mb, True)}
     for name, overrides in variants.items():
         variant = variant_engine(engine, overrides)
-        result["variants"][name] = {"overrides": overrides, **measure(variant, data, users, mb)}
+        row = measure(variant, data, users, mb, diagnose=diagnose)
+        result["variants"][name] = {"overrides": overrides, **row}
     return result

@@ -671,6 +671,11 @@ class Engine(Consolidation):
     def memories(self, user_id: str) -> list[Fact]:
         return self.memory(user_id).facts()
 
+    def target_values(self, user_id: str) -> dict[str, np.ndarray]:
+        """The kept v* of each of the user's facts that has one, by fact id (diagnostics)."""
+        mem = self.memory(validate_user_id(user_id))
+        return self._values.get(mem, [f.id for f in mem.facts()])
+
     def archived(self, user_id: str) -> list[Fact]:
         """Facts sleep set aside over the fact budget (``max_facts``): out of the weights."""
         return self.memory(user_id).facts(ARCHIVED)

@@ -205,3 +205,21 @@ def test_the_spill_guard_keeps_the_answer_tokens_as_v_star_left_them(engine_fact
                 in engine.ask_many("ana", [[{"role": "user", "content": fact.questions[0]}]])[0]
             )
     assert spills[1.0] < 0.9 * spills[0.0], spills  # measured 0.81x here, 0.56x on layers 3-10
+
+
+def test_the_firing_diagnosis_reads_the_update_at_its_key(engine):
+    from sleepmem.engine.bench_firing import firing
+
+    engine.write("ana", [explicit("Where do I live?", "Porto")])
+    bench_contexts = [
+        {"name": "fresh", "messages": []},
+        {"name": "app", "messages": [{"role": "system", "content": UNSEEN_APP}]},
+    ]
+    questions = [{"q": "Where do I live?"}, {"q": "What is my dog's name?"}]  # no such fact
+    found = firing(engine, "ana", questions, bench_contexts)
+    assert set(found) == {"fresh", "app"}
+    for row in found.values():
+        # the update writes v* at the key: close to it, and it answers there
+        assert 0.7 < row["key_ratio"] < 1.3 and row["key_cosine"] > 0.9, row
+        assert row["v_star_nll"] < 0.5 and row["edited_nll"] < 1.0, row
+    assert firing(engine, "bo", questions, bench_contexts) == {}

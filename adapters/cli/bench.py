@@ -172,6 +172,13 @@ def add_to(cli: click.Group) -> None:
         "how far the model itself carries a fact it is shown over to other wordings "
         "(alone unless --variant is given)",
     )
+    @click.option(
+        "--diagnose",
+        is_flag=True,
+        help="also, per context, where the edit fails: the update's change at the key "
+        "against v*, and the answer's NLL with v* alone and with the update "
+        "(engine/bench_firing.py)",
+    )
     @MEMORY_BENCH
     def levers(
         g: Globals,
@@ -181,6 +188,7 @@ def add_to(cli: click.Group) -> None:
         only: str | None,
         in_context: bool,
         memory_bench: str | None,
+        diagnose: bool,
     ) -> int:
         path = _existing(bench)
         from sleepmem.engine import bench_levers
@@ -206,12 +214,16 @@ def add_to(cli: click.Group) -> None:
         with scratch_home(load(g)) as config:
             engine = common.open_engine(config)
             try:
-                result = bench_levers.run_levers(engine, path, chosen, names, general, in_context)
+                result = bench_levers.run_levers(
+                    engine, path, chosen, names, general, in_context, diagnose
+                )
             finally:
                 engine.close()
         for name, row in result["variants"].items():
             figures = {k: v for k, v in row.items() if isinstance(v, float)}
             click.echo(f"{name}: " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items()))
+            for context, diag in row.get("firing", {}).items():
+                click.echo(f"  {context}: " + ", ".join(f"{k} {v:.2f}" for k, v in diag.items()))
         save_json(result, json_out)
         return 0
 
