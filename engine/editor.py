@@ -154,7 +154,10 @@ def spread(
     ``protection.kept`` must hold the keys ``base`` was written through. With fixed keys
     that is the joint solve exactly: the normal equations of all facts together, minus
     those ``base`` already satisfies, leave (R_new - base K_new) K_new^T on the right and
-    the same matrix on the left. The returned factors are the increment alone.
+    the same matrix on the left, but for the earlier facts' spill guard
+    (``editor.spill_guard``): their answers' key sums are not kept (a few MB a fact), so an
+    increment guards only its own facts' answers; sleep's re-solve guards them all. The
+    returned factors are the increment alone.
     """
     groups = np.array([p.group for p in prompts])
     layers = sorted(settings.layers)
