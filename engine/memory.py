@@ -599,7 +599,10 @@ class Engine(Consolidation):
 
     def _guard_spill(self, prompts: Sequence[EditPrompt], protection: Protection) -> None:
         """Add ``editor.spill_guard`` x the key sums at each prompt's tokens after its key
-        (its answer teacher-forced) to what the solve keeps unchanged."""
+        (the turn change, then its answer teacher-forced) to what the solve keeps
+        unchanged. The answer's tokens alone gained less (ingrid and jaylen: app prompt
+        82% against 88%); at weight 1 with layers 4-8, a lone 'peanuts.' came back
+        'additives.' (0.1: 'peanuts.')."""
         weight = self.config.editor.spill_guard
         if weight <= 0:
             return
