@@ -152,16 +152,14 @@ class EditorConfig(Section):
         ge=0,
     )
     spill_guard: float = opt(
-        0.1,
+        0.0,
         "Weight on leaving the update's output unchanged at the tokens after each edit "
         "prompt's key (the turn change and the teacher-forced answer), added to what the "
-        "solve keeps. v* is found with its delta at the question's last token alone, but "
+        "solve keeps: v* is found with its delta at the question's last token alone, but "
         "the update also fires on the tokens after it and garbled answers ('Tove "
-        "Janskirk', 'Valparia'). Measured (bench levers, ingrid and jaylen, one edit): 0 -> "
-        "0.1 or 1 raised fresh 94% -> 100%, app prompt 71% -> 88%, small talk 94% -> 100%, "
-        "persona and persona with small talk unchanged, general knowledge and drift "
-        "unchanged (ten users at 1: app prompt 82% -> 88%); at 1 with layers 4-8 a lone "
-        "'peanuts.' came back 'additives.', at 0.1 it did not. 0 = no such term.",
+        "Janskirk', 'Valparia'). Off until measured as written: the gains measured so far "
+        "(ten users at 1: app prompt 82% -> 88%, see the README) came from a torch "
+        "version that read those tokens' keys without the conversation before them.",
         ge=0,
     )
     nullspace: bool = opt(

@@ -600,9 +600,7 @@ class Engine(Consolidation):
     def _guard_spill(self, prompts: Sequence[EditPrompt], protection: Protection) -> None:
         """Add ``editor.spill_guard`` x the key sums at each prompt's tokens after its key
         (the turn change, then its answer teacher-forced) to what the solve keeps
-        unchanged. The answer's tokens alone gained less (ingrid and jaylen: app prompt
-        82% against 88%); at weight 1 with layers 4-8, a lone 'peanuts.' came back
-        'additives.' (0.1: 'peanuts.')."""
+        unchanged."""
         weight = self.config.editor.spill_guard
         if weight <= 0:
             return

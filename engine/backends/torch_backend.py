@@ -425,11 +425,12 @@ class TorchBackend(TorchValueProblem):
             ids, mask = self._batch(seqs)
             first = torch.tensor([f for _, f in kept], device=self.device)
             counted = torch.arange(ids.shape[1], device=self.device)[None, :] >= first[:, None]
-            mask = mask * counted
-            probe = _Probe(moments=moments, moment_mask=mask.bool())
+            # the attention mask stays whole: tokens before a start still give context
+            counts = mask.bool() & counted
+            probe = _Probe(moments=moments, moment_mask=counts)
             with self._factors(None):
                 self._run_through(ids, mask, last, probe)
-            count += int(mask.sum())
+            count += int(counts.sum())
         return {layer: mom.cpu().numpy() for layer, mom in moments.items()}, count
 
     def _additive_mask(self, allowed: np.ndarray) -> torch.Tensor:
