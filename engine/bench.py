@@ -26,7 +26,6 @@ from .memory import Engine
 log = logging.getLogger(__name__)
 
 ANSWER_TOKENS = 32
-CAPACITY_POINTS = (10, 25, 50, 100)
 
 
 def correct(reply: str, expect: list[str], forbid: list[str] = ()) -> bool:
@@ -68,7 +67,7 @@ def rate(hits: list[bool]) -> float:
     return sum(hits) / len(hits) if hits else 0.0
 
 
-def _progress(total: int, desc: str, enabled: bool) -> Any:
+def progress_bar(total: int, desc: str, enabled: bool) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, disable=not enabled, leave=False)
@@ -157,6 +156,8 @@ def run_memory_bench(
     result = run_header(engine, bench_path)
     if capacity:
         pool = Path(pool) if pool else Path(bench_path).with_name("fact_pool_500.json")
+        from .bench_capacity import run_capacity  # it builds on this module's helpers
+
         result["capacity"] = run_capacity(engine, capacity, pool, progress)
         result["timing"] = {"stats_s": stats.seconds, "total_s": time.perf_counter() - started}
         return result
@@ -169,7 +170,7 @@ def run_memory_bench(
 
     base_gk = []
     n_base = len(gk)
-    with _progress(n_base, "base model", progress) as bar:
+    with progress_bar(n_base, "base model", progress) as bar:
         for g in gk:
             base_gk.append(
                 correct(engine.ask("__bench_base__", g["question"], ANSWER_TOKENS), g["expect"])
@@ -180,7 +181,7 @@ def run_memory_bench(
     edit_s: list[float] = []
     per_fact_s: list[float] = []
     n_turns = sum(len(u["turns"]) for u in users)
-    with _progress(n_turns, "wake", progress) as bar:
+    with progress_bar(n_turns, "wake", progress) as bar:
         for user in users:
             history: list[tuple[str, str]] = []
             for turn in user["turns"]:
@@ -193,14 +194,14 @@ def run_memory_bench(
 
     n_asks = sum(len(u["questions"]) + len(u.get("paraphrases", [])) + len(gk) for u in users)
     n_asks += sum(len(u["questions"]) for u in users) * (len(users) - 1)
-    with _progress(n_asks, "before sleep", progress) as bar:
+    with progress_bar(n_asks, "before sleep", progress) as bar:
         result["before_sleep"] = _phase(engine, users, gk, bar)
 
     sleeps = []
     for user in users:
         report = engine.sleep(user["user"])
         sleeps.append(report)
-    with _progress(n_asks, "after sleep", progress) as bar:
+    with progress_bar(n_asks, "after sleep", progress) as bar:
         result["after_sleep"] = _phase(engine, users, gk, bar)
 
     facts = sum(len(engine.memories(u["user"])) for u in users)
@@ -223,174 +224,6 @@ def run_memory_bench(
 def replace_user_id(user: dict[str, Any]) -> dict[str, Any]:
     """Bench users live under a prefix so a real user called "ana" is never touched."""
     return {**user, "user": f"bench:{user['user']}"}
-
-
-# ------------------------------------------------------------------ capacity
-_CAPACITY_PHRASES = {
-    "lives in": (
-        "My friend {s} lives in {o}.",
-        [
-            "Where does my friend {s} live?",
-            "Which city does my friend {s} live in?",
-            "Where is my friend {s}'s home?",
-        ],
-    ),
-    "works as": (
-        "My friend {s} works as {a} {o}.",
-        [
-            "What is my friend {s}'s job?",
-            "What does my friend {s} do for work?",
-            "What is {s}'s profession?",
-        ],
-    ),
-    "'s favorite color is": (
-        "My friend {s}'s favorite color is {o}.",
-        [
-            "What is my friend {s}'s favorite color?",
-            "Which colour does my friend {s} like best?",
-            "What is {s}'s favourite colour?",
-        ],
-    ),
-    "'s favorite food is": (
-        "My friend {s}'s favorite food is {o}.",
-        [
-            "What is my friend {s}'s favorite food?",
-            "Which food does my friend {s} love most?",
-            "What is {s}'s favourite dish?",
-        ],
-    ),
-    "is aged": (
-        "My friend {s} is {o} years old.",
-        ["How old is my friend {s}?", "What is my friend {s}'s age?", "What age is {s}?"],
-    ),
-    "speaks": (
-        "My friend {s} speaks {o}.",
-        [
-            "What language does my friend {s} speak?",
-            "Which language does {s} speak?",
-            "What does my friend {s} speak?",
-        ],
-    ),
-    "studied": (
-        "My friend {s} studied {o}.",
-        [
-            "What did my friend {s} study?",
-            "What was my friend {s}'s subject?",
-            "What did {s} study at university?",
-        ],
-    ),
-    "graduated in": (
-        "My friend {s} graduated in {o}.",
-        [
-            "When did my friend {s} graduate?",
-            "What year did my friend {s} graduate?",
-            "In which year did {s} graduate?",
-        ],
-    ),
-    "is allergic to": (
-        "My friend {s} is allergic to {o}.",
-        [
-            "What is my friend {s} allergic to?",
-            "What allergy does my friend {s} have?",
-            "What must {s} avoid because of an allergy?",
-        ],
-    ),
-    "is learning": (
-        "My friend {s} is learning {o}.",
-        [
-            "What is my friend {s} learning?",
-            "What is my friend {s} studying now?",
-            "What is {s} learning these days?",
-        ],
-    ),
-}
-
-
-def pool_facts(pool_path: Path, limit: int) -> list[Fact]:
-    """The predecessor's 500-fact pool (shared/bench/fact_pool_500.json) as a user's friends."""
-    pool = json.loads(Path(pool_path).read_text("utf-8"))
-    facts = []
-    for item in pool[:limit]:
-        text, questions = _CAPACITY_PHRASES[item["relation"]]
-        s, o = item["subject"], item["object"]
-        art = "an" if o[:1].lower() in "aeiou" else "a"
-        facts.append(
-            Fact(
-                text=text.format(s=s, o=o, a=art),
-                subject=f"my friend {s}",
-                relation=item["relation"],
-                object=o,
-                answer=o,
-                questions=tuple(q.format(s=s) for q in questions),
-                slot=f"friend:{s.lower()}:{item['relation']}",
-                source="capacity bench",
-                extractor="bench",
-            )
-        )
-    return facts
-
-
-def _persona_context(bench_dir: Path) -> list[dict[str, str]] | None:
-    """The persona card of the conversation bench beside the pool (a held-out context: the
-    engine never trains on it), or None when that file is not there."""
-    path = bench_dir / "conversation_bench.json"
-    if not path.exists():
-        return None
-    contexts = json.loads(path.read_text("utf-8")).get("contexts", [])
-    return next((c["messages"] for c in contexts if c.get("name") == "persona"), None)
-
-
-def _recall(engine: Engine, uid: str, facts: list[Fact], context: list[dict[str, str]]) -> float:
-    asks = [[*context, {"role": "user", "content": f.questions[0]}] for f in facts]
-    replies = engine.ask_many(uid, asks, ANSWER_TOKENS)
-    return rate([correct(r, [f.answer]) for r, f in zip(replies, facts)])
-
-
-def run_capacity(engine: Engine, n: int, pool: Path, progress: bool) -> dict[str, Any]:
-    """N pool facts told five at a time: recall at each point in a fresh chat and under a
-    persona, each edit's seconds and where they went, the sleep, bytes per fact."""
-    uid = "bench:capacity"
-    persona = _persona_context(Path(pool).parent)
-    if engine.memories(uid):
-        engine.forget_all(uid)
-    facts = pool_facts(pool, n)
-    points = sorted({p for p in CAPACITY_POINTS if p <= n} | {n})
-    out: dict[str, Any] = {"recall_at": {}, "edit_s": [], "edits": []}
-    written = 0
-    with _progress(n, "capacity", progress) as bar:
-        for point in points:
-            while written < point:
-                chunk = facts[written : min(point, written + 5)]
-                t0 = time.perf_counter()
-                report = engine.write(uid, chunk)
-                out["edit_s"].append(time.perf_counter() - t0)
-                out["edits"].append(
-                    {
-                        "facts_before": written,
-                        "facts": len(chunk),
-                        "seconds": out["edit_s"][-1],
-                        "incremental": report.incremental,
-                        "phases": report.phases,
-                    }
-                )
-                written += len(chunk)
-                bar.update(len(chunk))
-            out["recall_at"][str(point)] = _recall(engine, uid, facts[:point], [])
-            if persona:
-                recall = _recall(engine, uid, facts[:point], persona)
-                out.setdefault("persona_recall_at", {})[str(point)] = recall
-    report = engine.sleep(uid)
-    out["after_sleep_recall"] = _recall(engine, uid, facts, [])
-    if persona:
-        out["after_sleep_persona_recall"] = _recall(engine, uid, facts, persona)
-    out["sleep_s"] = report.seconds
-    out["sleep_phases"] = report.phases
-    out["bytes_per_fact"] = engine.memory(uid).bytes_on_disk() / max(len(facts), 1)
-    out["ledger_bytes_per_fact"] = engine.memory(uid).ledger_bytes() / max(len(facts), 1)
-    times = sorted(out["edit_s"])
-    out["edit_s_median"] = float(np.median(times)) if times else None
-    out["edit_s_p95"] = times[min(len(times) - 1, int(0.95 * len(times)))] if times else None
-    return out
 
 
 def print_table(result: dict[str, Any]) -> None:

@@ -25,19 +25,12 @@ from typing import Any
 import numpy as np
 
 from .backends.base import Factors, text_of
-from .bench import correct, fact_matches, rate, run_header
+from .bench import ANSWER_TOKENS, correct, fact_matches, progress_bar, rate, run_header
 from .facts import explicit
 from .memory import Engine
 
-ANSWER_TOKENS = 32
 REPLY_TOKENS = 48  # the bot's own replies while the conversation is played
 MODES = ("editor", "end_to_end")
-
-
-def _progress(total: int, desc: str, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, disable=not enabled, leave=False)
 
 
 def _play(
@@ -236,7 +229,7 @@ def run_mode(
     timing: dict[str, list[Any]] = {"edit_s": [], "edit_s_per_fact": [], "edits": []}
     extraction = {"gold": 0, "found": 0, "stored": 0, "right": 0, "misses": [], "false": []}
     started = time.perf_counter()
-    with _progress(len(users), f"{mode}: wake", progress) as bar:
+    with progress_bar(len(users), f"{mode}: wake", progress) as bar:
         for uid, user in users:
             counts = _play(engine, uid, user, mode, timing)
             for key, value in counts.items():
@@ -244,14 +237,14 @@ def run_mode(
             bar.update()
     wake_s = time.perf_counter() - started
     n_q = sum(len(u["questions"]) for _, u in users)
-    with _progress(n_q, f"{mode}: before sleep", progress) as bar:
+    with progress_bar(n_q, f"{mode}: before sleep", progress) as bar:
         before = _evaluate(engine, users, data["contexts"], bar, fresh_only=True)
     sleeps = []
-    with _progress(len(users), f"{mode}: sleep", progress) as bar:
+    with progress_bar(len(users), f"{mode}: sleep", progress) as bar:
         for uid, _ in users:
             sleeps.append(engine.sleep(uid, reason="bench").as_dict())
             bar.update()
-    with _progress(n_q * (len(data["contexts"]) + 4), f"{mode}: after sleep", progress) as bar:
+    with progress_bar(n_q * (len(data["contexts"]) + 4), f"{mode}: after sleep", progress) as bar:
         after = _evaluate(engine, users, data["contexts"], bar)
     leaks = _leaks(engine, users)
     stored = storage(engine, [uid for uid, _ in users])

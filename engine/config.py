@@ -152,14 +152,16 @@ class EditorConfig(Section):
         ge=0,
     )
     spill_guard: float = opt(
-        0.0,
+        0.1,
         "Weight on leaving the update's output unchanged at the tokens after each edit "
         "prompt's key (the turn change and the teacher-forced answer), added to what the "
         "solve keeps: v* is found with its delta at the question's last token alone, but "
         "the update also fires on the tokens after it and garbled answers ('Tove "
-        "Janskirk', 'Valparia'). Off until measured as written: the gains measured so far "
-        "(ten users at 1: app prompt 82% -> 88%, see the README) came from a torch "
-        "version that read those tokens' keys without the conversation before them.",
+        "Janskirk', 'Valparia'). Measured (bench levers, ingrid and jaylen, one edit): "
+        "0 -> 0.1 raised the app prompt 71% -> 88% and persona 94% -> 100%, general "
+        "knowledge 0.98 -> 0.976 x base; 1 measured the same as 0.1, but with the test "
+        "suite's smaller editor (layers 4-8) a lone '/remember I am allergic to peanuts' "
+        "came back 'additives.' at 1. 0 = off.",
         ge=0,
     )
     nullspace: bool = opt(

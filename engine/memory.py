@@ -5,7 +5,8 @@ live edit (``kept_keys``: the cost does not grow with their memory) and are live
 next message. A fact in the slot of an older one supersedes it, and the older fact's edit is
 removed, not left beside the new one: that re-solves every fact from the base weights.
 sleep (``sleep.Consolidation``, which Engine inherits): audit, re-solve, repair and keep the
-better of old and new edits.
+better of old and new edits. Both write through ``writing.Writing`` (prompts, v*, the solve,
+compaction, the store transaction), a base class of ``Consolidation``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import numpy as np
 from . import inbox, paths, statistics
 from .backends.base import (
     Backend,
-    EditPrompt,
     Factors,
     GenerationResponse,
     VStarSettings,
@@ -31,25 +31,16 @@ from .backends.base import (
 )
 from .batching import Batcher
 from .commands import is_command, split_command
-from .compact import compact
 from .config import EngineConfig
 from .constrained import model_chat
-from .deltas import EditBatch
 from .editor import (
     EditSettings,
-    Protection,
-    Solved,
-    joined,
-    nullspace_basis,
-    spread,
-    target_values,
 )
-from .errors import EditError, InputError, Interrupted, SleepmemError, UnknownFact
+from .errors import InputError, Interrupted, SleepmemError, UnknownFact
 from .facts import ACTIVE, ARCHIVED, FORGOTTEN, SUPERSEDED, Fact, forget_matches, slot_writes
 from .hooks import ExtractContext, Plugins
-from .kept_keys import Grams, KeptKeys, key_sums
+from .kept_keys import KeptKeys
 from .priority import checkpoint
-from .prompts import fact_prompts
 from .reports import Turn, WakeReport
 from .sleep import Consolidation
 from .store import MemoryStore, UserMemory, validate_user_id
@@ -433,218 +424,6 @@ class Engine(Consolidation):
             merged = list(dict.fromkeys([*fact.questions, *self.plugins.fact_questions(fact)]))
             fact = dataclasses.replace(fact, questions=tuple(merged[: self.MAX_QUESTIONS]))
         return fact
-
-    def _apply(
-        self,
-        mem: UserMemory,
-        new: list[Fact],
-        retire: dict[str, str],
-        ledger_only: dict[str, str] | None = None,
-    ) -> Solved | None:
-        """Write ``new`` facts and retire others; ``ledger_only``: status changes of facts
-        no edit holds (archived ones), stored with the edit. The solve runs before anything
-        is stored, so a failure leaves memory as it was.
-
-        Facts no edit covers (the new ones, and any a crash left unwritten) are added on
-        top of the live edit when its keys are known (``kept_keys``): the cost then does
-        not grow with the user's memory, and a recovery writes what the uncrashed edit
-        would have. Anything else (a retirement, a first edit, an edit still holding a
-        retired fact, keys lost) re-solves every remaining fact together from the base
-        weights; a retired fact's edit must leave the weights, not be outvoted.
-        """
-        keep = [f for f in mem.facts() if f.id not in retire] + new
-        add: list[EditBatch] = []
-        parent, solved, grams = None, None, None
-        live = mem.edit()
-        # facts no edit covers yet: the new ones, and any a crash left unwritten (heal)
-        fresh = [f for f in keep if live is None or f.id not in live.fact_ids]
-        # ... unless the live edit still holds a fact no longer active
-        stale = live is None or not set(live.fact_ids) <= {f.id for f in keep}
-        if fresh and not retire and not stale:
-            assert live is not None
-            grams = self._kept.grams(mem, live.id)
-        if grams is not None and live is not None:
-            base = Factors(dict(live.layers))
-            solved = self._solve(mem.user_id, fresh, base=(base, grams))
-            factors = self._compacted(solved, fresh, base)
-            parent = live.id
-            add = [EditBatch.new([*live.fact_ids, *(f.id for f in fresh)], factors.layers, "wake")]
-        elif keep:
-            solved = self._solve(mem.user_id, keep)
-            factors = self._compacted(solved, keep)
-            add = [EditBatch.new([f.id for f in keep], factors.layers, "wake")]
-        started = time.perf_counter()
-        mem.commit(
-            add_facts=new,
-            set_status={**(ledger_only or {}), **retire},
-            add_batches=add,
-            remove_batch_ids=[b.id for b in mem.batches()],
-        )
-        self._values.drop(mem, retire)  # a v* encodes its answer: it leaves with its fact
-        self._factor_cache.pop(mem.user_id, None)
-        if solved is not None:
-            self._kept.record(mem, add[0].id, parent, solved.keys, grams)
-            solved.seconds["store"] = time.perf_counter() - started
-        return solved
-
-    # Shares tried in turn after the configured one; the first whose edit answers every
-    # checked fact as well as the full update does (``editor.compact_slack``) is stored,
-    # else the full update.
-    COMPACT_LADDER = (0.999, 0.9999)
-
-    def _compacted(
-        self, solved: Solved, facts: Sequence[Fact], base: Factors | None = None
-    ) -> Factors:
-        """What is stored: ``solved``'s update (joined onto ``base``, the live edit, when it
-        is an increment), compacted onto the outputs of the keys it was written through
-        per ``editor.compact``, unless that costs one of ``facts`` its answer (then a finer
-        share, or none). An increment is compacted alone, so the live edit's facts keep
-        exactly the update they had."""
-
-        def stored(update: Factors) -> Factors:
-            return update if base is None else joined(base, update)
-
-        share, slack = self.config.editor.compact, self.config.editor.compact_slack
-        if share is None:
-            return stored(solved.factors)
-        if slack is None:
-            small = compact(solved.factors, key_sums(solved.keys), share, solved.keys)
-            solved.compact_share = share
-            return stored(small.factors)
-        started = time.perf_counter()
-        checks = fact_prompts(self.backend, facts, 1)
-        full = stored(solved.factors)
-        before = self._answer_nll(checks, full)
-        out = full
-        chosen = None
-        for level in dict.fromkeys([share, *(x for x in self.COMPACT_LADDER if x > share)]):
-            small = compact(solved.factors, key_sums(solved.keys), level, solved.keys)
-            candidate = stored(small.factors)
-            after = self._answer_nll(checks, candidate)
-            log.debug(
-                "compact %s: answer nats lost %s", level, np.round(np.subtract(after, before), 3)
-            )
-            if all(a - b <= slack for a, b in zip(after, before)):
-                out, chosen = candidate, level
-                break
-        solved.seconds["compact"] = time.perf_counter() - started
-        solved.compact_share = chosen
-        return out
-
-    def _answer_nll(self, prompts: Sequence[EditPrompt], factors: Factors) -> list[float]:
-        """Each prompt's answer NLL under ``factors``: of the prompt with its target, less
-        that of the prompt alone (the edit moves the prompt's own tokens too)."""
-        nll = self.backend.nll
-        return [nll([p.text + p.target], factors)[0] - nll([p.text], factors)[0] for p in prompts]
-
-    def _solve(
-        self,
-        user_id: str,
-        facts: Sequence[Fact],
-        repair: frozenset[str] = frozenset(),
-        base: tuple[Factors, Grams] | None = None,
-    ) -> Solved:
-        """Factors writing ``facts``: from the base weights, or with ``base`` (the live
-        update and the key sums it was written through) on top of it, the increment only.
-
-        Target values (v*, the expensive part) are kept per fact (``values.TargetValues``);
-        only facts without one are optimised, together in one batched run. A fact's v* does
-        not depend on the others in its batch (each stops on its own), so optimising it
-        again would give the same vector. Facts whose ids are in ``repair`` are written
-        through more contexts and wordings, and their v* is optimised again on those, from
-        the kept one (a warm start: it already answers the old prompts, and a fact that
-        already meets the loss on the new ones stops at once), for up to twice the steps.
-        """
-        max_q = self.config.editor.max_rank_per_fact
-        mem = self.memory(user_id)
-        known = self._values.get(mem, [f.id for f in facts])
-        # a repair optimises its facts' v* again, on more prompts, from where it was
-        was = {fid: known.pop(fid) for fid in repair if fid in known}
-        todo = [f for f in facts if f.id not in known]
-        started = time.perf_counter()
-        try:
-            if todo:
-                v_max = min(self.config.editor.v_prompts, max_q or self.config.editor.v_prompts)
-                prompts = self._prompts(todo, v_max, repair)
-                settings = self.settings
-                if repair:
-                    vstar = dataclasses.replace(settings.vstar, steps=2 * settings.vstar.steps)
-                    settings = dataclasses.replace(settings, vstar=vstar)
-                start = None
-                if was:
-                    zero = np.zeros(self.backend.hidden_size)
-                    start = np.stack([was.get(f.id, zero) for f in todo])
-                values, losses = target_values(self.backend, prompts, len(todo), settings, start)
-                known.update({fact.id: values[i] for i, fact in enumerate(todo)})
-                self._values.put(mem, {fact.id: known[fact.id] for fact in todo})
-                log.debug("v* for %d facts, losses %s", len(todo), np.round(losses, 3))
-            prompts = self._prompts(facts, max_q, repair)
-            if not prompts:
-                raise EditError("the facts have no questions to write them through")
-            deltas = np.stack([known[f.id] for f in facts])
-            vstar_done = time.perf_counter()
-            protection = self._protection()
-            self._guard_spill(prompts, protection)
-            live = None
-            if base is not None:
-                live, grams = base
-                for layer, gram in grams.items():
-                    protection.kept[layer] = protection.kept.get(layer, 0) + gram
-            solved = spread(self.backend, prompts, deltas, self.settings, protection, live)
-            solved.seconds["vstar"] = vstar_done - started
-            solved.seconds["spread"] = time.perf_counter() - vstar_done
-            return solved
-        except (np.linalg.LinAlgError, RuntimeError, ValueError) as exc:
-            raise EditError(f"edit failed, memory unchanged: {exc}") from exc
-
-    def _guard_spill(self, prompts: Sequence[EditPrompt], protection: Protection) -> None:
-        """Add ``editor.spill_guard`` x the key sums at each prompt's tokens after its key
-        (the turn change, then its answer teacher-forced) to what the solve keeps
-        unchanged."""
-        weight = self.config.editor.spill_guard
-        if weight <= 0:
-            return
-        starts = [
-            (p.key_index if p.key_index >= 0 else self.backend.token_count(p.text) + p.key_index)
-            + 1
-            for p in prompts
-        ]
-        texts = [p.text + p.target for p in prompts]
-        sums, _ = self.backend.second_moments(texts, self.settings.layers, starts=starts)
-        for layer, total in sums.items():
-            protection.kept[layer] = protection.kept.get(layer, 0) + weight * total
-
-    def _prompts(
-        self, facts: Sequence[Fact], cap: int | None, repair: frozenset[str] = frozenset()
-    ) -> list[EditPrompt]:
-        ed = self.config.editor
-        out: list[EditPrompt] = []
-        for group, fact in enumerate(facts):
-            extra = self.REPAIR_EXTRA if fact.id in repair else 0
-            for prompt in fact_prompts(
-                self.backend,
-                [fact],
-                cap + extra if cap else None,
-                ed.key_source,
-                n_wordings=ed.wordings + extra,
-                n_contexts=ed.contexts + extra,
-                n_continued=ed.continued,
-                n_subject=ed.subject_keys,
-            ):
-                out.append(dataclasses.replace(prompt, group=group))
-        return out
-
-    def _protection(self) -> Protection:
-        stats = self.statistics()
-        weight = self.config.editor.question_weight
-        kept = {layer: weight * stats.questions[layer] for layer in self.settings.layers}
-        protection = Protection(cov=stats.cov, kept=kept)
-        if self.settings.nullspace:
-            for layer in self.settings.layers:
-                protection.basis[layer] = nullspace_basis(
-                    stats.cov[layer], self.config.editor.nullspace_energy
-                )
-        return protection
 
     def _notify(self, hook: str, **kwargs: Any) -> None:
         self.plugins.notify(hook, **kwargs)

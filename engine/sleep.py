@@ -31,13 +31,10 @@ from .kept_keys import key_sums
 from .prompts import audit_conversations
 from .reports import SleepReport
 from .store import validate_user_id
+from .writing import Writing
 
 if TYPE_CHECKING:
-    from .backends.base import Backend
-    from .config import EngineConfig
-    from .kept_keys import KeptKeys
     from .store import UserMemory
-    from .values import TargetValues
 
 log = logging.getLogger("sleepmem.engine.memory")  # the engine's logger, as before the split
 
@@ -69,35 +66,22 @@ class Audit:
         return self.no_worse_than(other) and not other.no_worse_than(self)
 
 
-class Consolidation:
-    """The sleep half of ``Engine``; it uses the engine's state set up in its ``__init__``."""
+class Consolidation(Writing):
+    """The sleep half of ``Engine``; it uses the engine's state set up in its ``__init__``
+    and writes through ``Writing`` as wake does."""
 
-    config: EngineConfig
-    backend: Backend
     _sleeping: set[str]
     _sleeping_lock: threading.Lock
-    _factor_cache: dict[str, Factors]
     _base_nll: dict[tuple[str, ...], tuple[float, int]]
-    _values: TargetValues
-    _kept: KeptKeys
 
     if TYPE_CHECKING:  # provided by Engine; declared for the type checker only
 
-        def memory(self, user_id: str) -> UserMemory: ...
         def _lock(self, user_id: str) -> threading.Lock: ...
         def factors(self, user_id: str) -> Factors: ...
         def ask_many(self, *args: Any, **kwargs: Any) -> list[str]: ...
-        def _solve(self, user_id: str, facts: Sequence[Fact], **kwargs: Any) -> Solved: ...
-        def _compacted(
-            self, solved: Solved, facts: Sequence[Fact], base: Factors | None = None
-        ) -> Factors: ...
         def _notify(self, hook: str, **kwargs: Any) -> None: ...
 
     AUDIT_PROBES = 2  # held-out (wording, context) pairs asked per fact
-    # More contexts, wordings and key rows for a fact sleep repairs. The audit holds out
-    # wordings past these too: a repair trained on the audit's own wordings raised the
-    # audit 25 -> 50% while the user's recall fell 100 -> 50% (measured, one user).
-    REPAIR_EXTRA = 3
 
     def audit(self, user_id: str, facts: Sequence[Fact], factors: Factors | None) -> Audit:
         """Does each fact come back where its edit was not trained, and still where it was?

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..priority import checkpoint
+
 
 @dataclass(frozen=True)
 class Factors:
@@ -47,6 +49,38 @@ class EditPrompt:
     key_index: int
     target: str
     group: int
+
+
+def key_column(prompt: EditPrompt, n_tokens: int) -> int:
+    """The token index of ``prompt``'s key in its text of ``n_tokens`` tokens (a negative
+    ``key_index`` counts from the end); ValueError when it lies outside the text."""
+    col = prompt.key_index if prompt.key_index >= 0 else n_tokens + prompt.key_index
+    if not 0 <= col < n_tokens:
+        raise ValueError("an edit prompt's key index lies outside its text")
+    return col
+
+
+MOMENT_TOKENS = 512  # tokens of each text a second-moment sum reads
+
+
+def moment_chunks(
+    texts: Sequence[str],
+    encode: Callable[[str], list[int]],
+    batch_size: int,
+    starts: Sequence[int] | None,
+) -> Iterator[tuple[list[list[int]], list[int]]]:
+    """``second_moments``' batches, for every backend alike: the token ids of up to
+    ``batch_size`` texts (each cut to ``MOMENT_TOKENS``) and the first token counted in
+    each (``starts``, else 0); texts with no token left to count are skipped. Checks for
+    an interrupt before each batch."""
+    for begin in range(0, len(texts), batch_size):
+        checkpoint()
+        chunk = range(begin, min(begin + batch_size, len(texts)))
+        seqs = [encode(texts[i])[:MOMENT_TOKENS] for i in chunk]
+        firsts = [0 if starts is None else starts[i] for i in chunk]
+        kept = [(seq, first) for seq, first in zip(seqs, firsts) if len(seq) > first]
+        if kept:
+            yield [seq for seq, _ in kept], [first for _, first in kept]
 
 
 @dataclass(frozen=True)

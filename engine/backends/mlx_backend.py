@@ -40,6 +40,8 @@ from .base import (
     Factors,
     GenerationResponse,
     attention_allowed,
+    key_column,
+    moment_chunks,
     prompt_batches,
     token_pieces,
 )
@@ -248,14 +250,7 @@ class MlxBackend(MlxValueProblem):
 
     def _positions(self, prompts: Sequence[EditPrompt]) -> tuple[list[list[int]], np.ndarray]:
         seqs = [self.encode(p.text) for p in prompts]
-        cols = np.array(
-            [
-                p.key_index if p.key_index >= 0 else len(s) + p.key_index
-                for p, s in zip(prompts, seqs)
-            ]
-        )
-        if any(not 0 <= c < len(s) for c, s in zip(cols, seqs)):
-            raise ValueError("an edit prompt's key index lies outside its text")
+        cols = np.array([key_column(p, len(s)) for p, s in zip(prompts, seqs)])
         return seqs, cols
 
     # ------------------------------------------------------------------ text
@@ -459,16 +454,9 @@ class MlxBackend(MlxValueProblem):
         sums = {layer: np.zeros((m, m), dtype=np.float64) for layer in layers}
         count = 0
         last = max(layers)
-        for start in range(0, len(texts), batch_size):
-            checkpoint()
-            chunk = range(start, min(start + batch_size, len(texts)))
-            seqs = [self.encode(texts[i])[:512] for i in chunk]
-            firsts = [0 if starts is None else starts[i] for i in chunk]
-            kept = [(s, f) for s, f in zip(seqs, firsts) if len(s) > f]
-            if not kept:
-                continue
-            ids, lengths = self._batch([s for s, _ in kept])
-            first = np.array([f for _, f in kept])
+        for seqs, firsts in moment_chunks(texts, self.encode, batch_size, starts):
+            ids, lengths = self._batch(seqs)
+            first = np.array(firsts)
             cols = np.arange(ids.shape[1])[None, :]
             valid = (cols < lengths[:, None]) & (cols >= first[:, None])  # (B, T)
             call = Call(

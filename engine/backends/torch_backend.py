@@ -26,6 +26,8 @@ from .base import (
     EditPrompt,
     Factors,
     GenerationResponse,
+    key_column,
+    moment_chunks,
     prompt_batches,
     token_pieces,
 )
@@ -307,9 +309,7 @@ class TorchBackend(TorchValueProblem):
     # ------------------------------------------------------------------ editor access
     def _positions(self, prompts: Sequence[EditPrompt]) -> tuple[list[list[int]], _Probe]:
         seqs = [self.encode(p.text) for p in prompts]
-        cols = [
-            p.key_index if p.key_index >= 0 else len(s) + p.key_index for p, s in zip(prompts, seqs)
-        ]
+        cols = [key_column(p, len(s)) for p, s in zip(prompts, seqs)]
         probe = _Probe(
             rows=torch.arange(len(prompts), device=self.device),
             cols=torch.tensor(cols, device=self.device),
@@ -413,17 +413,9 @@ class TorchBackend(TorchValueProblem):
         }
         count = 0
         last = max(layers)
-        for start in range(0, len(texts), batch_size):
-            checkpoint()
-            chunk = range(start, min(start + batch_size, len(texts)))
-            seqs = [self.encode(texts[i])[:512] for i in chunk]
-            firsts = [0 if starts is None else starts[i] for i in chunk]
-            kept = [(s, f) for s, f in zip(seqs, firsts) if len(s) > f]
-            if not kept:
-                continue
-            seqs = [s for s, _ in kept]
+        for seqs, firsts in moment_chunks(texts, self.encode, batch_size, starts):
             ids, mask = self._batch(seqs)
-            first = torch.tensor([f for _, f in kept], device=self.device)
+            first = torch.tensor(firsts, device=self.device)
             counted = torch.arange(ids.shape[1], device=self.device)[None, :] >= first[:, None]
             # the attention mask stays whole: tokens before a start still give context
             counts = mask.bool() & counted
