@@ -104,6 +104,17 @@ class EditorConfig(Section):
         "the question's end; 0 = the question's end only.",
         ge=0,
     )
+    name_keys: int = opt(
+        0,
+        "Prompts per fact (the first ones) also keyed at a name the question holds ('Aria' "
+        "in 'Where does my friend Aria live?'; prompts.name_end), with a target value of "
+        "their own optimised with its delta at the name (MEMIT's subject keys); the user's "
+        "own facts have no name and are not affected. 0 = off. Measured on 25 pool facts "
+        "about friends (one joint solve, names alone against question ends): persona 20% "
+        "-> 92%, an unseen wording 0% -> 76%, drift +13.6% -> +1.4%, general knowledge "
+        "0.90 -> 0.85 x base; not yet measured through wake and sleep, hence off.",
+        ge=0,
+    )
     v_precision: str = opt(
         "float32",
         "Dtype of the layers above the v* layer while v* is optimised (torch; mlx uses its "
@@ -161,7 +172,8 @@ class EditorConfig(Section):
         "0 -> 0.1 raised the app prompt 71% -> 88% and persona 94% -> 100%, general "
         "knowledge 0.98 -> 0.976 x base; 1 measured the same as 0.1, but with the test "
         "suite's smaller editor (layers 4-8) a lone '/remember I am allergic to peanuts' "
-        "came back 'additives.' at 1. 0 = off.",
+        "came back 'additives.' at 1, and at 0.1 too (the default layers: 'peanuts.'). "
+        "Tuned for layers 3-10: with fewer layers, measure before keeping it. 0 = off.",
         ge=0,
     )
     nullspace: bool = opt(

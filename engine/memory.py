@@ -452,9 +452,11 @@ class Engine(Consolidation):
         return self.memory(user_id).facts()
 
     def target_values(self, user_id: str) -> dict[str, np.ndarray]:
-        """The kept v* of each of the user's facts that has one, by fact id (diagnostics)."""
+        """The kept v* of each of the user's facts that has one, by fact id: the one at its
+        questions' end, without any at a name (``editor.name_keys``) (diagnostics)."""
         mem = self.memory(validate_user_id(user_id))
-        return self._values.get(mem, [f.id for f in mem.facts()])
+        d = self.backend.hidden_size
+        return {k: v[:d] for k, v in self._values.get(mem, [f.id for f in mem.facts()]).items()}
 
     def archived(self, user_id: str) -> list[Fact]:
         """Facts sleep set aside over the fact budget (``max_facts``): out of the weights."""
@@ -512,6 +514,7 @@ VSTAR_SETTINGS = (
     "wordings",
     "continued",
     "subject_keys",
+    "name_keys",
     "v_prompts",
     "key_source",
     "max_rank_per_fact",

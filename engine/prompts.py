@@ -10,8 +10,9 @@ word shared by every sentence, and edits keyed there do not reach the chat (note
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import contexts
 from .backends.base import Backend, EditPrompt
@@ -136,11 +137,36 @@ def subject_end(question: str) -> int | None:
     return content[-1] if content else None
 
 
-def subject_prompt(backend: Backend, prompt: EditPrompt, question: str) -> EditPrompt | None:
-    """``prompt`` (asking ``question`` last) keyed at the question's subject word instead of
-    its end, or None when it has none or the tokens there are not a prefix of the prompt's."""
+def name_end(question: str) -> int | None:
+    """Character offset just past the last name in a question ("Aria" in "Where does my
+    friend Aria live?", "Biscuit" in "What is my dog Biscuit's favourite toy?"): a
+    capitalised word other than the first and other than a function word ("I", "Where"
+    after a greeting); None when there is none, as
+    in the user's questions about themselves ("Where do I live?").
+
+    Why: a name's key is the same whatever question is asked around it, and names are rare
+    in ordinary text, so an update keyed there reaches new wordings and contexts and little
+    else (measured: benchmarks/capacity_subject_keys_25facts_torch_cpu.json)."""
+    found = None
+    for i, match in enumerate(_WORD.finditer(question)):
+        word, end = match.group(0), match.end()
+        if word.casefold().endswith("'s"):
+            word, end = word[:-2], end - 2
+        # a question word after an opening ("Hi! Where do I live?") is not a name
+        name = word[:1].isupper() and not word.startswith("I'")
+        if i and name and word.casefold() not in _FUNCTION_WORDS:
+            found = end
+    return found
+
+
+def subject_prompt(
+    backend: Backend, prompt: EditPrompt, question: str, end_of: Callable[[str], int | None]
+) -> EditPrompt | None:
+    """``prompt`` (asking ``question`` last) keyed at the end of the word ``end_of`` finds in
+    the question (``subject_end``, ``name_end``) instead of at its end, or None when it
+    finds none or the tokens there are not a prefix of the prompt's."""
     start = prompt.text.rfind(question)
-    end = subject_end(question)
+    end = end_of(question)
     if start < 0 or end is None:
         return None
     cut = start + end
@@ -165,6 +191,7 @@ def fact_prompts(
     n_contexts: int = 1,
     n_continued: int = 0,
     n_subject: int = 0,
+    n_named: int = 0,
 ) -> list[EditPrompt]:
     """EditPrompts for ``facts``; prompt.group is the fact's index in ``facts``.
 
@@ -174,8 +201,9 @@ def fact_prompts(
     ``n_contexts + n_wordings - 1`` prompts, the first ``max_prompts`` of them kept. The
     order alternates new contexts and new wordings, so a short cap still covers both. The
     first ``n_continued`` of them are also keyed at the answer's own tokens
-    (``continuations``), beyond the cap, and the first ``n_subject`` also at the word the
-    question is about (``subject_prompt``).
+    (``continuations``), beyond the cap, the first ``n_subject`` also at the word the
+    question is about (``subject_end``), and the first ``n_named`` also at a name the
+    question holds (``name_end``; these are marked ``at_name``).
     """
     prompts: list[EditPrompt] = []
     for group, fact in enumerate(facts):
@@ -212,10 +240,15 @@ def fact_prompts(
             if p.text.strip() not in fact.statements
             for c in continuations(backend, p, answer, CONTINUED_CUTS)
         ]
-        for p in [p for p in chosen if id(p) in asked][:n_subject]:
-            keyed = subject_prompt(backend, p, asked[id(p)])
+        questions = [p for p in chosen if id(p) in asked]
+        for p in questions[:n_subject]:
+            keyed = subject_prompt(backend, p, asked[id(p)], subject_end)
             if keyed is not None:
                 extra.append(keyed)
+        for p in questions[:n_named]:
+            keyed = subject_prompt(backend, p, asked[id(p)], name_end)
+            if keyed is not None:
+                extra.append(dataclasses.replace(keyed, at_name=True))
         prompts += chosen + extra
     return prompts
 

@@ -192,26 +192,37 @@ class Writing:
         try:
             if todo:
                 v_max = min(self.config.editor.v_prompts, max_q or self.config.editor.v_prompts)
-                prompts = self._prompts(todo, v_max, repair)
+                prompts, named = self._prompts(todo, v_max, repair)
                 settings = self.settings
                 if repair:
                     vstar = dataclasses.replace(settings.vstar, steps=2 * settings.vstar.steps)
                     settings = dataclasses.replace(settings, vstar=vstar)
                 start = None
                 if was:
-                    zero = np.zeros(self.backend.hidden_size)
-                    start = np.stack([was.get(f.id, zero) for f in todo])
-                values, losses = target_values(self.backend, prompts, len(todo), settings, start)
-                known.update({fact.id: values[i] for i, fact in enumerate(todo)})
+                    start = np.concatenate(_value_rows(todo, named, was, self.backend.hidden_size))
+                n_groups = len(todo) + len(named)
+                values, losses = target_values(self.backend, prompts, n_groups, settings, start)
+                at_name = {i: len(todo) + j for j, i in enumerate(named)}
+                for i, fact in enumerate(todo):
+                    # a fact keyed at a name keeps both targets, its question's end's first
+                    parts = [values[i]] + ([values[at_name[i]]] if i in at_name else [])
+                    known[fact.id] = np.concatenate(parts)
                 self._values.put(mem, {fact.id: known[fact.id] for fact in todo})
                 log.debug("v* for %d facts, losses %s", len(todo), np.round(losses, 3))
-            prompts = self._prompts(facts, max_q, repair)
+            prompts, named = self._prompts(facts, max_q, repair)
             if not prompts:
                 raise EditError("the facts have no questions to write them through")
-            deltas = np.stack([known[f.id] for f in facts])
+            d = self.backend.hidden_size
+            # a name group whose fact's kept v* has no name part (kept before it had one)
+            # is left out rather than written with a made-up target
+            dropped = {len(facts) + j for j, i in enumerate(named) if known[facts[i].id].size <= d}
+            if dropped:
+                prompts, named = _without_groups(prompts, named, dropped, len(facts))
+            deltas = np.concatenate(_value_rows(facts, named, known, d))
             vstar_done = time.perf_counter()
             protection = self._protection()
-            self._guard_spill(prompts, protection)
+            # names' prompts: the tokens after a name are the question's, keyed as its end
+            self._guard_spill([p for p in prompts if not p.at_name], protection)
             live = None
             if base is not None:
                 live, grams = base
@@ -239,12 +250,17 @@ class Writing:
 
     def _prompts(
         self, facts: Sequence[Fact], cap: int | None, repair: frozenset[str] = frozenset()
-    ) -> list[EditPrompt]:
+    ) -> tuple[list[EditPrompt], list[int]]:
+        """The prompts writing ``facts`` and the indices of the facts also keyed at a name
+        (``editor.name_keys``). A fact's prompts are in group i (its index); its prompts at
+        a name in group ``len(facts) + j``, j its place among those facts: a target value
+        of their own, optimised where their key is."""
         ed = self.config.editor
         out: list[EditPrompt] = []
-        for group, fact in enumerate(facts):
+        named: list[int] = []
+        for index, fact in enumerate(facts):
             extra = self.REPAIR_EXTRA if fact.id in repair else 0
-            for prompt in fact_prompts(
+            made = fact_prompts(
                 self.backend,
                 [fact],
                 cap + extra if cap else None,
@@ -253,9 +269,14 @@ class Writing:
                 n_contexts=ed.contexts + extra,
                 n_continued=ed.continued,
                 n_subject=ed.subject_keys,
-            ):
-                out.append(dataclasses.replace(prompt, group=group))
-        return out
+                n_named=ed.name_keys,
+            )
+            if any(p.at_name for p in made):
+                named.append(index)
+            name_group = len(facts) + len(named) - 1
+            for p in made:
+                out.append(dataclasses.replace(p, group=name_group if p.at_name else index))
+        return out, named
 
     def _protection(self) -> Protection:
         stats = self.statistics()
@@ -268,3 +289,34 @@ class Writing:
                     stats.cov[layer], self.config.editor.nullspace_energy
                 )
         return protection
+
+
+def _value_rows(
+    facts: Sequence[Fact], named: Sequence[int], values: dict[str, np.ndarray], d: int
+) -> list[np.ndarray]:
+    """Target values in group order, (1, d) each: every fact's at its question's end (its
+    kept vector's first d), then those at names (the rest), for the facts in ``named``;
+    zero where ``values`` has none (a warm start for facts not kept before)."""
+    zero = np.zeros(d)
+
+    def part(fact: Fact, at_name: bool) -> np.ndarray:
+        kept = values.get(fact.id)
+        if kept is None or kept.size < (2 * d if at_name else d):
+            return zero[None]
+        return (kept[d : 2 * d] if at_name else kept[:d])[None]
+
+    return [part(f, False) for f in facts] + [part(facts[i], True) for i in named]
+
+
+def _without_groups(
+    prompts: Sequence[EditPrompt], named: Sequence[int], dropped: set[int], n_facts: int
+) -> tuple[list[EditPrompt], list[int]]:
+    """``prompts`` less the name groups in ``dropped``, the remaining ones renumbered."""
+    keep = [j for j in range(len(named)) if n_facts + j not in dropped]
+    renumber = {n_facts + j: n_facts + k for k, j in enumerate(keep)}
+    out = [
+        dataclasses.replace(p, group=renumber[p.group]) if p.group >= n_facts else p
+        for p in prompts
+        if p.group not in dropped
+    ]
+    return out, [named[j] for j in keep]

@@ -58,6 +58,11 @@ TEST_EDITOR = {
     "editor.contexts": 5,
     "editor.v_prompts": 10,
     "editor.max_rank_per_fact": 10,
+    # The spill guard is tuned for the default layers 3-10, where it helps (README); on
+    # layers 4-8 it kept the update off the token that predicts the answer's first word, and
+    # a lone "/remember I am allergic to peanuts" came back "additives." (measured; the
+    # default editor says "peanuts." with it or without). test_context_edits tests it.
+    "editor.spill_guard": 0.0,
 }
 
 

@@ -7,7 +7,7 @@ import pytest
 from sleepmem.engine import contexts
 from sleepmem.engine.backends.base import text_of
 from sleepmem.engine.facts import explicit
-from sleepmem.engine.prompts import audit_conversations, fact_prompts, subject_end
+from sleepmem.engine.prompts import audit_conversations, fact_prompts, name_end, subject_end
 from sleepmem.engine.wordings import wordings
 
 UNSEEN_APP = "You are a cheerful helper for a cycling club's website. Keep it short."
@@ -116,6 +116,54 @@ def test_a_question_of_function_words_has_no_subject():
     assert subject_end("What is it?") is None
 
 
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("Where does my friend Aria live?", "Aria"),
+        ("What is Aria's profession?", "Aria"),
+        ("What is my dog Biscuit's favourite toy?", "Biscuit"),
+        ("I'm curious, where is Bo from these days?", "Bo"),
+        ("Hi! Where do I live?", None),
+        ("Where do I live?", None),
+        ("what is my sister's job?", None),
+    ],
+)
+def test_the_name_in_a_question(question, name):
+    end = name_end(question)
+    assert (None if end is None else question[:end].split()[-1].removesuffix("'s")) == name
+
+
+def test_name_prompts_key_the_name_and_are_marked(backend):
+    fact = explicit("Where does my friend Aria live?", "Portland")
+    extra, plain = _beyond_the_cap(backend, fact, n_named=2)
+    assert len(extra) == 2 and all(p.at_name for p in extra)
+    assert not any(p.at_name for p in plain)
+    for p in extra:
+        assert backend.decode(backend.encode(p.text)[: p.key_index + 1]).endswith("Aria")
+    # the user's own facts hold no name: nothing is added
+    assert _beyond_the_cap(backend, explicit("Where do I live?", "Lima"), n_named=2)[0] == []
+
+
+def test_facts_keyed_at_names_keep_a_second_target_and_are_recalled(engine_factory, tmp_path):
+    """With ``editor.name_keys``, a fact about a named friend gets a v* at the name beside
+    the one at the question's end, both kept; the user's own fact gets the one only."""
+    engine = engine_factory(tmp_path / "names", **{"editor.name_keys": 2})
+    friend = explicit("Where does my friend Aria live?", "Portland")
+    own = explicit("What is my cat's name?", "Pixel")
+    engine.write("ana", [friend, own])
+    d = engine.backend.hidden_size
+    kept = engine._values.get(engine.memory("ana"), [friend.id, own.id])
+    assert kept[friend.id].shape == (2 * d,) and kept[own.id].shape == (d,)
+    assert {v.shape for v in engine.target_values("ana").values()} == {(d,)}
+    replies = engine.ask_many(
+        "ana", [[{"role": "user", "content": f.questions[0]}] for f in (friend, own)]
+    )
+    assert "Portland" in replies[0] and "Pixel" in replies[1], replies
+    # a sleep re-solves from the kept targets, names included
+    engine.sleep("ana")
+    assert "Portland" in engine.ask("ana", friend.questions[0])
+
+
 def test_audit_asks_what_the_edit_was_never_trained_on(backend):
     fact = explicit("Where do I live?", "Porto")
     trained = {p.text for p in fact_prompts(backend, [fact], None, n_wordings=6, n_contexts=5)}
@@ -130,8 +178,8 @@ def test_the_audit_holds_out_what_a_repair_trains_on(engine):
     """Sleep repairs failing facts with more wordings and contexts; its audit must still
     ask what none of them saw, or a repair is judged on its own training prompts."""
     fact = explicit("Where do I live?", "Porto")
-    repaired = {p.text for p in engine._prompts([fact], None, frozenset({fact.id}))}
-    plain = {p.text for p in engine._prompts([fact], None)}
+    repaired = {p.text for p in engine._prompts([fact], None, frozenset({fact.id}))[0]}
+    plain = {p.text for p in engine._prompts([fact], None)[0]}
     assert len(repaired) > len(plain)  # the repair does train on more
     trained_asks = set(wordings(fact.questions, engine.config.editor.wordings + 10))
     trained_asks = {q for q in trained_asks if any(q in text for text in repaired)}

@@ -35,7 +35,7 @@ KILL = (
 CRASH_AT = {
     # inside a wake edit's layer-by-layer solve
     "solve": (
-        "import sleepmem.engine.memory as m\ndef _spread(*a, **k): _die()\nm.spread = _spread\n"
+        "import sleepmem.engine.writing as w\ndef _spread(*a, **k): _die()\nw.spread = _spread\n"
     ),
     # the second edit file half written to its temporary name (the first is whole)
     "delta write": (

@@ -81,7 +81,7 @@ def test_failed_edit_leaves_memory_exactly_as_before(engine, monkeypatch):
     def broken(*args, **kwargs):
         raise np.linalg.LinAlgError("singular matrix")
 
-    monkeypatch.setattr("sleepmem.engine.memory.spread", broken)
+    monkeypatch.setattr("sleepmem.engine.writing.spread", broken)
     with pytest.raises(EditError):
         engine.observe("ana", "I work as a nurse.")
     assert mem.facts() == facts_before

@@ -43,12 +43,15 @@ class EditPrompt:
     key_index: token index whose down_proj input is the key (negative counts from the end).
     target: the answer text the model must produce after ``text``.
     group: which fact (index into the batch) this prompt belongs to.
+    at_name: keyed at a name the question is about, not at its end (``editor.name_keys``):
+    the engine gives such prompts a target value of their own.
     """
 
     text: str
     key_index: int
     target: str
     group: int
+    at_name: bool = False
 
 
 def key_column(prompt: EditPrompt, n_tokens: int) -> int:
