@@ -36,8 +36,11 @@ _EXPAND = (
 _WH = r"(?P<wh>what|where|who|whom|which \w+|when|how \w+|how|what \w+)"
 # "What is my dog called?" -> "what my dog is called"
 _BE = re.compile(rf"^{_WH} (?P<be>is|are|was|were) (?P<rest>(?:my|the|our) .+)$", re.I)
-# "Where do I live?" -> "where I live"; "What does my sister do?" -> "what my sister does"
-_DO = re.compile(rf"^{_WH} (?P<do>do|does) (?P<subj>I|my \w+) (?P<rest>.+)$", re.I)
+# "Where do I live?" -> "where I live"; "What does my sister do?" -> "what my sister does";
+# the subject may be a kin word and a name ("my friend Aria") or a possessive chain ("my
+# sister's husband"); case-sensitive so a name is told from the verb after it
+_SUBJECT = r"(?i:I)|(?i:my) \w+(?:'s \w+)*(?: [A-Z][\w'-]*)*"
+_DO = re.compile(rf"^(?i:{_WH}) (?P<do>(?i:do|does)) (?P<subj>{_SUBJECT}) (?P<rest>.+)$")
 # "How old am I?" -> "how old I am"
 _AM = re.compile(rf"^{_WH} am I(?P<rest> .+)?$", re.I)
 # "What can I eat?" -> "what I can eat"
@@ -75,8 +78,8 @@ def embedded(question: str) -> str | None:
     if m:
         verb, *more = m["rest"].split(" ")
         subj = m["subj"]
-        if subj != "I" or m["do"].lower() == "does":
-            verb = _third_person(verb) if subj != "I" else verb
+        if subj.lower() != "i":
+            verb = _third_person(verb)
         return " ".join([m["wh"].lower(), subj, verb, *more])
     m = _AM.match(q)
     if m:

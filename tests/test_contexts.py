@@ -54,6 +54,15 @@ def test_embedded_clauses_of_common_question_shapes():
     assert wordings.embedded("Did I tell you?") is None
 
 
+def test_embedded_clauses_keep_a_named_or_possessive_subject_whole():
+    assert wordings.embedded("Where does my friend Aria live?") == "where my friend Aria lives"
+    assert (
+        wordings.embedded("What does my sister's husband do for work?")
+        == "what my sister's husband does for work"
+    )
+    assert wordings.embedded("where do i live?") == "where i live"
+
+
 def test_variants_keep_the_question_and_add_typed_forms():
     out = wordings.variants("What is my name?")
     assert "What's my name?" in out
