@@ -158,7 +158,7 @@ def run_memory_bench(
         pool = Path(pool) if pool else Path(bench_path).with_name("fact_pool_500.json")
         from .bench_capacity import run_capacity  # it builds on this module's helpers
 
-        result["capacity"] = run_capacity(engine, capacity, pool, progress)
+        result["capacity"] = run_capacity(engine, capacity, pool, data, progress)
         result["timing"] = {"stats_s": stats.seconds, "total_s": time.perf_counter() - started}
         return result
 
@@ -231,10 +231,19 @@ def print_table(result: dict[str, Any]) -> None:
     if "capacity" in result:
         cap = result["capacity"]
         persona = cap.get("persona_recall_at", {})
+        held = cap.get("paraphrase_recall_at", {})
         for k, v in cap["recall_at"].items():
             under = f"  persona {persona[k]:.0%}" if k in persona else ""
-            print(f"  recall at {k:>4} facts: {v:.0%}{under}")
-        print(f"  after sleep: {cap['after_sleep_recall']:.0%}  sleep {cap['sleep_s']:.0f} s")
+            reworded = f"  held-out wording {held[k]:.0%}" if k in held else ""
+            print(f"  recall at {k:>4} facts: {v:.0%}{under}{reworded}")
+        print(
+            f"  after sleep: {cap['after_sleep_recall']:.0%}  persona "
+            f"{cap.get('after_sleep_persona_recall', 0):.0%}  held-out wording "
+            f"{cap['after_sleep_paraphrase_recall']:.0%}  sleep {cap['sleep_s']:.0f} s"
+        )
+        if cap.get("general_knowledge") is not None:
+            print(f"  general knowledge {cap['general_knowledge']:.2f} x base", end="")
+            print(f", drift {cap['ppl_drift']:+.2%}" if "ppl_drift" in cap else "")
         print(f"  edit s: median {cap['edit_s_median']:.1f}, p95 {cap['edit_s_p95']:.1f}")
         return
     rows = ("chat_recall", "paraphrase_recall", "general_knowledge", "ppl_drift", "leaks")

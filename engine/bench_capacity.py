@@ -16,11 +16,27 @@ from typing import Any
 
 import numpy as np
 
+from .backends.base import Factors
 from .bench import ANSWER_TOKENS, correct, progress_bar, rate
 from .facts import Fact
 from .memory import Engine
 
 CAPACITY_POINTS = (10, 25, 50, 100)
+
+# One more way of asking each relation, never given to the facts (the name without "my
+# friend", other words): recall on it is the held-out paraphrase figure.
+HELD_OUT: dict[str, str] = {
+    "lives in": "Which place does {s} call home?",
+    "works as": "What does {s} do for a living?",
+    "'s favorite color is": "Which colour is {s}'s favourite?",
+    "'s favorite food is": "What does {s} like to eat most?",
+    "is aged": "How many years old is {s}?",
+    "speaks": "What language is {s} fluent in?",
+    "studied": "What was {s}'s degree in?",
+    "graduated in": "Which year did {s} finish university?",
+    "is allergic to": "What can't {s} eat because of an allergy?",
+    "is learning": "What is {s} trying to learn at the moment?",
+}
 
 _CAPACITY_PHRASES = {
     "lives in": (
@@ -136,15 +152,39 @@ def _persona_context(bench_dir: Path) -> list[dict[str, str]] | None:
     return next((c["messages"] for c in contexts if c.get("name") == "persona"), None)
 
 
-def _recall(engine: Engine, uid: str, facts: list[Fact], context: list[dict[str, str]]) -> float:
-    asks = [[*context, {"role": "user", "content": f.questions[0]}] for f in facts]
+def held_out_question(fact: Fact) -> str:
+    """The relation's held-out wording about ``fact``'s friend."""
+    return HELD_OUT[fact.relation].format(s=fact.subject.removeprefix("my friend "))
+
+
+def _recall(
+    engine: Engine,
+    uid: str,
+    facts: list[Fact],
+    context: list[dict[str, str]],
+    held_out: bool = False,
+) -> float:
+    asked = [held_out_question(f) if held_out else f.questions[0] for f in facts]
+    asks = [[*context, {"role": "user", "content": q}] for q in asked]
     replies = engine.ask_many(uid, asks, ANSWER_TOKENS)
     return rate([correct(r, [f.answer]) for r, f in zip(replies, facts)])
 
 
-def run_capacity(engine: Engine, n: int, pool: Path, progress: bool) -> dict[str, Any]:
-    """N pool facts told five at a time: recall at each point in a fresh chat and under a
-    persona, each edit's seconds and where they went, the sleep, bytes per fact."""
+def _knowledge(engine: Engine, uid: str | None, gk: list[dict[str, Any]]) -> float:
+    """General-knowledge recall with ``uid``'s memory (None: the base model)."""
+    asks = [[{"role": "user", "content": g["question"]}] for g in gk]
+    factors = Factors() if uid is None else None
+    replies = engine.ask_many(uid or "bench:capacity-base", asks, ANSWER_TOKENS, factors=factors)
+    return rate([correct(r, g["expect"]) for r, g in zip(replies, gk)])
+
+
+def run_capacity(
+    engine: Engine, n: int, pool: Path, bench: dict[str, Any], progress: bool
+) -> dict[str, Any]:
+    """N pool facts told five at a time: recall at each point in a fresh chat, under a
+    persona and in a held-out wording, each edit's seconds and where they went, the sleep,
+    then general knowledge (x the base model's) and perplexity drift on ``bench``'s
+    questions and text, bytes per fact."""
     uid = "bench:capacity"
     persona = _persona_context(Path(pool).parent)
     if engine.memories(uid):
@@ -172,13 +212,22 @@ def run_capacity(engine: Engine, n: int, pool: Path, progress: bool) -> dict[str
                 written += len(chunk)
                 bar.update(len(chunk))
             out["recall_at"][str(point)] = _recall(engine, uid, facts[:point], [])
+            held = _recall(engine, uid, facts[:point], [], held_out=True)
+            out.setdefault("paraphrase_recall_at", {})[str(point)] = held
             if persona:
                 recall = _recall(engine, uid, facts[:point], persona)
                 out.setdefault("persona_recall_at", {})[str(point)] = recall
     report = engine.sleep(uid)
     out["after_sleep_recall"] = _recall(engine, uid, facts, [])
+    out["after_sleep_paraphrase_recall"] = _recall(engine, uid, facts, [], held_out=True)
     if persona:
         out["after_sleep_persona_recall"] = _recall(engine, uid, facts, persona)
+    gk = bench.get("general_knowledge", [])
+    if gk:
+        base = _knowledge(engine, None, gk)
+        out["general_knowledge"] = _knowledge(engine, uid, gk) / base if base else None
+    if bench.get("neutral_text"):
+        out["ppl_drift"] = engine.drift(engine.factors(uid), bench["neutral_text"])
     out["sleep_s"] = report.seconds
     out["sleep_phases"] = report.phases
     out["bytes_per_fact"] = engine.memory(uid).bytes_on_disk() / max(len(facts), 1)
