@@ -105,14 +105,15 @@ class EditorConfig(Section):
         ge=0,
     )
     name_keys: int = opt(
-        0,
-        "Prompts per fact (the first ones) also keyed at a name the question holds ('Aria' "
-        "in 'Where does my friend Aria live?'; prompts.name_end), with a target value of "
-        "their own optimised with its delta at the name (MEMIT's subject keys); the user's "
-        "own facts have no name and are not affected. 0 = off. Measured on 25 pool facts "
-        "about friends (one joint solve, names alone against question ends): persona 20% "
-        "-> 92%, an unseen wording 0% -> 76%, drift +13.6% -> +1.4%, general knowledge "
-        "0.90 -> 0.85 x base; not yet measured through wake and sleep, hence off.",
+        6,
+        "Prompts per fact keyed at a name their question holds ('Aria' in 'Where does my "
+        "friend Aria live?'; prompts.name_end) instead of at its end, where every friend's "
+        "question ends alike (MEMIT's subject keys); further prompts holding the name are "
+        "dropped, those without one stay keyed at their end. The user's own facts hold no "
+        "name and are not affected. 0 = off. Capacity bench, 50 friends' homes, five an "
+        "edit, after sleep: 0 -> 6 raised fresh recall 8% -> 98%, persona 4% -> 90%, a "
+        "held-out wording -> 92%; general knowledge 0.95 x base, drift +2.7%; edits 84 -> "
+        "42 s.",
         ge=0,
     )
     v_precision: str = opt(

@@ -452,11 +452,9 @@ class Engine(Consolidation):
         return self.memory(user_id).facts()
 
     def target_values(self, user_id: str) -> dict[str, np.ndarray]:
-        """The kept v* of each of the user's facts that has one, by fact id: the one at its
-        questions' end, without any at a name (``editor.name_keys``) (diagnostics)."""
+        """The kept v* of each of the user's facts that has one, by fact id (diagnostics)."""
         mem = self.memory(validate_user_id(user_id))
-        d = self.backend.hidden_size
-        return {k: v[:d] for k, v in self._values.get(mem, [f.id for f in mem.facts()]).items()}
+        return self._values.get(mem, [f.id for f in mem.facts()])
 
     def archived(self, user_id: str) -> list[Fact]:
         """Facts sleep set aside over the fact budget (``max_facts``): out of the weights."""

@@ -202,8 +202,9 @@ def fact_prompts(
     order alternates new contexts and new wordings, so a short cap still covers both. The
     first ``n_continued`` of them are also keyed at the answer's own tokens
     (``continuations``), beyond the cap, the first ``n_subject`` also at the word the
-    question is about (``subject_end``), and the first ``n_named`` also at a name the
-    question holds (``name_end``; these are marked ``at_name``).
+    question is about (``subject_end``). With ``n_named``, the first ``n_named`` prompts
+    whose question holds a name (``name_end``) are keyed at the name instead (marked
+    ``at_name``) and the other such dropped (``_keyed_at_names``).
     """
     prompts: list[EditPrompt] = []
     for group, fact in enumerate(facts):
@@ -241,16 +242,41 @@ def fact_prompts(
             for c in continuations(backend, p, answer, CONTINUED_CUTS)
         ]
         questions = [p for p in chosen if id(p) in asked]
+        if n_named:
+            chosen, extra = _keyed_at_names(backend, chosen, extra, asked, n_named)
         for p in questions[:n_subject]:
             keyed = subject_prompt(backend, p, asked[id(p)], subject_end)
             if keyed is not None:
                 extra.append(keyed)
-        for p in questions[:n_named]:
-            keyed = subject_prompt(backend, p, asked[id(p)], name_end)
-            if keyed is not None:
-                extra.append(dataclasses.replace(keyed, at_name=True))
         prompts += chosen + extra
     return prompts
+
+
+def _keyed_at_names(
+    backend: Backend,
+    chosen: list[EditPrompt],
+    extra: list[EditPrompt],
+    asked: dict[int, str],
+    n_named: int,
+) -> tuple[list[EditPrompt], list[EditPrompt]]:
+    """``chosen`` with each prompt whose question holds a name keyed at the name instead,
+    the first ``n_named`` such, the others dropped with their continuations; prompts
+    without a name stay keyed at their end ("Where does my sister live?" beside "Where does
+    Maya live?"). Why: every friend's "Where does my friend X live?" ends alike, so keys
+    there fought (drift +18% at 50 friends); the name tells them apart."""
+    out: list[EditPrompt] = []
+    dropped: set[str] = set()
+    named = 0
+    for p in chosen:
+        keyed = subject_prompt(backend, p, asked[id(p)], name_end) if id(p) in asked else None
+        if keyed is None:
+            out.append(p)
+        elif named < n_named:
+            out.append(dataclasses.replace(keyed, at_name=True))
+            named += 1
+        else:
+            dropped.add(p.text)
+    return out, [c for c in extra if not any(c.text.startswith(t) for t in dropped)]
 
 
 def audit_conversations(

@@ -184,7 +184,13 @@ class Writing:
         """
         max_q = self.config.editor.max_rank_per_fact
         mem = self.memory(user_id)
-        known = self._values.get(mem, [f.id for f in facts])
+        d = self.backend.hidden_size
+        # a v* kept in another shape (written by an older layout) is optimised again
+        known = {
+            fid: v
+            for fid, v in self._values.get(mem, [f.id for f in facts]).items()
+            if v.shape == (d,)
+        }
         # a repair optimises its facts' v* again, on more prompts, from where it was
         was = {fid: known.pop(fid) for fid in repair if fid in known}
         todo = [f for f in facts if f.id not in known]
@@ -192,37 +198,26 @@ class Writing:
         try:
             if todo:
                 v_max = min(self.config.editor.v_prompts, max_q or self.config.editor.v_prompts)
-                prompts, named = self._prompts(todo, v_max, repair)
+                prompts = self._prompts(todo, v_max, repair)
                 settings = self.settings
                 if repair:
                     vstar = dataclasses.replace(settings.vstar, steps=2 * settings.vstar.steps)
                     settings = dataclasses.replace(settings, vstar=vstar)
                 start = None
                 if was:
-                    start = np.concatenate(_value_rows(todo, named, was, self.backend.hidden_size))
-                n_groups = len(todo) + len(named)
-                values, losses = target_values(self.backend, prompts, n_groups, settings, start)
-                at_name = {i: len(todo) + j for j, i in enumerate(named)}
+                    start = np.stack([was.get(f.id, np.zeros(d)) for f in todo])
+                values, losses = target_values(self.backend, prompts, len(todo), settings, start)
                 for i, fact in enumerate(todo):
-                    # a fact keyed at a name keeps both targets, its question's end's first
-                    parts = [values[i]] + ([values[at_name[i]]] if i in at_name else [])
-                    known[fact.id] = np.concatenate(parts)
+                    known[fact.id] = values[i]
                 self._values.put(mem, {fact.id: known[fact.id] for fact in todo})
                 log.debug("v* for %d facts, losses %s", len(todo), np.round(losses, 3))
-            prompts, named = self._prompts(facts, max_q, repair)
+            prompts = self._prompts(facts, max_q, repair)
             if not prompts:
                 raise EditError("the facts have no questions to write them through")
-            d = self.backend.hidden_size
-            # a name group whose fact's kept v* has no name part (kept before it had one)
-            # is left out rather than written with a made-up target
-            dropped = {len(facts) + j for j, i in enumerate(named) if known[facts[i].id].size <= d}
-            if dropped:
-                prompts, named = _without_groups(prompts, named, dropped, len(facts))
-            deltas = np.concatenate(_value_rows(facts, named, known, d))
+            deltas = np.stack([known[f.id] for f in facts])
             vstar_done = time.perf_counter()
             protection = self._protection()
-            # names' prompts: the tokens after a name are the question's, keyed as its end
-            self._guard_spill([p for p in prompts if not p.at_name], protection)
+            self._guard_spill(prompts, protection)
             live = None
             if base is not None:
                 live, grams = base
@@ -242,7 +237,9 @@ class Writing:
         weight = self.config.editor.spill_guard
         if weight <= 0:
             return
-        starts = [key_column(p, self.backend.token_count(p.text)) + 1 for p in prompts]
+        counts = [self.backend.token_count(p.text) for p in prompts]
+        # a prompt keyed at a name: its question's tokens carry the edit on; the answer's not
+        starts = [n if p.at_name else key_column(p, n) + 1 for p, n in zip(prompts, counts)]
         texts = [p.text + p.target for p in prompts]
         sums, _ = self.backend.second_moments(texts, self.settings.layers, starts=starts)
         for layer, total in sums.items():
@@ -250,14 +247,11 @@ class Writing:
 
     def _prompts(
         self, facts: Sequence[Fact], cap: int | None, repair: frozenset[str] = frozenset()
-    ) -> tuple[list[EditPrompt], list[int]]:
-        """The prompts writing ``facts`` and the indices of the facts also keyed at a name
-        (``editor.name_keys``). A fact's prompts are in group i (its index); its prompts at
-        a name in group ``len(facts) + j``, j its place among those facts: a target value
-        of their own, optimised where their key is."""
+    ) -> list[EditPrompt]:
+        """The prompts writing ``facts``, fact i's in group i; those in ``repair`` through
+        more contexts and wordings."""
         ed = self.config.editor
         out: list[EditPrompt] = []
-        named: list[int] = []
         for index, fact in enumerate(facts):
             extra = self.REPAIR_EXTRA if fact.id in repair else 0
             made = fact_prompts(
@@ -269,14 +263,10 @@ class Writing:
                 n_contexts=ed.contexts + extra,
                 n_continued=ed.continued,
                 n_subject=ed.subject_keys,
-                n_named=ed.name_keys,
+                n_named=ed.name_keys + extra if ed.name_keys else 0,
             )
-            if any(p.at_name for p in made):
-                named.append(index)
-            name_group = len(facts) + len(named) - 1
-            for p in made:
-                out.append(dataclasses.replace(p, group=name_group if p.at_name else index))
-        return out, named
+            out += [dataclasses.replace(p, group=index) for p in made]
+        return out
 
     def _protection(self) -> Protection:
         stats = self.statistics()
@@ -289,34 +279,3 @@ class Writing:
                     stats.cov[layer], self.config.editor.nullspace_energy
                 )
         return protection
-
-
-def _value_rows(
-    facts: Sequence[Fact], named: Sequence[int], values: dict[str, np.ndarray], d: int
-) -> list[np.ndarray]:
-    """Target values in group order, (1, d) each: every fact's at its question's end (its
-    kept vector's first d), then those at names (the rest), for the facts in ``named``;
-    zero where ``values`` has none (a warm start for facts not kept before)."""
-    zero = np.zeros(d)
-
-    def part(fact: Fact, at_name: bool) -> np.ndarray:
-        kept = values.get(fact.id)
-        if kept is None or kept.size < (2 * d if at_name else d):
-            return zero[None]
-        return (kept[d : 2 * d] if at_name else kept[:d])[None]
-
-    return [part(f, False) for f in facts] + [part(facts[i], True) for i in named]
-
-
-def _without_groups(
-    prompts: Sequence[EditPrompt], named: Sequence[int], dropped: set[int], n_facts: int
-) -> tuple[list[EditPrompt], list[int]]:
-    """``prompts`` less the name groups in ``dropped``, the remaining ones renumbered."""
-    keep = [j for j in range(len(named)) if n_facts + j not in dropped]
-    renumber = {n_facts + j: n_facts + k for k, j in enumerate(keep)}
-    out = [
-        dataclasses.replace(p, group=renumber[p.group]) if p.group >= n_facts else p
-        for p in prompts
-        if p.group not in dropped
-    ]
-    return out, [named[j] for j in keep]

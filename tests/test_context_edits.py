@@ -3,6 +3,8 @@ recall outside the empty chat, the batched decoder, the honest audit."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from sleepmem.engine import contexts
 from sleepmem.engine.backends.base import text_of
@@ -133,35 +135,58 @@ def test_the_name_in_a_question(question, name):
     assert (None if end is None else question[:end].split()[-1].removesuffix("'s")) == name
 
 
-def test_name_prompts_key_the_name_and_are_marked(backend):
+def test_a_named_fact_is_keyed_at_the_name(backend):
     fact = explicit("Where does my friend Aria live?", "Portland")
-    extra, plain = _beyond_the_cap(backend, fact, n_named=2)
-    assert len(extra) == 2 and all(p.at_name for p in extra)
+    plain = fact_prompts(backend, [fact], 4, n_wordings=3, n_contexts=3)
+    named = fact_prompts(backend, [fact], 4, n_wordings=3, n_contexts=3, n_named=2)
+    assert len(named) == 2 and all(p.at_name for p in named)
     assert not any(p.at_name for p in plain)
-    for p in extra:
+    # the same conversations as its first prompts, keyed earlier: at the name
+    assert [p.text for p in named] == [p.text for p in plain[:2]]
+    for p in named:
         assert backend.decode(backend.encode(p.text)[: p.key_index + 1]).endswith("Aria")
-    # the user's own facts hold no name: nothing is added
-    assert _beyond_the_cap(backend, explicit("Where do I live?", "Lima"), n_named=2)[0] == []
+    # questions without the name stay keyed at their end, beside those at the name
+    sister = explicit("Where does my sister live?", "Leeds")
+    sister = dataclasses.replace(sister, questions=(*sister.questions, "Where does Maya live?"))
+    mixed = fact_prompts(backend, [sister], 6, n_wordings=6, n_contexts=3, n_named=2)
+    assert any(p.at_name for p in mixed) and any(not p.at_name for p in mixed)
+    for p in mixed:
+        upto = backend.decode(backend.encode(p.text)[: p.key_index + 1])
+        assert upto.endswith("Maya") if p.at_name else upto.rstrip().endswith("?")
+    # the user's own facts hold no name: keyed at the question's end as before
+    own = explicit("Where do I live?", "Lima")
+    assert fact_prompts(backend, [own], 4, n_wordings=3, n_contexts=3, n_named=2) == (
+        fact_prompts(backend, [own], 4, n_wordings=3, n_contexts=3)
+    )
 
 
-def test_facts_keyed_at_names_keep_a_second_target_and_are_recalled(engine_factory, tmp_path):
-    """With ``editor.name_keys``, a fact about a named friend gets a v* at the name beside
-    the one at the question's end, both kept; the user's own fact gets the one only."""
-    engine = engine_factory(tmp_path / "names", **{"editor.name_keys": 2})
+def test_facts_keyed_at_names_are_recalled_in_any_wording(engine_factory, tmp_path):
+    """With ``editor.name_keys``, a fact about a named friend is written at the name and
+    answers a wording it was never trained on; the user's own fact beside it is written
+    at its question's end; both survive a sleep's re-solve from the kept targets."""
+    engine = engine_factory(tmp_path / "names", **{"editor.name_keys": 4})
     friend = explicit("Where does my friend Aria live?", "Portland")
     own = explicit("What is my cat's name?", "Pixel")
-    engine.write("ana", [friend, own])
+    sister = explicit("What does my sister do?", "dentist")
+    sister = dataclasses.replace(sister, questions=(*sister.questions, "What does Maya do?"))
+    engine.write("ana", [friend, own, sister])
     d = engine.backend.hidden_size
-    kept = engine._values.get(engine.memory("ana"), [friend.id, own.id])
-    assert kept[friend.id].shape == (2 * d,) and kept[own.id].shape == (d,)
     assert {v.shape for v in engine.target_values("ana").values()} == {(d,)}
-    replies = engine.ask_many(
-        "ana", [[{"role": "user", "content": f.questions[0]}] for f in (friend, own)]
-    )
+    asks = [
+        friend.questions[0],
+        own.questions[0],
+        "Which city is Aria living in?",
+        "What does my sister do?",
+        "What does Maya do?",
+    ]
+    replies = engine.ask_many("ana", [[{"role": "user", "content": q}] for q in asks])
     assert "Portland" in replies[0] and "Pixel" in replies[1], replies
-    # a sleep re-solves from the kept targets, names included
+    assert "Portland" in replies[2], replies
+    assert "dentist" in replies[3] and "dentist" in replies[4], replies
     engine.sleep("ana")
     assert "Portland" in engine.ask("ana", friend.questions[0])
+    # another user is untouched
+    assert "Portland" not in engine.ask("bo", friend.questions[0])
 
 
 def test_audit_asks_what_the_edit_was_never_trained_on(backend):
@@ -178,8 +203,8 @@ def test_the_audit_holds_out_what_a_repair_trains_on(engine):
     """Sleep repairs failing facts with more wordings and contexts; its audit must still
     ask what none of them saw, or a repair is judged on its own training prompts."""
     fact = explicit("Where do I live?", "Porto")
-    repaired = {p.text for p in engine._prompts([fact], None, frozenset({fact.id}))[0]}
-    plain = {p.text for p in engine._prompts([fact], None)[0]}
+    repaired = {p.text for p in engine._prompts([fact], None, frozenset({fact.id}))}
+    plain = {p.text for p in engine._prompts([fact], None)}
     assert len(repaired) > len(plain)  # the repair does train on more
     trained_asks = set(wordings(fact.questions, engine.config.editor.wordings + 10))
     trained_asks = {q for q in trained_asks if any(q in text for text in repaired)}

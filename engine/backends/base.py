@@ -43,8 +43,8 @@ class EditPrompt:
     key_index: token index whose down_proj input is the key (negative counts from the end).
     target: the answer text the model must produce after ``text``.
     group: which fact (index into the batch) this prompt belongs to.
-    at_name: keyed at a name the question is about, not at its end (``editor.name_keys``):
-    the engine gives such prompts a target value of their own.
+    at_name: keyed at a name the question is about, not at its end (``editor.name_keys``);
+    the spill guard then protects the answer's tokens only.
     """
 
     text: str
