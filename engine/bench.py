@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .backends.base import text_of
+from .backends.base import Factors, text_of
 from .config import EngineConfig, config_to_dict
 from .facts import Fact
 from .memory import Engine
@@ -60,6 +60,16 @@ def run_header(engine: Engine, bench_path: Path) -> dict[str, Any]:
         "device": getattr(engine.backend, "device", "cpu"),
         **machine_header(engine.config, bench_path),
     }
+
+
+def knowledge_hits(
+    engine: Engine, user_id: str, gk: list[dict[str, Any]], factors: Factors | None = None
+) -> list[bool]:
+    """Each general-knowledge question in ``gk`` asked in an empty chat with ``user_id``'s
+    memory (or ``factors``): whether the reply holds its answer."""
+    asks = [[{"role": "user", "content": g["question"]}] for g in gk]
+    replies = engine.ask_many(user_id, asks, ANSWER_TOKENS, factors)
+    return [correct(r, g["expect"]) for r, g in zip(replies, gk)]
 
 
 def rate(hits: list[bool]) -> float:

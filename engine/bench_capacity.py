@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .backends.base import Factors
-from .bench import ANSWER_TOKENS, correct, progress_bar, rate
+from .bench import ANSWER_TOKENS, correct, knowledge_hits, progress_bar, rate
 from .facts import Fact
 from .memory import Engine
 
@@ -170,14 +170,6 @@ def _recall(
     return rate([correct(r, [f.answer]) for r, f in zip(replies, facts)])
 
 
-def _knowledge(engine: Engine, uid: str | None, gk: list[dict[str, Any]]) -> float:
-    """General-knowledge recall with ``uid``'s memory (None: the base model)."""
-    asks = [[{"role": "user", "content": g["question"]}] for g in gk]
-    factors = Factors() if uid is None else None
-    replies = engine.ask_many(uid or "bench:capacity-base", asks, ANSWER_TOKENS, factors=factors)
-    return rate([correct(r, g["expect"]) for r, g in zip(replies, gk)])
-
-
 def run_capacity(
     engine: Engine, n: int, pool: Path, bench: dict[str, Any], progress: bool
 ) -> dict[str, Any]:
@@ -224,8 +216,8 @@ def run_capacity(
         out["after_sleep_persona_recall"] = _recall(engine, uid, facts, persona)
     gk = bench.get("general_knowledge", [])
     if gk:
-        base = _knowledge(engine, None, gk)
-        out["general_knowledge"] = _knowledge(engine, uid, gk) / base if base else None
+        base = rate(knowledge_hits(engine, uid, gk, Factors()))
+        out["general_knowledge"] = rate(knowledge_hits(engine, uid, gk)) / base if base else None
     if bench.get("neutral_text"):
         out["ppl_drift"] = engine.drift(engine.factors(uid), bench["neutral_text"])
     out["sleep_s"] = report.seconds

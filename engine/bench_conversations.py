@@ -25,7 +25,15 @@ from typing import Any
 import numpy as np
 
 from .backends.base import Factors, text_of
-from .bench import ANSWER_TOKENS, correct, fact_matches, progress_bar, rate, run_header
+from .bench import (
+    ANSWER_TOKENS,
+    correct,
+    fact_matches,
+    knowledge_hits,
+    progress_bar,
+    rate,
+    run_header,
+)
 from .facts import explicit
 from .memory import Engine
 
@@ -186,8 +194,7 @@ def _general(
 ) -> tuple[float, float]:
     hits, drifts = [], []
     for uid, _ in users:
-        replies = engine.ask_many(uid, [_question(g, [], g["question"]) for g in gk])
-        hits += [correct(r, g["expect"]) for r, g in zip(replies, gk)]
+        hits += knowledge_hits(engine, uid, gk)
         drifts.append(engine.drift(engine.factors(uid), neutral))
     return rate(hits), float(np.mean(drifts)) if drifts else 0.0
 
@@ -312,8 +319,7 @@ def run_conversation_bench(
     gk, neutral = mb["general_knowledge"], mb["neutral_text"]
     started = time.perf_counter()
     stats = engine.statistics()
-    replies = engine.ask_many("bench-base", [_question(g, [], g["question"]) for g in gk])
-    base_gk = rate([correct(r, g["expect"]) for r, g in zip(replies, gk)])
+    base_gk = rate(knowledge_hits(engine, "bench-base", gk))
     result: dict[str, Any] = {
         **run_header(engine, bench_path),
         "users": len(data["users"]),

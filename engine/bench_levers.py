@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .bench import correct, rate, variant_engine
+from .bench import correct, knowledge_hits, rate, variant_engine
 from .bench_conversations import storage
 from .bench_firing import firing
 from .facts import explicit
@@ -111,9 +111,7 @@ def measure(
         if diagnose and not in_context:
             for name, row in firing(engine, uid, user["questions"], data["contexts"]).items():
                 fired.setdefault(name, []).append(row)
-    gk = mb["general_knowledge"]
-    asked = [[{"role": "user", "content": g["question"]}] for g in gk]
-    replies = engine.ask_many(uid_of(users[0]), asked)
+    gk_hits = knowledge_hits(engine, uid_of(users[0]), mb["general_knowledge"])
     diagnosis = {
         name: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
         for name, rows in fired.items()
@@ -122,7 +120,7 @@ def measure(
         **({"firing": diagnosis} if diagnose and not in_context else {}),
         **{name: rate(hits) for name, hits in per_context.items()},
         "paraphrase": rate(paraphrase),
-        "general_knowledge_raw": rate([correct(r, g["expect"]) for r, g in zip(replies, gk)]),
+        "general_knowledge_raw": rate(gk_hits),
         "ppl_drift": float(np.mean(drifts)) if drifts else 0.0,
         "edit_s": edit_s,
         "storage": None if in_context else storage(engine, [uid_of(u) for u in users]),
