@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -55,6 +55,16 @@ class Protection:
     def add_kept(self, layer: int, keys: np.ndarray) -> None:
         update = keys.T @ keys  # (m, n)(n, m) -> (m, m)
         self.kept[layer] = self.kept.get(layer, 0) + update
+
+
+def protected_for(settings: EditSettings, facts: int, per: int | None) -> EditSettings:
+    """``settings`` with lambda scaled to an edit holding ``facts`` facts: x facts / ``per``
+    past ``per`` (``editor.mom2_facts``), as is where ``per`` is None. The keys' K^T K grows
+    with every fact while lambda C stays, so a fixed lambda protects less and less of
+    ordinary text as the memory grows."""
+    if per is None or facts <= per:
+        return settings
+    return replace(settings, mom2_weight=settings.mom2_weight * facts / per)
 
 
 def nullspace_basis(cov: np.ndarray, energy: float) -> np.ndarray:

@@ -85,6 +85,8 @@ class KeptKeys:
                 at = links.get(at)
             stale = [(b,) for b in links if b not in live]
             conn.executemany("DELETE FROM kept_keys WHERE batch_id = ?", stale)
+        if stale:
+            memory.reclaim()
         grams: Grams = {}
         if parent is not None:
             base = parent_grams if parent_grams is not None else self.grams(memory, parent)

@@ -266,7 +266,7 @@ class Consolidation(Writing):
                 on_top = (context, key_sums(solved.keys))
                 fix = self._solve(user_id, fixing, repair=failing, base=on_top)
                 repaired = Solved(
-                    self._compacted(fix, fixing, context),
+                    self._compacted(fix, fixing, *on_top),
                     {k: np.concatenate([solved.keys[k], fix.keys[k]]) for k in solved.keys},
                 )
                 after_repair = self.audit(user_id, facts, repaired.factors)

@@ -34,6 +34,7 @@ from .facts import ACTIVE, ARCHIVED, FORGOTTEN, STATUSES, SUPERSEDED, Fact
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2  # 2: facts may be archived
+WAL_LIMIT = 4 << 20  # bytes the write-ahead log keeps after a checkpoint
 STORED_STATUSES = (ACTIVE, SUPERSEDED, FORGOTTEN, ARCHIVED)  # PENDING: on a Fact, never stored
 _FACT_COLS = ("id", "text", "subject", "relation", "object", "answer", "questions", "statements",
               "slot", "source", "status", "created_at", "updated_at", "extractor")  # fmt: skip
@@ -165,8 +166,14 @@ class UserMemory:
             self._ledger, timeout=30, isolation_level=None, check_same_thread=False
         )
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            if not tables:
+                # before the first table, or never: pages freed by replaced edit keys (MBs
+                # a sleep) go back to the file system (``reclaim``), not sit as free pages
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            conn.execute("PRAGMA journal_mode=WAL")
+            # a big write (a sleep's kept keys) grows the log; cut it back after checkpoints
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}")
             if not tables:  # new (or empty) file: create schema and meta in one transaction
                 conn.execute("BEGIN IMMEDIATE")
                 for statement in filter(str.strip, _SCHEMA.split(";")):
@@ -439,6 +446,15 @@ class UserMemory:
     def bytes_on_disk(self) -> int:
         """Size of this model's delta file (what the edits cost on disk)."""
         return self._delta.stat().st_size if self._delta.exists() else 0
+
+    def reclaim(self) -> None:
+        """Give the pages deleted rows left free back to the file system (ledgers created
+        before incremental auto-vacuum keep reusing them instead)."""
+        with self.ledger(create=False) as conn:
+            if conn is not None:
+                # run to the end: a plain execute steps once, which frees one page
+                conn.executescript("PRAGMA incremental_vacuum;")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def ledger_bytes(self) -> int:
         """Size of the ledger (facts, the wake inbox, v* and the kept edit keys), with its

@@ -21,9 +21,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .backends.base import EditPrompt, Factors, key_column
-from .compact import compact
+from .compact import bounded, compact
 from .deltas import EditBatch
-from .editor import EditSettings, Protection, Solved, joined, nullspace_basis, spread, target_values
+from .editor import (
+    EditSettings,
+    Protection,
+    Solved,
+    joined,
+    nullspace_basis,
+    protected_for,
+    spread,
+    target_values,
+)
 from .errors import EditError
 from .facts import Fact
 from .kept_keys import Grams, key_sums
@@ -93,7 +102,7 @@ class Writing:
         if grams is not None and live is not None:
             base = Factors(dict(live.layers))
             solved = self._solve(mem.user_id, fresh, base=(base, grams))
-            factors = self._compacted(solved, fresh, base)
+            factors = self._compacted(solved, fresh, base, grams)
             parent = live.id
             add = [EditBatch.new([*live.fact_ids, *(f.id for f in fresh)], factors.layers, "wake")]
         elif keep:
@@ -120,24 +129,34 @@ class Writing:
     COMPACT_LADDER = (0.999, 0.9999)
 
     def _compacted(
-        self, solved: Solved, facts: Sequence[Fact], base: Factors | None = None
+        self,
+        solved: Solved,
+        facts: Sequence[Fact],
+        base: Factors | None = None,
+        base_grams: Grams | None = None,
     ) -> Factors:
         """What is stored: ``solved``'s update (joined onto ``base``, the live edit, when it
-        is an increment), compacted onto the outputs of the keys it was written through
-        per ``editor.compact``, unless that costs one of ``facts`` its answer (then a finer
-        share, or none). An increment is compacted alone, so the live edit's facts keep
-        exactly the update they had."""
+        is an increment, whose keys sum to ``base_grams``), compacted onto the outputs of
+        the keys it was written through per ``editor.compact``, unless that costs one of
+        ``facts`` its answer (then a finer share, or none). An increment is compacted
+        alone, so the live edit's facts keep exactly the update they had. Either way no
+        layer keeps more ranks than its outputs have (``compact.bounded``)."""
+        own = key_sums(solved.keys)
+        every: Grams = own
+        if base is not None:
+            known = base_grams or {}
+            every = {layer: known[layer] + g for layer, g in own.items() if layer in known}
 
         def stored(update: Factors) -> Factors:
             return update if base is None else joined(base, update)
 
         share, slack = self.config.editor.compact, self.config.editor.compact_slack
         if share is None:
-            return stored(solved.factors)
+            return bounded(stored(solved.factors), every)
         if slack is None:
-            small = compact(solved.factors, key_sums(solved.keys), share, solved.keys)
+            small = compact(solved.factors, own, share, solved.keys)
             solved.compact_share = share
-            return stored(small.factors)
+            return bounded(stored(small.factors), every)
         started = time.perf_counter()
         checks = fact_prompts(self.backend, facts, 1)
         full = stored(solved.factors)
@@ -145,7 +164,7 @@ class Writing:
         out = full
         chosen = None
         for level in dict.fromkeys([share, *(x for x in self.COMPACT_LADDER if x > share)]):
-            small = compact(solved.factors, key_sums(solved.keys), level, solved.keys)
+            small = compact(solved.factors, own, level, solved.keys)
             candidate = stored(small.factors)
             after = self._answer_nll(checks, candidate)
             log.debug(
@@ -154,6 +173,7 @@ class Writing:
             if all(a - b <= slack for a, b in zip(after, before)):
                 out, chosen = candidate, level
                 break
+        out = bounded(out, every)
         solved.seconds["compact"] = time.perf_counter() - started
         solved.compact_share = chosen
         return out
@@ -218,12 +238,15 @@ class Writing:
             vstar_done = time.perf_counter()
             protection = self._protection()
             self._guard_spill(prompts, protection)
-            live = None
+            live, held = None, len(facts)
             if base is not None:
                 live, grams = base
                 for layer, gram in grams.items():
                     protection.kept[layer] = protection.kept.get(layer, 0) + gram
-            solved = spread(self.backend, prompts, deltas, self.settings, protection, live)
+                edit = mem.edit()
+                held += len(edit.fact_ids) if edit is not None else 0
+            settings = protected_for(self.settings, held, self.config.editor.mom2_facts)
+            solved = spread(self.backend, prompts, deltas, settings, protection, live)
             solved.seconds["vstar"] = vstar_done - started
             solved.seconds["spread"] = time.perf_counter() - vstar_done
             return solved

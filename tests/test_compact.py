@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 from sleepmem.engine.backends.base import Factors
-from sleepmem.engine.compact import compact, compact_layer
+from sleepmem.engine.compact import bounded, compact, compact_layer
 from sleepmem.engine.deltas import EditBatch, read_delta_file, write_delta_file
 from sleepmem.engine.exports import lora_pair, lora_pairs
 from sleepmem.engine.kept_keys import key_sums
@@ -199,3 +199,37 @@ def test_an_edit_is_stored_at_the_first_share_that_keeps_every_answer(engine, mo
     assert solved.compact_share is None
     for layer, (r, a) in solved.factors.layers.items():
         assert stored.layers[layer][0] is r and stored.layers[layer][1] is a
+
+
+def _wide(rng: np.random.Generator, ranks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Factors of more ranks than the layer has outputs (increments joined side by side),
+    float16-exact as stored, and the keys they were written through."""
+    keys = rng.normal(size=(ranks, M))
+    r = rng.normal(size=(D, ranks)).astype(np.float16).astype(np.float32)
+    a = (0.1 * rng.normal(size=(M, ranks))).astype(np.float16).astype(np.float32)
+    return r, a, keys
+
+
+def test_bounded_refactors_a_layer_past_its_width_exactly():
+    rng = np.random.default_rng(7)
+    r, a, keys = _wide(rng, 3 * D)
+    small_r, small_a = r[:, :5].copy(), a[:, :5].copy()
+    out = bounded(Factors({3: (r, a), 4: (small_r, small_a)}), {3: keys.T @ keys})
+    new_r, new_a = out.layers[3]
+    assert new_r.shape == (D, D) and new_a.shape == (M, D)
+    exact = r.astype(np.float64) @ a.T.astype(np.float64)
+    moved = exact - new_r.astype(np.float64) @ new_a.T.astype(np.float64)
+    assert np.linalg.norm(keys @ moved.T) ** 2 <= 1e-5 * np.linalg.norm(keys @ exact.T) ** 2
+    for x in (new_r, new_a):  # rounding that small is stored in half the bytes
+        assert np.array_equal(x.astype(np.float16).astype(np.float32), x)
+    assert out.layers[4][0] is small_r  # within its width: left as it was
+
+
+def test_bounded_keeps_float32_without_keys_to_weigh_the_rounding():
+    rng = np.random.default_rng(8)
+    r, a, _ = _wide(rng, 2 * D)
+    new_r, new_a = bounded(Factors({3: (r, a)}), {}).layers[3]
+    assert new_r.shape[1] == D
+    assert not np.array_equal(new_a.astype(np.float16).astype(np.float32), new_a)
+    exact = r.astype(np.float64) @ a.T.astype(np.float64)
+    assert np.allclose(new_r.astype(np.float64) @ new_a.T, exact, atol=1e-5)

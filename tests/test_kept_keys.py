@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sleepmem.engine.editor import EditSettings, Protection, solve_layer
+from sleepmem.engine.editor import EditSettings, Protection, protected_for, solve_layer
 from sleepmem.engine.kept_keys import KeptKeys, stored_key_sums
 from sleepmem.engine.store import MemoryStore
 from sleepmem.engine.values import settings_key
@@ -75,6 +75,21 @@ def test_a_new_root_drops_the_old_chain(tmp_path: Path) -> None:
     assert batches == {"s1"}
 
 
+def test_the_pages_of_a_dropped_chain_go_back_to_the_file_system(tmp_path: Path) -> None:
+    """A sleep replaces MBs of kept keys: the ledger shrinks back instead of keeping them
+    as free pages, and its write-ahead log does not stay at the size of that write."""
+    mem = memory(tmp_path, "ana")
+    kept = KeptKeys(KEY)
+    kept.record(mem, "b1", None, keys(1, 2000, m=256))  # 2 MB of rows
+    kept.record(mem, "b2", "b1", keys(2, 2000, m=256))
+    grown = mem.ledger_bytes()
+    kept.record(mem, "s1", None, keys(3, 10, m=256))  # re-solved: the chain is dropped
+    with mem.ledger(create=False) as conn:
+        assert conn is not None
+        assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    assert mem.ledger_bytes() < grown / 4
+
+
 def test_misses_are_none_not_errors(tmp_path: Path) -> None:
     mem = memory(tmp_path, "ana")
     assert KeptKeys(KEY).grams(mem, "b1") is None  # no ledger at all
@@ -115,6 +130,28 @@ def test_the_increment_on_a_live_edit_is_the_joint_solve() -> None:
     on_top = Protection(cov=protection.cov, kept={0: protection.kept[0] + k_old.T @ k_old})
     increment = update(k_new, r_new - k_new @ old.T, on_top)
     np.testing.assert_allclose(old + increment, joint, rtol=1e-4, atol=1e-5)
+
+
+def test_lambda_grows_with_the_facts_an_edit_holds() -> None:
+    """Past ``editor.mom2_facts`` lambda scales with the facts held, so twice the facts
+    write less into ordinary inputs (tr(dW C dW^T)) than under a fixed lambda would."""
+    rng = np.random.default_rng(1)
+    m, d, per = 24, 8, 4
+    basis = rng.normal(size=(m, m))
+    cov = basis @ basis.T / m
+    settings = EditSettings((0,), 0, None, mom2_weight=3.0, nullspace=False, l2=1.0)  # type: ignore[arg-type]
+    assert protected_for(settings, per, per) is settings
+    assert protected_for(settings, 3 * per, None) is settings
+    assert protected_for(settings, 2 * per, per).mom2_weight == pytest.approx(6.0)
+
+    k, r = rng.normal(size=(2 * per, m)), rng.normal(size=(2 * per, d))
+
+    def spill(s: EditSettings) -> float:
+        rt, a = solve_layer(k, r, 0, Protection(cov={0: cov}), s)
+        dw = rt.astype(np.float64) @ a.astype(np.float64).T
+        return float(np.trace(dw @ cov @ dw.T))
+
+    assert spill(protected_for(settings, 2 * per, per)) < spill(settings)
 
 
 @pytest.mark.model
