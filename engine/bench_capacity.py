@@ -157,17 +157,28 @@ def held_out_question(fact: Fact) -> str:
     return HELD_OUT[fact.relation].format(s=fact.subject.removeprefix("my friend "))
 
 
+FAILURES_KEPT = 10  # wrong replies listed per context after the sleep
+
+
 def _recall(
     engine: Engine,
     uid: str,
     facts: list[Fact],
     context: list[dict[str, str]],
     held_out: bool = False,
+    failures: list[dict[str, str]] | None = None,
 ) -> float:
+    """The share of ``facts`` answered; the first wrong replies go to ``failures``."""
     asked = [held_out_question(f) if held_out else f.questions[0] for f in facts]
     asks = [[*context, {"role": "user", "content": q}] for q in asked]
     replies = engine.ask_many(uid, asks, ANSWER_TOKENS)
-    return rate([correct(r, [f.answer]) for r, f in zip(replies, facts)])
+    hits = [correct(r, [f.answer]) for r, f in zip(replies, facts)]
+    if failures is not None:
+        wrong = [(q, r, f) for q, r, f, hit in zip(asked, replies, facts, hits) if not hit]
+        failures += [
+            {"q": q, "expected": f.answer, "reply": r} for q, r, f in wrong[:FAILURES_KEPT]
+        ]
+    return rate(hits)
 
 
 def run_capacity(
@@ -210,10 +221,18 @@ def run_capacity(
                 recall = _recall(engine, uid, facts[:point], persona)
                 out.setdefault("persona_recall_at", {})[str(point)] = recall
     report = engine.sleep(uid)
-    out["after_sleep_recall"] = _recall(engine, uid, facts, [])
-    out["after_sleep_paraphrase_recall"] = _recall(engine, uid, facts, [], held_out=True)
+    wrong: dict[str, list[dict[str, str]]] = {"fresh": [], "held_out": [], "persona": []}
+    out["after_sleep_recall"] = _recall(engine, uid, facts, [], failures=wrong["fresh"])
+    out["after_sleep_paraphrase_recall"] = _recall(
+        engine, uid, facts, [], held_out=True, failures=wrong["held_out"]
+    )
     if persona:
-        out["after_sleep_persona_recall"] = _recall(engine, uid, facts, persona)
+        out["after_sleep_persona_recall"] = _recall(
+            engine, uid, facts, persona, failures=wrong["persona"]
+        )
+    out["after_sleep_failures"] = wrong
+    told = ("kept_new", "reason", "drift_before", "drift_after", "audit_before", "audit_after")
+    out["sleep"] = {k: getattr(report, k) for k in told}
     gk = bench.get("general_knowledge", [])
     if gk:
         base = rate(knowledge_hits(engine, uid, gk, Factors()))
