@@ -264,9 +264,9 @@ class Consolidation(Writing):
                 kept_values = self._values.get(mem, [f.id for f in facts])
                 fixing = [f for f in facts if f.id in failing]
                 on_top = (context, key_sums(solved.keys))
-                fix = self._solve(user_id, fixing, repair=failing, base=on_top)
+                fix = self._solve(user_id, fixing, failing, on_top, holding=len(facts))
                 repaired = Solved(
-                    self._compacted(fix, fixing, *on_top),
+                    self._compacted(fix, fixing, on_top),
                     {k: np.concatenate([solved.keys[k], fix.keys[k]]) for k in solved.keys},
                 )
                 after_repair = self.audit(user_id, facts, repaired.factors)

@@ -101,8 +101,9 @@ class Writing:
             grams = self._kept.grams(mem, live.id)
         if grams is not None and live is not None:
             base = Factors(dict(live.layers))
-            solved = self._solve(mem.user_id, fresh, base=(base, grams))
-            factors = self._compacted(solved, fresh, base, grams)
+            on_top = (base, grams)
+            solved = self._solve(mem.user_id, fresh, base=on_top, holding=len(keep))
+            factors = self._compacted(solved, fresh, on_top)
             parent = live.id
             add = [EditBatch.new([*live.fact_ids, *(f.id for f in fresh)], factors.layers, "wake")]
         elif keep:
@@ -132,19 +133,20 @@ class Writing:
         self,
         solved: Solved,
         facts: Sequence[Fact],
-        base: Factors | None = None,
-        base_grams: Grams | None = None,
+        on_top: tuple[Factors, Grams] | None = None,
     ) -> Factors:
-        """What is stored: ``solved``'s update (joined onto ``base``, the live edit, when it
-        is an increment, whose keys sum to ``base_grams``), compacted onto the outputs of
-        the keys it was written through per ``editor.compact``, unless that costs one of
-        ``facts`` its answer (then a finer share, or none). An increment is compacted
-        alone, so the live edit's facts keep exactly the update they had. Either way no
-        layer keeps more ranks than its outputs have (``compact.bounded``)."""
+        """What is stored: ``solved``'s update (joined onto ``on_top``'s update, the live
+        edit, when it is an increment, with the key sums it was written through),
+        compacted onto the outputs of the keys it was written through per
+        ``editor.compact``, unless that costs one of ``facts`` its answer (then a finer
+        share, or none). An increment is compacted alone, so the live edit's facts keep
+        exactly the update they had. Either way no layer keeps more ranks than its outputs
+        have (``compact.bounded``)."""
         own = key_sums(solved.keys)
         every: Grams = own
-        if base is not None:
-            known = base_grams or {}
+        base = None
+        if on_top is not None:
+            base, known = on_top
             every = {layer: known[layer] + g for layer, g in own.items() if layer in known}
 
         def stored(update: Factors) -> Factors:
@@ -190,9 +192,12 @@ class Writing:
         facts: Sequence[Fact],
         repair: frozenset[str] = frozenset(),
         base: tuple[Factors, Grams] | None = None,
+        holding: int | None = None,
     ) -> Solved:
         """Factors writing ``facts``: from the base weights, or with ``base`` (the live
         update and the key sums it was written through) on top of it, the increment only.
+        ``holding``: the facts the stored edit will hold (default ``facts``), which lambda
+        is sized for (``editor.mom2_facts``).
 
         Target values (v*, the expensive part) are kept per fact (``values.TargetValues``);
         only facts without one are optimised, together in one batched run. A fact's v* does
@@ -238,13 +243,12 @@ class Writing:
             vstar_done = time.perf_counter()
             protection = self._protection()
             self._guard_spill(prompts, protection)
-            live, held = None, len(facts)
+            live = None
             if base is not None:
                 live, grams = base
                 for layer, gram in grams.items():
                     protection.kept[layer] = protection.kept.get(layer, 0) + gram
-                edit = mem.edit()
-                held += len(edit.fact_ids) if edit is not None else 0
+            held = len(facts) if holding is None else holding
             settings = protected_for(self.settings, held, self.config.editor.mom2_facts)
             solved = spread(self.backend, prompts, deltas, settings, protection, live)
             solved.seconds["vstar"] = vstar_done - started
