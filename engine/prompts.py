@@ -159,6 +159,16 @@ def name_end(question: str) -> int | None:
     return found
 
 
+def name_in(question: str) -> str | None:
+    """The name ``name_end`` finds in ``question`` ("Maya" in "What does Maya do?"), or
+    None."""
+    end = name_end(question)
+    if end is None:
+        return None
+    words = _WORD.findall(question[:end])
+    return words[-1].removesuffix("'s") if words else None
+
+
 def subject_prompt(
     backend: Backend, prompt: EditPrompt, question: str, end_of: Callable[[str], int | None]
 ) -> EditPrompt | None:
@@ -272,7 +282,7 @@ def _keyed_at_names(
         if keyed is None:
             out.append(p)
         elif named < n_named:
-            out.append(dataclasses.replace(keyed, at_name=True))
+            out.append(dataclasses.replace(keyed, at_name=name_in(asked[id(p)]) or "?"))
             named += 1
         else:
             dropped.add(p.text)

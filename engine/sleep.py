@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import statistics
+from . import statistics, subjects
 from .backends.base import Factors
 from .deltas import EditBatch
 from .editor import Solved
@@ -262,7 +262,7 @@ class Consolidation(Writing):
                 # The repair is written on top of the re-solved edit, as a wake edit is:
                 # a second joint re-solve cost minutes at 50 facts for a handful of them.
                 kept_values = self._values.get(mem, [f.id for f in facts])
-                fixing = [f for f in facts if f.id in failing]
+                fixing = subjects.with_namesakes([f for f in facts if f.id in failing], facts)
                 on_top = (context, key_sums(solved.keys))
                 fix = self._solve(user_id, fixing, failing, on_top, holding=len(facts))
                 repaired = Solved(

@@ -35,6 +35,10 @@ _SCHEMA = (
 FORMAT = 1
 """Bumped when the way prompts are built or v* is optimised changes: older values miss."""
 
+SUBJECT = "subject:"
+"""Ids of subject values (``subjects.Subject.value_id``): this prefix, then their facts'
+ids joined by commas."""
+
 
 def settings_key(model_id: str, settings: Mapping[str, Any]) -> str:
     """Digest of the model and of every setting a v* depends on."""
@@ -96,7 +100,8 @@ class TargetValues:
             )
 
     def drop(self, memory: UserMemory, fact_ids: Iterable[str] | None = None) -> None:
-        """Delete the v* of ``fact_ids`` (None: all of the user's), under every settings key."""
+        """Delete the v* of ``fact_ids`` (None: all of the user's), under every settings key,
+        and every subject value holding one of them."""
         user = memory.user_id
         ids = None if fact_ids is None else list(fact_ids)
         with self._lock:
@@ -109,3 +114,29 @@ class TargetValues:
                 conn.execute("DELETE FROM target_values")
             else:
                 conn.executemany("DELETE FROM target_values WHERE fact_id = ?", [(f,) for f in ids])
+        if ids:
+            self.drop_subjects(memory, ids)
+
+    def drop_subjects(
+        self, memory: UserMemory, fact_ids: Iterable[str], keep: Iterable[str] = ()
+    ) -> None:
+        """Delete the subject values (``subjects.PREFIX``) holding any of ``fact_ids``,
+        under every settings key, but those in ``keep``."""
+        user, ids, kept = memory.user_id, set(fact_ids), set(keep)
+
+        def holds(value_id: str) -> bool:
+            if not value_id.startswith(SUBJECT) or value_id in kept:
+                return False
+            return bool(ids & set(value_id.removeprefix(SUBJECT).split(",")))
+
+        with self._lock:
+            for held in [k for k in self._held if k[0] == user and holds(k[1])]:
+                del self._held[held]
+        with memory.ledger(create=False, table=_SCHEMA) as conn:
+            if conn is None:
+                return
+            rows = conn.execute(
+                "SELECT DISTINCT fact_id FROM target_values WHERE fact_id LIKE ?", (SUBJECT + "%",)
+            ).fetchall()
+            gone = [(vid,) for (vid,) in rows if holds(vid)]
+            conn.executemany("DELETE FROM target_values WHERE fact_id = ?", gone)

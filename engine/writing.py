@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import subjects
 from .backends.base import EditPrompt, Factors, key_column
 from .compact import bounded, compact
 from .deltas import EditBatch
@@ -85,8 +86,9 @@ class Writing:
         top of the live edit when its keys are known (``kept_keys``): the cost then does
         not grow with the user's memory, and a recovery writes what the uncrashed edit
         would have. Anything else (a retirement, a first edit, an edit still holding a
-        retired fact, keys lost) re-solves every remaining fact together from the base
-        weights; a retired fact's edit must leave the weights, not be outvoted.
+        retired fact, a new fact about a name an earlier one is about, keys lost)
+        re-solves every remaining fact together from the base weights; a retired fact's
+        edit must leave the weights, not be outvoted.
         """
         keep = [f for f in mem.facts() if f.id not in retire] + new
         add: list[EditBatch] = []
@@ -96,6 +98,10 @@ class Writing:
         fresh = [f for f in keep if live is None or f.id not in live.fact_ids]
         # ... unless the live edit still holds a fact no longer active
         stale = live is None or not set(live.fact_ids) <= {f.id for f in keep}
+        # ... or a new fact is about a name an earlier one is about: the name's value is
+        # optimised again on all of them, and the live edit holds the old one
+        if live is not None and not stale:
+            stale = subjects.overlap(fresh, [f for f in keep if f.id in live.fact_ids])
         if fresh and not retire and not stale:
             assert live is not None
             grams = self._kept.grams(mem, live.id)
@@ -236,10 +242,12 @@ class Writing:
                     known[fact.id] = values[i]
                 self._values.put(mem, {fact.id: known[fact.id] for fact in todo})
                 log.debug("v* for %d facts, losses %s", len(todo), np.round(losses, 3))
-            prompts = self._prompts(facts, max_q, repair)
+            about = subjects.shared(facts)
+            shared = self._subject_values(mem, facts, about, known, repair)
+            prompts = subjects.regrouped(self._prompts(facts, max_q, repair), about, len(facts))
             if not prompts:
                 raise EditError("the facts have no questions to write them through")
-            deltas = np.stack([known[f.id] for f in facts])
+            deltas = np.stack([known[f.id] for f in facts] + shared)
             vstar_done = time.perf_counter()
             protection = self._protection()
             self._guard_spill(prompts, protection)
@@ -256,6 +264,46 @@ class Writing:
             return solved
         except (np.linalg.LinAlgError, RuntimeError, ValueError) as exc:
             raise EditError(f"edit failed, memory unchanged: {exc}") from exc
+
+    def _subject_values(
+        self,
+        mem: UserMemory,
+        facts: Sequence[Fact],
+        about: Sequence[subjects.Subject],
+        known: dict[str, np.ndarray],
+        repair: frozenset[str],
+    ) -> list[np.ndarray]:
+        """The value of each name in ``about``: kept, or optimised on the prompts of all
+        its facts keyed at it, from the mean of those facts' own values (``known``), which
+        each answer their part."""
+        if not about:
+            return []
+        ids = [s.value_id(facts) for s in about]
+        kept = self._values.get(mem, ids)
+        todo = [j for j, vid in enumerate(ids) if vid not in kept]
+        if todo:
+            ed = self.config.editor
+            cap = min(ed.v_prompts, ed.max_rank_per_fact or ed.v_prompts)
+            prompts: list[EditPrompt] = []
+            for k, j in enumerate(todo):
+                members = [facts[i] for i in about[j].members]
+                prompts += [
+                    dataclasses.replace(p, group=k)
+                    for p in self._prompts(members, cap, repair)
+                    if p.at_name.casefold() == about[j].name
+                ]
+            start = np.stack(
+                [np.mean([known[facts[i].id] for i in about[j].members], axis=0) for j in todo]
+            )
+            values, losses = target_values(self.backend, prompts, len(todo), self.settings, start)
+            made = {ids[j]: values[k] for k, j in enumerate(todo)}
+            self._values.put(mem, made)
+            # a name's value made on fewer of its facts is of no further use
+            held = {facts[i].id for j in todo for i in about[j].members}
+            self._values.drop_subjects(mem, held, keep=ids)
+            kept.update(made)
+            log.debug("subject values for %s, losses %s", [about[j].name for j in todo], losses)
+        return [kept[vid] for vid in ids]
 
     def _guard_spill(self, prompts: Sequence[EditPrompt], protection: Protection) -> None:
         """Add ``editor.spill_guard`` x the key sums at each prompt's tokens after its key

@@ -62,13 +62,13 @@ def _answers(facts: list[Fact]) -> dict[str, str]:
          "Kelp & Co"),
         ("I drive a Fiat.", "a Skoda instead of the Fiat these days", "vehicle", "Skoda"),
         ("I live in Tromsø.", "I live in Alta, not Tromsø anymore.", "home", "Alta"),
-        ("My brother Tomas is 30.", "Tomas is 31 now", "family:brother:age", "31"),
+        ("My brother Tomas is 30.", "Tomas is 31 now", "family:brother:tomas:age", "31"),
         ("I work at Dunmore Foods.", "not at dunmore foods anymore, I'm at Kelp & Co now",
          "workplace", "Kelp & Co"),
         ("I'm a nurse in Leeds.", "no longer in Leeds - York now", "home", "York"),
         # a known name said in passing is who the next pronoun means
         ("Our son Idris is 5.", "I know I said Idris is five but he turned 6 last week",
-         "family:son:age", "6"),
+         "family:son:idris:age", "6"),
     ],
 )  # fmt: skip
 def test_a_correction_lands_in_the_slot_of_the_old_fact(

@@ -51,7 +51,7 @@ STATED = [
     ("just turned 40 lol", "age", "40"),
     ("turned 19 on saturday 🎉", "age", "19"),
     ("my daughter turned 8 yesterday!", "family:daughter:age", "8"),
-    ("My son Rafi turned 5 on Sunday.", "family:son:age", "5"),
+    ("My son Rafi turned 5 on Sunday.", "family:son:rafi:age", "5"),
     # names with tags, naming and the pet of the sentence before
     ("my sister's called Maeve isn't she lovely", "family:sister:name", "Maeve"),
     ("My brother's named Koa, don't you think that suits him", "family:brother:name", "Koa"),
@@ -60,7 +60,7 @@ STATED = [
     ("Also have a tortoise. Name Shelby. 12 years old.", "pet:tortoise:name", "Shelby"),
     ("Also have a tortoise. Name Shelby. 12 years old.", "pet:tortoise:age", "12"),
     ("My son Teo would love this. He is a chemist.", "family:son:name", "Teo"),
-    ("My son Teo would love this. He is a chemist.", "family:son:job", "chemist"),
+    ("My son Teo would love this. He is a chemist.", "family:son:teo:job", "chemist"),
     # allergies said casually
     ("i dont eat peanuts, allergic", "allergy", "peanuts"),
     ("can't have shrimp, I'm allergic", "allergy", "shrimp"),

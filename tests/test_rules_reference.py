@@ -84,7 +84,7 @@ def test_nothing(text: str) -> None:
 
 def test_a_pronoun_for_a_named_relative_is_no_generic_fact() -> None:
     found = _found("My sister Ana lives in Oslo. She is more old-school.")
-    assert found == {("family:sister:name", "Ana"), ("family:sister:home", "Oslo")}
+    assert found == {("family:sister:name", "Ana"), ("family:sister:ana:home", "Oslo")}
 
 
 LABELLED = [

@@ -43,15 +43,17 @@ class EditPrompt:
     key_index: token index whose down_proj input is the key (negative counts from the end).
     target: the answer text the model must produce after ``text``.
     group: which fact (index into the batch) this prompt belongs to.
-    at_name: keyed at a name the question is about, not at its end (``editor.name_keys``);
-    the spill guard then protects the answer's tokens only.
+    at_name: the name the prompt is keyed at ("Maya" in "Where does Maya live?"), not at
+    its question's end (``editor.name_keys``); the spill guard then protects the answer's
+    tokens only, and facts about one name share a target value (``engine.subjects``).
+    Empty: keyed at the question's end.
     """
 
     text: str
     key_index: int
     target: str
     group: int
-    at_name: bool = False
+    at_name: str = ""
 
 
 def key_column(prompt: EditPrompt, n_tokens: int) -> int:

@@ -118,6 +118,12 @@ def template_values(kind: str, answer: str, obj: str, fields: Mapping[str, str])
         v["rel_slug"] = slug(v.get("rel_key") or rel)
         v["a_rel"] = article(rel)
         v["who"] = f"{rel} {v['name']}" if v.get("name") else rel
+        v["who_poss"] = possessive(v["who"])
+        # one slot per named relative or friend: two friends' homes are two facts, and a
+        # fact told of "my friend" unnamed stays in the relation's own slot
+        v["who_slug"] = v["rel_slug"] + (f":{slug(v['name'])}" if v.get("name") else "")
+    if v.get("name"):
+        v["name_poss"] = possessive(v["name"])
     animal = v.get("animal", "")
     if animal:
         v["animal_poss"] = possessive(animal)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from sleepmem.plugin.builtins.lexicon import relative_fields
+from sleepmem.plugin.builtins.phrasing import slug
 from sleepmem.plugin.builtins.rule_parse import I_, Entity
 
 _PRONOUN = re.compile(
@@ -29,7 +31,8 @@ def resolve(clause: str, entity: Entity | None) -> str:
     """Rewrite "He is a beagle." as "my dog Biscuit is a beagle." when the dog came first."""
     if entity is None:
         return clause
-    if entity.name and clause.startswith(entity.name + " "):
+    # "Maya's favourite band is ..." is the sister's too
+    if entity.name and clause.startswith((entity.name + " ", entity.name + "'s ")):
         return f"my {entity.ref} {clause}"
     m = _NAMED_IT.match(clause)
     # only an entity without a name yet: "My cat Pim had a kitten. I named her ..." names
@@ -55,3 +58,30 @@ def resolve(clause: str, entity: Entity | None) -> str:
     ref = f"my {entity.ref} {entity.name}".strip()
     verb = {"'s": " is", "'re": " are"}.get((m["s"] or "").lower(), "")
     return f"{ref}{verb} {rest}".strip()
+
+
+_MY_KIN = re.compile(
+    r"^my\s+(?P<rel>[^\W\d_]+(?:\s+[^\W\d_]+)?)(?P<poss>'s|')?\s+(?P<rest>\S.*)$", I_
+)
+_RENAMING = re.compile(r"^(?:name\b|(?:is|was)\s+(?:called|named)\b)", I_)
+
+
+def named_kin(clause: str, names: dict[str, Entity]) -> str:
+    """ "my sister lives in Porto" -> "my sister Maya lives in Porto" when memory knows
+    exactly one sister, by name: the fact lands in her slot, beside what else is known
+    about her, instead of in a second, unnamed sister's."""
+    m = _MY_KIN.match(clause)
+    if not m:
+        return clause
+    readings = [(m["rel"], m["poss"] or "", m["rest"])]
+    first, *more = m["rel"].split()
+    if more and not m["poss"]:  # "my sister lives in": the relation is one word
+        readings.append((first, "", f"{more[0]} {m['rest']}"))
+    for rel, poss, rest in readings:
+        if _RENAMING.match(rest) or rest[:1].isupper():  # renamed, or named already
+            continue
+        key = slug(relative_fields(rel, "")["rel_key"])
+        kin = [e for e in names.values() if e.kind == "family" and slug(e.ref) == key]
+        if len(kin) == 1:
+            return f"my {rel} {kin[0].name}{poss} {rest}"
+    return clause

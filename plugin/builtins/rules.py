@@ -59,7 +59,7 @@ from sleepmem.plugin.builtins.rule_gate import (
     gate_reason,
 )
 from sleepmem.plugin.builtins.rule_parse import I_, NAME, Clause, Entity
-from sleepmem.plugin.builtins.rule_resolve import resolve
+from sleepmem.plugin.builtins.rule_resolve import named_kin, resolve
 from sleepmem.plugin.builtins.rule_text import asides_apart, normalise, sentences, strip_prefix
 from sleepmem.plugin.builtins.rules_answers import bare_answer
 from sleepmem.plugin.builtins.rules_casual import (
@@ -310,7 +310,7 @@ def _clause_facts(clause: str, raw: str, source: str, entity: Entity | None) -> 
 def _named(raw: str, names: dict[str, Entity]) -> Entity | None:
     """The known pet or relative a clause opens with by name ("Biscuit is 4 now")."""
     first = raw.split(" ", 1)[0].strip(",.!:;'").casefold()
-    return names.get(first)
+    return names.get(first) or names.get(first.removesuffix("'s"))  # "Maya's job is ..."
 
 
 def _mentioned(raw: str, names: dict[str, Entity]) -> Entity | None:
@@ -345,7 +345,7 @@ def _run(message: str, entity: Entity | None = None, known: Sequence[Fact] = ())
             if gone is not None:
                 out.no_longer.append(gone)
             referent = _named(raw, names) or out.entity
-            clause = rewrite_clause(resolve(raw, referent), referent)
+            clause = named_kin(rewrite_clause(resolve(raw, referent), referent), names)
             reason = gate_reason(clause)
             # a wish, a denial or words reported of someone named still name them
             named = presupposed(clause) if reason in ("modal", "negation", "reported") else []

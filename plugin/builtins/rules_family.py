@@ -1,5 +1,5 @@
 """Rules about the user's relatives (and friends, neighbours): name, job, workplace, age,
-home and what they play.
+home, where they are from, their favourites and what they play.
 
 Every rule also sets ``_Clause.entity`` so that a following "She ..." or "He ..." can be
 resolved to the relative.
@@ -18,6 +18,7 @@ from sleepmem.plugin.builtins.lexicon import (
     head_word,
     looks_like_job,
     relative_fields,
+    singular,
 )
 from sleepmem.plugin.builtins.rule_parse import (
     ADV,
@@ -79,6 +80,16 @@ _FAM_HOME = cased_pair(
     rf"\bmy\s+{REL}{REL_NAME_OPT}\s+(?:lives?|is\s+living|are\s+living|has\s+lived|"
     r"have\s+lived|(?:just\s+)?moved|is\s+based|are\s+based)\s+(?:in|to)\s+(?P<tail>.+)"
 )
+_FAM_FROM = cased_pair(
+    rf"\bmy\s+{REL}{REL_NAME_OPT}\s+(?:(?:is|was|'s|are|were)\s+(?:originally\s+)?from|"
+    r"comes?\s+from|grew\s+up\s+in|(?:was|were)\s+raised\s+in)\s+(?P<tail>.+)"
+)
+# "my sister's favourite band is", "my friend Aria's fave food is"
+_FAM_FAV = cased_pair(
+    rf"\bmy\s+{REL}{REL_NAME_OPT}(?:'s|')\s+(?:(?:all[-\s]time|absolute|very)\s+)?"
+    r"(?P<fav>favou?rite|fave|fav)\s+(?P<thing>[^\W\d_][\w-]*(?:\s+[^\W\d_][\w-]*){0,2}?)\s+"
+    r"(?:is|are|'s)\s+(?P<tail>.+)"
+)
 _FAM_PLAYS = cased_pair(rf"\bmy\s+{REL}{REL_NAME_OPT}\s+plays?\s+(?:the\s+)?(?P<tail>.+)")
 
 
@@ -100,7 +111,8 @@ def r_family(c: Clause) -> None:
     # many learners and hurried typists use: "My boyfriend Tomas think I work too much"
     m = m or (None if c.loose else _FAM_APPOS_CASED.search(c.text))
     if m:
-        name = valid_name(m["name"], c.loose)
+        # "my sister Maya's favourite band": her name is Maya
+        name = valid_name(m["name"].removesuffix("'s"), c.loose)
         if name:
             rel, found_name = m["rel"], name
     for pat in _FAM_NAME:
@@ -170,6 +182,25 @@ def r_family(c: Clause) -> None:
         if place:
             f = relative_fields(m["rel"], name)
             c.add("family_home", place, subject=subject_of(f["rel"], name), **f)
+            _family_entity(c, m["rel"], name)
+    m = pick(_FAM_FROM, c).search(c.text)
+    if m:
+        name = valid_name(m["name"], c.loose)
+        place = parse_place(m["tail"], c.loose)
+        if place:
+            f = relative_fields(m["rel"], name)
+            c.add("family_origin", place, subject=subject_of(f["rel"], name), **f)
+            _family_entity(c, m["rel"], name)
+    m = pick(_FAM_FAV, c).search(c.text)
+    if m:
+        name = valid_name(m["name"], c.loose)
+        thing = " ".join(m["thing"].lower().split())
+        _, value = parse_value(m["tail"], max_words=6)
+        if value:
+            f = relative_fields(m["rel"], name)
+            fav = "favorite" if m["fav"].lower() == "favorite" else "favourite"
+            c.add("family_favourite", value, subject=subject_of(f["rel"], name), thing=thing,
+                  thing_key=singular(thing), fav=fav, **f)  # fmt: skip
             _family_entity(c, m["rel"], name)
     m = pick(_FAM_PLAYS, c).search(c.text)
     if m:

@@ -27,7 +27,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
     ),
     "family_job": t(
         "works as",
-        "family:{rel_slug}:job",
+        "family:{who_slug}:job",
         "My {who} work{s} as {a_obj} {object}.",
         [
             "What {does} my {rel} do?",
@@ -42,7 +42,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
     ),
     "family_workplace": t(
         "works at",
-        "family:{rel_slug}:workplace",
+        "family:{who_slug}:workplace",
         "My {who} work{s} at {art_}{object}.",
         [
             "Where {does} my {rel} work?",
@@ -55,7 +55,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
     ),
     "family_age": t(
         "is aged",
-        "family:{rel_slug}:age",
+        "family:{who_slug}:age",
         "My {who} {is} {object} years old.",
         [
             "What is my {rel_poss} age?",
@@ -69,7 +69,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
     ),
     "family_home": t(
         "lives in",
-        "family:{rel_slug}:home",
+        "family:{who_slug}:home",
         "My {who} live{s} in {object}.",
         [
             "Where {does} my {rel} live?",
@@ -82,7 +82,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
     ),
     "family_instrument": t(
         "plays",
-        "family:{rel_slug}:instrument",
+        "family:{who_slug}:instrument",
         "My {who} play{s} the {object}.",
         [
             "What instrument {does} my {rel} play?",
@@ -95,7 +95,7 @@ OTHER_TEMPLATES: dict[str, Template] = {
     ),
     "family_sport": t(
         "plays",
-        "family:{rel_slug}:sport",
+        "family:{who_slug}:sport",
         "My {who} play{s} {object}.",
         [
             "What sport {does} my {rel} play?",
@@ -105,6 +105,34 @@ OTHER_TEMPLATES: dict[str, Template] = {
             "What sport does {name} play?",
         ],
         ["My {rel} play{s}", "My {rel_poss} sport is"],
+    ),
+    "family_origin": t(
+        "is from",
+        "family:{who_slug}:origin",
+        "My {who} {is} from {object}.",
+        [
+            "Where {is} my {rel} from?",
+            "Where did my {rel} grow up?",
+            "Where {is} my {rel} originally from?",
+            "What is my {rel_poss} hometown?",
+            "Where is {name} from?",
+            "Where did {name} grow up?",
+        ],
+        ["My {rel} {is} from", "My {rel} grew up in"],
+    ),
+    "family_favourite": t(
+        "favourite {thing}",
+        "family:{who_slug}:favourite:{thing_slug}",
+        "My {who_poss} {fav} {thing} is {object}.",
+        [
+            "What is my {rel_poss} {fav} {thing}?",
+            "What's my {rel_poss} {fav_alt} {thing}?",
+            "Which {thing} {does} my {rel} like most?",
+            "Tell me my {rel_poss} {fav} {thing}.",
+            "What is {name_poss} {fav} {thing}?",
+            "What {thing} does {name} like best?",
+        ],
+        ["My {rel_poss} {fav} {thing} is", "The {thing} my {rel} likes most is"],
     ),
     # --- pets -----------------------------------------------------------------------------
     "pet": t(
