@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from . import inbox, paths, statistics
+from . import inbox, paths, statistics, subjects
 from .backends.base import (
     Backend,
     Factors,
@@ -452,9 +452,12 @@ class Engine(Consolidation):
         return self.memory(user_id).facts()
 
     def target_values(self, user_id: str) -> dict[str, np.ndarray]:
-        """The kept v* of each of the user's facts that has one, by fact id (diagnostics)."""
+        """The kept v* of each of the user's facts that has one, by fact id, and of each
+        name several of them are about, by ``subjects.Subject.value_id`` (diagnostics)."""
         mem = self.memory(validate_user_id(user_id))
-        return self._values.get(mem, [f.id for f in mem.facts()])
+        facts = mem.facts()
+        names = [s.value_id(facts) for s in subjects.shared(facts)]
+        return self._values.get(mem, [f.id for f in facts] + names)
 
     def archived(self, user_id: str) -> list[Fact]:
         """Facts sleep set aside over the fact budget (``max_facts``): out of the weights."""

@@ -296,3 +296,25 @@ def test_the_firing_diagnosis_reads_the_update_at_its_key(engine):
         assert 0.7 < row["key_ratio"] < 1.3 and row["key_cosine"] > 0.9, row
         assert row["v_star_nll"] < 0.5 and row["edited_nll"] < 1.0, row
     assert firing(engine, "bo", questions, bench_contexts) == {}
+
+
+def test_facts_about_one_name_share_its_value(engine_factory, tmp_path):
+    """Two facts about Maya, told one after the other, are written with one value at her
+    name (a full re-solve, not an increment holding her old value); the value leaves with
+    either fact, and the other keeps its own."""
+    engine = engine_factory(tmp_path / "maya", **{"editor.name_keys": 4})
+    home = explicit("Where does my sister Maya live?", "Lisbon")
+    job = explicit("What does my sister Maya do for work?", "nurse")
+    engine.write("ana", [home])
+    assert not any(k.startswith("subject:") for k in engine.target_values("ana"))
+    engine.write("ana", [job])
+    values = engine.target_values("ana")
+    shared = [k for k in values if k.startswith("subject:")]
+    assert shared == [f"subject:{','.join(sorted([home.id, job.id]))}"]
+    replies = engine.ask_many(
+        "ana", [[{"role": "user", "content": q}] for q in ("Where does Maya live?",)]
+    )
+    assert "Lisbon" in replies[0], replies
+    engine.forget("ana", home.id)
+    values = engine.target_values("ana")
+    assert list(values) == [job.id]  # the ledger's side: tests/test_subjects.py
