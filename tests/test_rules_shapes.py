@@ -359,3 +359,14 @@ def test_a_named_persons_favourite_is_asked_by_name_too() -> None:
     names = [f.answer for f in rules.extract("My sister Maya's favourite band is Radiohead.")
              if f.slot.endswith(":name")]  # fmt: skip
     assert names == ["Maya"]
+
+
+def test_a_fact_told_before_the_name_is_superseded_after_it() -> None:
+    known = rules.extract("My sister is a nurse.")
+    known += rules.extract("My sister Maya lives in Lisbon.", ExtractContext(known=known))
+    now = rules.extract("My sister is a doctor now.", ExtractContext(known=known))
+    jobs = [(f.slot, f.answer) for f in now if f.slot.endswith("job")]
+    assert jobs == [("family:sister:job", "doctor")]  # the nurse's slot: it supersedes her
+    # her unnamed favourite is no person called "favourite"
+    fav = rules.extract("My sister's favourite band is Muse.", ExtractContext(known=known))
+    assert ("family:sister:maya:favourite:band", "Muse") in [(f.slot, f.answer) for f in fav]

@@ -73,7 +73,12 @@ from sleepmem.plugin.builtins.rules_casual import (
     strip_fillers,
 )
 from sleepmem.plugin.builtins.rules_casual import with_subject as casual_subject
-from sleepmem.plugin.builtins.rules_corrections import by_value, drop_not_tail, known_entities
+from sleepmem.plugin.builtins.rules_corrections import (
+    by_value,
+    drop_not_tail,
+    known_entities,
+    on_unnamed_slots,
+)
 from sleepmem.plugin.builtins.rules_family import r_family
 from sleepmem.plugin.builtins.rules_forget import forget_requests as asked_to_forget
 from sleepmem.plugin.builtins.rules_forget import no_longer
@@ -378,7 +383,7 @@ def _run(message: str, entity: Entity | None = None, known: Sequence[Fact] = ())
     # a list reading fills only slots the sentence rules left empty: they read more context
     slots = {f.slot_key for f in out.facts}
     listed = [f for f in telegraphic(out.sentences) if f.slot_key not in slots]
-    out.facts = _dedupe([*out.facts, *listed])
+    out.facts = on_unnamed_slots(_dedupe([*out.facts, *listed]), known)
     return out
 
 

@@ -172,6 +172,29 @@ def known_entities(known: Iterable[Fact]) -> dict[str, Entity]:
     return out
 
 
+_PERSON_SLOT = re.compile(r"^family:(?P<ref>[\w -]+):(?!favourite:)(?P<name>[\w-]+):(?P<kind>.+)$")
+
+
+def on_unnamed_slots(facts: list[Fact], known: Iterable[Fact]) -> list[Fact]:
+    """A fact about a named relative ("family:sister:maya:job") lands in the slot of the
+    one memory holds for the relative unnamed ("family:sister:job", told before her name
+    was) when she is the only one of that relation memory knows by name: "my sister is a
+    doctor now" then supersedes "my sister is a nurse" as it did before it had a name."""
+    known = list(known)
+    held = {f.slot_key for f in known}
+    refs: dict[str, int] = {}
+    for entity in known_entities(known).values():
+        refs[entity.ref] = refs.get(entity.ref, 0) + 1
+    out = []
+    for fact in facts:
+        m = _PERSON_SLOT.match(fact.slot_key)
+        unnamed = f"family:{m['ref']}:{m['kind']}" if m else ""
+        if m and unnamed in held and refs.get(m["ref"]) == 1:
+            fact = dataclasses.replace(fact, slot=unnamed)
+        out.append(fact)
+    return out
+
+
 _NOT_TAIL = re.compile(r"(?<=\w)\s+not\s+(?:a\s+|an\s+|the\s+)?[\w'.-]+(?:\s+[\w'.-]+)?\s*$", re.I)
 _KEEPS_NOT = re.compile(
     r"\b(?:am|is|are|was|were|do|does|did|have|has|had|can|will|could|would|should|I|we|and|"
