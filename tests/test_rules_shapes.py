@@ -370,3 +370,28 @@ def test_a_fact_told_before_the_name_is_superseded_after_it() -> None:
     # her unnamed favourite is no person called "favourite"
     fav = rules.extract("My sister's favourite band is Muse.", ExtractContext(known=known))
     assert ("family:sister:maya:favourite:band", "Muse") in [(f.slot, f.answer) for f in fav]
+
+
+@pytest.mark.parametrize(
+    ("message", "slot", "answer"),
+    [
+        ("The one thing I can't stand is deep water.", "dislike:deep_water", "deep water"),
+        (
+            "What I love most is hiking in the Alps.",
+            "like:hiking_in_the_alps",
+            "hiking in the Alps",
+        ),
+        ("The thing I fear most is spiders.", "fear:spiders", "spiders"),
+        ("Something I really enjoy is baking bread.", "like:baking_bread", "baking bread"),
+    ],
+)
+def test_what_a_cleft_sentence_is_about(message: str, slot: str, answer: str) -> None:
+    assert (slot, answer) in _found(message)
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["The thing I hate is when people are late.", "What I like is none of your business."],
+)
+def test_a_cleft_about_nothing_is_no_fact(message: str) -> None:
+    assert _found(message) == set()

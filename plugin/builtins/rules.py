@@ -155,6 +155,16 @@ _DISLIKE_NORMAL = [
     (re.compile(r"\bI(?:'m|\s+am)\s+not\s+(?:really\s+)?(?:a\s+)?(?:big\s+|huge\s+)?fan\s+of\b",
                 I_), "I dislike"),
 ]  # fmt: skip
+# "The one thing I can't stand is deep water", "What I love most is hiking": the thing
+# is the object, said plainly ("I dislike deep water"), not "is deep water"
+_CLEFT = re.compile(
+    r"^(?:the\s+(?:one\s+|only\s+|main\s+|big\s+)?thing|what|something)\s+I\s+"
+    r"(?:really\s+|truly\s+|absolutely\s+|honestly\s+)?"
+    r"(?P<verb>love|like|enjoy|adore|hate|dislike|fear|dread|am\s+afraid\s+of|am\s+scared\s+of)"
+    r"\s+(?:(?:the\s+)?most\s+|above\s+all\s+|in\s+the\s+world\s+)?(?:is|are)\s+(?P<x>\S.*)$",
+    I_,
+)
+_CLEFT_VERB = {"fear": "am afraid of", "dread": "am afraid of"}
 _CONTRACTIONS = [
     # texting style: a lone lower-case "i" is the speaker ("i live in ...", "i'm ...")
     (re.compile(r"(?<![\w.'])i(?=\s|'|$)"), "I"),
@@ -241,6 +251,10 @@ def _sentence_body(sentence: str) -> str:
         return ""
     for pat, repl in (*_CONTRACTIONS, *_DISLIKE_NORMAL):
         body = pat.sub(repl, body)
+    cleft = _CLEFT.match(body)
+    if cleft:
+        verb = " ".join(cleft["verb"].lower().split())
+        body = f"I {_CLEFT_VERB.get(verb, verb)} {cleft['x']}"
     body = everyday_family(canonical(body))
     m = _CORRECTION.match(body.rstrip(" .!"))
     if m:
