@@ -67,10 +67,15 @@ def regrouped(
     return out
 
 
+def _about(facts: Sequence[Fact]) -> set[str]:
+    """Every name any of ``facts`` is about."""
+    return set().union(*(names(f) for f in facts))
+
+
 def overlap(new: Sequence[Fact], held: Sequence[Fact]) -> bool:
     """Whether a fact of ``new`` is about a name a fact of ``held`` is about: the held
     facts' update then holds the name's old value and must be solved again with the new."""
-    told = set().union(*(names(f) for f in new)) if new else set()
+    told = _about(new)
     return any(told & names(f) for f in held)
 
 
@@ -78,6 +83,5 @@ def with_namesakes(chosen: Sequence[Fact], facts: Sequence[Fact]) -> list[Fact]:
     """``chosen`` and every other fact of ``facts`` about a name one of them is about, in
     ``facts``' order: written together they give the name the value it has in an edit of
     all ``facts``, not one made on some of its facts only."""
-    ids = {f.id for f in chosen}
-    told = set().union(*(names(f) for f in chosen)) if chosen else set()
+    ids, told = {f.id for f in chosen}, _about(chosen)
     return [f for f in facts if f.id in ids or names(f) & told]

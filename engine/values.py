@@ -120,7 +120,7 @@ class TargetValues:
     def drop_subjects(
         self, memory: UserMemory, fact_ids: Iterable[str], keep: Iterable[str] = ()
     ) -> None:
-        """Delete the subject values (``subjects.PREFIX``) holding any of ``fact_ids``,
+        """Delete the subject values (``SUBJECT``) holding any of ``fact_ids``,
         under every settings key, but those in ``keep``."""
         user, ids, kept = memory.user_id, set(fact_ids), set(keep)
 

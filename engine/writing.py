@@ -227,8 +227,8 @@ class Writing:
         todo = [f for f in facts if f.id not in known]
         started = time.perf_counter()
         try:
+            v_max = min(self.config.editor.v_prompts, max_q or self.config.editor.v_prompts)
             if todo:
-                v_max = min(self.config.editor.v_prompts, max_q or self.config.editor.v_prompts)
                 prompts = self._prompts(todo, v_max, repair)
                 settings = self.settings
                 if repair:
@@ -243,7 +243,7 @@ class Writing:
                 self._values.put(mem, {fact.id: known[fact.id] for fact in todo})
                 log.debug("v* for %d facts, losses %s", len(todo), np.round(losses, 3))
             about = subjects.shared(facts)
-            shared = self._subject_values(mem, facts, about, known, repair)
+            shared = self._subject_values(mem, facts, about, known, repair, v_max)
             prompts = subjects.regrouped(self._prompts(facts, max_q, repair), about, len(facts))
             if not prompts:
                 raise EditError("the facts have no questions to write them through")
@@ -272,18 +272,17 @@ class Writing:
         about: Sequence[subjects.Subject],
         known: dict[str, np.ndarray],
         repair: frozenset[str],
+        cap: int,
     ) -> list[np.ndarray]:
         """The value of each name in ``about``: kept, or optimised on the prompts of all
-        its facts keyed at it, from the mean of those facts' own values (``known``), which
-        each answer their part."""
+        its facts keyed at it (``cap`` a fact, as a fact's own v* is), from the mean of
+        those facts' own values (``known``), which each answer their part."""
         if not about:
             return []
         ids = [s.value_id(facts) for s in about]
         kept = self._values.get(mem, ids)
         todo = [j for j, vid in enumerate(ids) if vid not in kept]
         if todo:
-            ed = self.config.editor
-            cap = min(ed.v_prompts, ed.max_rank_per_fact or ed.v_prompts)
             prompts: list[EditPrompt] = []
             for k, j in enumerate(todo):
                 members = [facts[i] for i in about[j].members]

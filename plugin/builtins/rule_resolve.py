@@ -80,8 +80,15 @@ def named_kin(clause: str, names: dict[str, Entity]) -> str:
     for rel, poss, rest in readings:
         if _RENAMING.match(rest) or rest[:1].isupper():  # renamed, or named already
             continue
-        key = slug(relative_fields(rel, "")["rel_key"])
-        kin = [e for e in names.values() if e.kind == "family" and slug(e.ref) == key]
-        if len(kin) == 1:
-            return f"my {rel} {kin[0].name}{poss} {rest}"
+        kin = only_relative(names, relative_fields(rel, "")["rel_key"])
+        if kin is not None:
+            return f"my {rel} {kin.name}{poss} {rest}"
     return clause
+
+
+def only_relative(names: dict[str, Entity], relation: str) -> Entity | None:
+    """The relative of ``relation`` ("sister", or its slot key) memory knows by name, when
+    it knows exactly one; None when it knows none or several."""
+    key = slug(relation)
+    kin = [e for e in names.values() if e.kind == "family" and slug(e.ref) == key]
+    return kin[0] if len(kin) == 1 else None

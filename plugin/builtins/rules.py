@@ -397,7 +397,7 @@ def _run(message: str, entity: Entity | None = None, known: Sequence[Fact] = ())
     # a list reading fills only slots the sentence rules left empty: they read more context
     slots = {f.slot_key for f in out.facts}
     listed = [f for f in telegraphic(out.sentences) if f.slot_key not in slots]
-    out.facts = on_unnamed_slots(_dedupe([*out.facts, *listed]), known)
+    out.facts = on_unnamed_slots(_dedupe([*out.facts, *listed]), known, names)
     return out
 
 

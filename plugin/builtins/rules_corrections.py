@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from sleepmem.engine.facts import PENDING, Fact, new_fact_id
 from sleepmem.plugin.builtins.lexicon import FEMALE, MALE
 from sleepmem.plugin.builtins.rule_parse import NAME, Entity
+from sleepmem.plugin.builtins.rule_resolve import only_relative
 
 _VALUE = r"[\w'.:/&+-]+(?:\s+[\w'.:/&+-]+){0,3}?"
 # "..., not X": what comes before is the new value, told apart from its lead-in by the
@@ -175,21 +176,20 @@ def known_entities(known: Iterable[Fact]) -> dict[str, Entity]:
 _PERSON_SLOT = re.compile(r"^family:(?P<ref>[\w -]+):(?!favourite:)(?P<name>[\w-]+):(?P<kind>.+)$")
 
 
-def on_unnamed_slots(facts: list[Fact], known: Iterable[Fact]) -> list[Fact]:
+def on_unnamed_slots(
+    facts: list[Fact], known: Iterable[Fact], names: dict[str, Entity]
+) -> list[Fact]:
     """A fact about a named relative ("family:sister:maya:job") lands in the slot of the
     one memory holds for the relative unnamed ("family:sister:job", told before her name
-    was) when she is the only one of that relation memory knows by name: "my sister is a
-    doctor now" then supersedes "my sister is a nurse" as it did before it had a name."""
-    known = list(known)
+    was) when she is the only one of that relation memory knows by name (``names``, from
+    ``known_entities``): "my sister is a doctor now" then supersedes "my sister is a nurse"
+    as it did before it had a name."""
     held = {f.slot_key for f in known}
-    refs: dict[str, int] = {}
-    for entity in known_entities(known).values():
-        refs[entity.ref] = refs.get(entity.ref, 0) + 1
     out = []
     for fact in facts:
         m = _PERSON_SLOT.match(fact.slot_key)
         unnamed = f"family:{m['ref']}:{m['kind']}" if m else ""
-        if m and unnamed in held and refs.get(m["ref"]) == 1:
+        if m and unnamed in held and only_relative(names, m["ref"]) is not None:
             fact = dataclasses.replace(fact, slot=unnamed)
         out.append(fact)
     return out

@@ -175,22 +175,16 @@ def r_family(c: Clause) -> None:
         else:
             c.add("family_age", m["n"], subject=subject_of(f["rel"], name), **f)
         _family_entity(c, m["rel"], name)
-    m = pick(_FAM_HOME, c).search(c.text)
-    if m:
-        name = valid_name(m["name"], c.loose)
-        place = parse_place(m["tail"], c.loose)
-        if place:
-            f = relative_fields(m["rel"], name)
-            c.add("family_home", place, subject=subject_of(f["rel"], name), **f)
-            _family_entity(c, m["rel"], name)
-    m = pick(_FAM_FROM, c).search(c.text)
-    if m:
-        name = valid_name(m["name"], c.loose)
-        place = parse_place(m["tail"], c.loose)
-        if place:
-            f = relative_fields(m["rel"], name)
-            c.add("family_origin", place, subject=subject_of(f["rel"], name), **f)
-            _family_entity(c, m["rel"], name)
+    # where they live and where they are from: a place after the relative, read alike
+    for pattern, kind in ((_FAM_HOME, "family_home"), (_FAM_FROM, "family_origin")):
+        m = pick(pattern, c).search(c.text)
+        if m:
+            name = valid_name(m["name"], c.loose)
+            place = parse_place(m["tail"], c.loose)
+            if place:
+                f = relative_fields(m["rel"], name)
+                c.add(kind, place, subject=subject_of(f["rel"], name), **f)
+                _family_entity(c, m["rel"], name)
     m = pick(_FAM_FAV, c).search(c.text)
     if m:
         name = valid_name(m["name"], c.loose)
