@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sleepmem.engine.sleep import Audit
+from sleepmem.engine.sleep import Audit, keep_rule
 
 T, F = True, False
 
@@ -24,6 +24,29 @@ def test_better_means_one_count_up_and_none_down():
     assert more.better_than(old) and not old.better_than(more)
     assert (more.rate, more.plain_rate) == (0.5, 0.5)
     assert Audit(held_out=[], plain=[]).rate == 0.0
+
+
+def test_within_the_drift_bound_recall_rules_the_keep() -> None:
+    old = Audit(held_out=[F, F, T, F], plain=[T, T, T, T])
+    gained = Audit(held_out=[T, F, T, F], plain=[T, T, T, T])
+    lost_plain = Audit(held_out=[T, T, T, T], plain=[T, F, T, T])
+    assert keep_rule(old, gained, 0.01, 0.02, 0.03).keep_new
+    assert keep_rule(old, lost_plain, 0.01, 0.01, 0.03).reason.endswith("recall dropped")
+    drifted = keep_rule(old, gained, 0.01, 0.05, 0.03)
+    assert not drifted.keep_new and drifted.reason.endswith("general text drifted")
+
+
+def test_old_edits_past_the_drift_bound_give_way_to_ones_that_drift_less() -> None:
+    old = Audit(held_out=[F, F, T, F], plain=[T, T, T, T])
+    # one fact lost in plain chat, two won held out: fewer probes lost in all
+    traded = Audit(held_out=[T, T, T, F], plain=[T, F, T, T])
+    assert not keep_rule(old, traded, 0.02, 0.01, 0.03).keep_new  # old within the bound
+    assert keep_rule(old, traded, 0.08, 0.05, 0.03).keep_new
+    # drifting less is no licence to answer less
+    worse = Audit(held_out=[F, F, T, F], plain=[T, F, T, T])
+    assert not keep_rule(old, worse, 0.08, 0.02, 0.03).keep_new
+    # nor is drifting more when the old edits already drift
+    assert not keep_rule(old, traded, 0.08, 0.09, 0.03).keep_new
 
 
 def test_sleep_repairs_a_few_facts_and_the_next_sleep_takes_the_others(tmp_path) -> None:
