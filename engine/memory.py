@@ -210,6 +210,10 @@ class Engine(Consolidation):
             return self.backend.generate(text, limit, factors)
         return self.replies.generate(self.backend.encode(text), limit, factors)
 
+    # Rows decoded together by ``ask_many``: 120 audit probes of a 100-fact memory took
+    # 21 s in rows of 32, 24 s in rows of 16, 32 s in rows of 8 (2-core CPU, measured).
+    ASK_BATCH = 32
+
     def ask_many(
         self,
         user_id: str,
@@ -222,12 +226,15 @@ class Engine(Consolidation):
         if factors is None:
             factors = self.factors(user_id)
         texts = [self.backend.chat_text(list(c)) for c in conversations]
-        replies: list[str] = []
-        for start in range(0, len(texts), 16):
+        # batched by length, so a short question is not padded to a persona card's length
+        order = sorted(range(len(texts)), key=lambda i: self.backend.token_count(texts[i]))
+        replies: list[str] = [""] * len(texts)
+        for start in range(0, len(order), self.ASK_BATCH):
             checkpoint()
-            replies += self.backend.generate_batch(
-                texts[start : start + 16], max_new_tokens, factors
-            )
+            rows = order[start : start + self.ASK_BATCH]
+            got = self.backend.generate_batch([texts[i] for i in rows], max_new_tokens, factors)
+            for i, reply in zip(rows, got):
+                replies[i] = reply
         return replies
 
     def ask(self, user_id: str, question: str, max_new_tokens: int = 32) -> str:

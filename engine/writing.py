@@ -187,10 +187,24 @@ class Writing:
         return out
 
     def _answer_nll(self, prompts: Sequence[EditPrompt], factors: Factors) -> list[float]:
-        """Each prompt's answer NLL under ``factors``: of the prompt with its target, less
-        that of the prompt alone (the edit moves the prompt's own tokens too)."""
-        nll = self.backend.nll
-        return [nll([p.text + p.target], factors)[0] - nll([p.text], factors)[0] for p in prompts]
+        """Each prompt's answer NLL under ``factors``: of its target's tokens after the
+        prompt, in one batched pass. Where the prompt's tokens are not a prefix of those of
+        the prompt with its target (a merge across the seam), the NLL of the whole less
+        that of the prompt alone."""
+        encode = self.backend.encode
+        texts: list[str] = []
+        starts: list[int] = []
+        seams: list[tuple[int, int | None]] = []  # (row of the whole, row of the prompt)
+        for p in prompts:
+            head, whole = encode(p.text), encode(p.text + p.target)
+            seams.append((len(texts), None if whole[: len(head)] == head else len(texts) + 1))
+            texts.append(p.text + p.target)
+            starts.append(len(head) if seams[-1][1] is None else 1)
+            if seams[-1][1] is not None:
+                texts.append(p.text)
+                starts.append(1)
+        each = self.backend.nlls(texts, factors, starts)
+        return [each[w][0] - (each[h][0] if h is not None else 0.0) for w, h in seams]
 
     def _solve(
         self,

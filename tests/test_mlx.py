@@ -174,6 +174,11 @@ def test_activations_match_torch(mlx_backend, backend):
     nll_t, count_t = backend.nll(texts)
     assert count_m == count_t
     assert abs(nll_m - nll_t) / nll_t < ACTIVATION_RTOL
+    # per text from a token on, the same on both backends
+    each_m = mlx_backend.nlls(texts, starts=[4, 9])
+    each_t = backend.nlls(texts, starts=[4, 9])
+    assert [c for _, c in each_m] == [c for _, c in each_t]
+    assert all(abs(a - b) / b < ACTIVATION_RTOL for (a, _), (b, _) in zip(each_m, each_t))
     moments_m, tokens_m = mlx_backend.second_moments(texts, [4, 6])
     moments_t, tokens_t = backend.second_moments(texts, [4, 6])
     assert tokens_m == tokens_t

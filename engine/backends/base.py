@@ -56,6 +56,11 @@ class EditPrompt:
     at_name: str = ""
 
 
+def summed(each: Sequence[tuple[float, int]]) -> tuple[float, int]:
+    """``nlls``' per-text figures as one: the NLL and the token count over all texts."""
+    return sum(n for n, _ in each), sum(c for _, c in each)
+
+
 def key_column(prompt: EditPrompt, n_tokens: int) -> int:
     """The token index of ``prompt``'s key in its text of ``n_tokens`` tokens (a negative
     ``key_index`` counts from the end); ValueError when it lies outside the text."""
@@ -299,7 +304,18 @@ class Backend(Protocol):
         """Bytes held by the model's weights (packed ones count as packed)."""
 
     def nll(self, texts: Sequence[str], factors: Factors | None = None) -> tuple[float, int]:
-        """Summed negative log-likelihood of texts and the number of predicted tokens."""
+        """Summed negative log-likelihood of texts and the number of predicted tokens
+        (``summed`` of ``nlls``)."""
+
+    def nlls(
+        self,
+        texts: Sequence[str],
+        factors: Factors | None = None,
+        starts: Sequence[int] | None = None,
+    ) -> list[tuple[float, int]]:
+        """Per text, the summed negative log-likelihood of its tokens from index
+        ``starts[i]`` on (default 1: every token but the first, which nothing predicts) and
+        how many those are; texts are run in batches."""
 
 
 @dataclass(frozen=True)

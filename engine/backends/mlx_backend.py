@@ -43,6 +43,7 @@ from .base import (
     key_column,
     moment_chunks,
     prompt_batches,
+    summed,
     token_pieces,
 )
 from .mlx_blas import BLAS, BLAS_ENV  # noqa: F401  (before mlx: it picks the BLAS)
@@ -476,26 +477,37 @@ class MlxBackend(MlxValueProblem):
         return sums, count
 
     def nll(self, texts: Sequence[str], factors: Factors | None = None) -> tuple[float, int]:
+        return summed(self.nlls(texts, factors))
+
+    def nlls(
+        self,
+        texts: Sequence[str],
+        factors: Factors | None = None,
+        starts: Sequence[int] | None = None,
+    ) -> list[tuple[float, int]]:
         live = self._factors(factors)
-        total, count = 0.0, 0
-        for start in range(0, len(texts), 16):
+        out: list[tuple[float, int]] = []
+        for begin in range(0, len(texts), 16):
             checkpoint()
-            seqs = [self.encode(t) for t in texts[start : start + 16]]
-            seqs = [s for s in seqs if s]
-            if not seqs:
+            chunk = range(begin, min(begin + 16, len(texts)))
+            seqs = [self.encode(texts[i]) for i in chunk]
+            if not any(seqs):
+                out += [(0.0, 0)] * len(seqs)
                 continue
-            ids, lengths = self._batch(seqs)
+            ids, _ = self._batch([s or [self._pad] for s in seqs])
             with self._forward(live):
                 logits = self.model(ids)[:, :-1].astype(mx.float32)
                 targets = ids[:, 1:]
                 picked = mx.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
                 token_nll = mx.logsumexp(logits, axis=-1) - picked  # (B, T-1)
-                valid = np.arange(ids.shape[1] - 1)[None, :] < (lengths[:, None] - 1)
-                summed = (token_nll * mx.array(valid)).sum()
-                mx.eval(summed)
-            total += float(summed.item())
-            count += int(valid.sum())
-        return total, count
+                mx.eval(token_nll)
+            per_token = np.array(token_nll, dtype=np.float64)
+            for row, i in enumerate(chunk):
+                first = max((starts[i] if starts is not None else 1) - 1, 0)
+                last = len(seqs[row]) - 1  # predictions of real tokens only
+                span = per_token[row, first:last] if last > first else per_token[row, :0]
+                out.append((float(span.sum()), int(span.size)))
+        return out
 
     # ------------------------------------------------------------------ reporting
     def weight_bytes(self) -> int:

@@ -29,6 +29,7 @@ from .base import (
     key_column,
     moment_chunks,
     prompt_batches,
+    summed,
     token_pieces,
 )
 
@@ -465,22 +466,32 @@ class TorchBackend(TorchValueProblem):
             out = self.model(input_ids=ids).logits[0]
         return out.float().cpu().numpy()
 
-    @torch.inference_mode()
     def nll(self, texts: Sequence[str], factors: Factors | None = None) -> tuple[float, int]:
-        total, count = 0.0, 0
+        return summed(self.nlls(texts, factors))
+
+    @torch.inference_mode()
+    def nlls(
+        self,
+        texts: Sequence[str],
+        factors: Factors | None = None,
+        starts: Sequence[int] | None = None,
+    ) -> list[tuple[float, int]]:
+        out: list[tuple[float, int]] = []
         with self._factors(factors):
-            for start in range(0, len(texts), 16):
+            for begin in range(0, len(texts), 16):
                 checkpoint()
-                seqs = [self.encode(t) for t in texts[start : start + 16]]
+                chunk = range(begin, min(begin + 16, len(texts)))
+                seqs = [self.encode(texts[i]) for i in chunk]
                 ids, mask = self._batch(seqs)
                 logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
                 logp = torch.log_softmax(logits[:, :-1], dim=-1)
-                tgt = ids[:, 1:]
-                picked = logp.gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
+                picked = -logp.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
                 valid = mask[:, 1:].bool()
-                total -= float(picked[valid].sum())
-                count += int(valid.sum())
-        return total, count
+                for row, i in enumerate(chunk):
+                    first = max((starts[i] if starts is not None else 1) - 1, 0)
+                    counted = valid[row, first:]
+                    out.append((float(picked[row, first:][counted].sum()), int(counted.sum())))
+        return out
 
 
 def _decoder_layers(model: Any) -> Any:

@@ -1,0 +1,32 @@
+"""``Backend.nlls``: per-text NLL from a token on, in batches of texts of unequal length."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.model
+
+
+def test_a_texts_nll_from_a_token_on_is_the_whole_less_its_head(backend) -> None:
+    head = backend.chat_text([{"role": "user", "content": "Where do I live?"}])
+    texts = [
+        head + "Porto.<|im_end|>",
+        "The cat sat on the mat, and then it slept for most of the afternoon.",
+        "Hi.",
+    ]
+    n_head = len(backend.encode(head))
+    assert backend.encode(texts[0])[:n_head] == backend.encode(head)
+    tail, whole, alone = backend.nlls([texts[0], texts[0], head], starts=[n_head, 1, 1])
+    assert tail[1] == len(backend.encode(texts[0])) - n_head
+    assert tail[0] == pytest.approx(whole[0] - alone[0], rel=1e-4)
+    # batched beside longer and shorter texts, each text's figure is its own
+    batched = backend.nlls(texts)
+    for text, got in zip(texts, batched):
+        (single,) = backend.nlls([text])
+        assert got[1] == single[1] == len(backend.encode(text)) - 1
+        assert got[0] == pytest.approx(single[0], rel=1e-4)
+    assert backend.nll(texts) == pytest.approx(
+        (sum(n for n, _ in batched), sum(c for _, c in batched))
+    )
+    # a start past the text counts nothing
+    assert backend.nlls(["Hi."], starts=[50]) == [(0.0, 0)]
