@@ -194,17 +194,18 @@ class Writing:
         encode = self.backend.encode
         texts: list[str] = []
         starts: list[int] = []
-        seams: list[tuple[int, int | None]] = []  # (row of the whole, row of the prompt)
+        rows: list[tuple[int, int | None]] = []  # (row of the whole, row of the prompt alone)
         for p in prompts:
-            head, whole = encode(p.text), encode(p.text + p.target)
-            seams.append((len(texts), None if whole[: len(head)] == head else len(texts) + 1))
+            head = encode(p.text)
+            seamless = encode(p.text + p.target)[: len(head)] == head
             texts.append(p.text + p.target)
-            starts.append(len(head) if seams[-1][1] is None else 1)
-            if seams[-1][1] is not None:
+            starts.append(len(head) if seamless else 1)
+            rows.append((len(texts) - 1, None if seamless else len(texts)))
+            if not seamless:
                 texts.append(p.text)
                 starts.append(1)
         each = self.backend.nlls(texts, factors, starts)
-        return [each[w][0] - (each[h][0] if h is not None else 0.0) for w, h in seams]
+        return [each[w][0] - (each[h][0] if h is not None else 0.0) for w, h in rows]
 
     def _solve(
         self,

@@ -30,3 +30,19 @@ def test_a_texts_nll_from_a_token_on_is_the_whole_less_its_head(backend) -> None
     )
     # a start past the text counts nothing
     assert backend.nlls(["Hi."], starts=[50]) == [(0.0, 0)]
+
+
+def test_an_answers_nll_is_the_same_across_a_seam_the_tokenizer_merges(engine) -> None:
+    from sleepmem.engine.backends.base import EditPrompt, Factors
+
+    backend = engine.backend
+    seamless = EditPrompt(backend.chat_text([{"role": "user", "content": "Hi?"}]), -1, "Porto.", 0)
+    merged = EditPrompt("The answer is what", -1, "ever you like.", 0)  # "what"+"ever"
+    assert backend.encode(merged.text + merged.target)[: backend.token_count(merged.text)] != (
+        backend.encode(merged.text)
+    )
+    none = Factors({})
+    got = engine._answer_nll([seamless, merged], none)
+    for p, value in zip([seamless, merged], got):
+        whole, head = backend.nll([p.text + p.target])[0], backend.nll([p.text])[0]
+        assert value == pytest.approx(whole - head, rel=1e-4, abs=1e-3)
