@@ -1,9 +1,16 @@
-"""The helpers every backend shares: where a prompt's key lies, and second-moment batches."""
+"""The helpers every backend shares: where a prompt's key lies, second-moment and NLL
+batches."""
 
 from __future__ import annotations
 
 import pytest
-from sleepmem.engine.backends.base import MOMENT_TOKENS, EditPrompt, key_column, moment_chunks
+from sleepmem.engine.backends.base import (
+    MOMENT_TOKENS,
+    EditPrompt,
+    key_column,
+    moment_chunks,
+    nll_chunks,
+)
 
 
 def _prompt(key_index: int) -> EditPrompt:
@@ -42,3 +49,13 @@ def test_moment_chunks_count_from_the_start_without_starts_and_cut_long_texts():
     ((seqs, firsts),) = list(moment_chunks(["ab", long], _chars, 16, None))
     assert firsts == [0, 0]
     assert [len(s) for s in seqs] == [2, MOMENT_TOKENS]
+
+
+def test_nll_chunks_batch_texts_and_count_from_each_start():
+    def encode(text: str) -> list[int]:
+        return [ord(c) for c in text]
+
+    got = list(nll_chunks(["abc", "", "hello"], encode, 2, [2, 1, 0]))
+    assert got == [([[97, 98, 99], []], [1, 0]), ([[104, 101, 108, 108, 111]], [0])]
+    # without starts every text is counted from its second token (its first prediction)
+    assert [firsts for _, firsts in nll_chunks(["ab", "cd"], encode, 4, None)] == [[0, 0]]

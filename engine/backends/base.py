@@ -56,6 +56,22 @@ class EditPrompt:
     at_name: str = ""
 
 
+def nll_chunks(
+    texts: Sequence[str],
+    encode: Callable[[str], list[int]],
+    batch_size: int,
+    starts: Sequence[int] | None,
+) -> Iterator[tuple[list[list[int]], list[int]]]:
+    """``nlls``' batches, for every backend alike: the token ids of up to ``batch_size``
+    texts and, per text, the index of its first prediction counted (the one of token
+    ``starts[i]``, else of the second token). Checks for an interrupt before each batch."""
+    for begin in range(0, len(texts), batch_size):
+        checkpoint()
+        chunk = range(begin, min(begin + batch_size, len(texts)))
+        firsts = [max((starts[i] if starts is not None else 1) - 1, 0) for i in chunk]
+        yield [encode(texts[i]) for i in chunk], firsts
+
+
 def summed(each: Sequence[tuple[float, int]]) -> tuple[float, int]:
     """``nlls``' per-text figures as one: the NLL and the token count over all texts."""
     return sum(n for n, _ in each), sum(c for _, c in each)

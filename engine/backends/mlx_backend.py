@@ -42,6 +42,7 @@ from .base import (
     attention_allowed,
     key_column,
     moment_chunks,
+    nll_chunks,
     prompt_batches,
     summed,
     token_pieces,
@@ -487,10 +488,7 @@ class MlxBackend(MlxValueProblem):
     ) -> list[tuple[float, int]]:
         live = self._factors(factors)
         out: list[tuple[float, int]] = []
-        for begin in range(0, len(texts), 16):
-            checkpoint()
-            chunk = range(begin, min(begin + 16, len(texts)))
-            seqs = [self.encode(texts[i]) for i in chunk]
+        for seqs, firsts in nll_chunks(texts, self.encode, 16, starts):
             if not any(seqs):
                 out += [(0.0, 0)] * len(seqs)
                 continue
@@ -502,9 +500,8 @@ class MlxBackend(MlxValueProblem):
                 token_nll = mx.logsumexp(logits, axis=-1) - picked  # (B, T-1)
                 mx.eval(token_nll)
             per_token = np.array(token_nll, dtype=np.float64)
-            for row, i in enumerate(chunk):
-                first = max((starts[i] if starts is not None else 1) - 1, 0)
-                last = len(seqs[row]) - 1  # predictions of real tokens only
+            for row, (seq, first) in enumerate(zip(seqs, firsts)):
+                last = len(seq) - 1  # predictions of real tokens only
                 span = per_token[row, first:last] if last > first else per_token[row, :0]
                 out.append((float(span.sum()), int(span.size)))
         return out

@@ -28,6 +28,7 @@ from .base import (
     GenerationResponse,
     key_column,
     moment_chunks,
+    nll_chunks,
     prompt_batches,
     summed,
     token_pieces,
@@ -478,17 +479,13 @@ class TorchBackend(TorchValueProblem):
     ) -> list[tuple[float, int]]:
         out: list[tuple[float, int]] = []
         with self._factors(factors):
-            for begin in range(0, len(texts), 16):
-                checkpoint()
-                chunk = range(begin, min(begin + 16, len(texts)))
-                seqs = [self.encode(texts[i]) for i in chunk]
+            for seqs, firsts in nll_chunks(texts, self.encode, 16, starts):
                 ids, mask = self._batch(seqs)
                 logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
                 logp = torch.log_softmax(logits[:, :-1], dim=-1)
                 picked = -logp.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
                 valid = mask[:, 1:].bool()
-                for row, i in enumerate(chunk):
-                    first = max((starts[i] if starts is not None else 1) - 1, 0)
+                for row, first in enumerate(firsts):
                     counted = valid[row, first:]
                     out.append((float(picked[row, first:][counted].sum()), int(counted.sum())))
         return out
