@@ -237,14 +237,22 @@ class EditorConfig(Section):
         0.995,
         "Each stored update is re-factored onto the output directions its own keys use, "
         "keeping this share of its effect on them, in total and on every key "
-        "(engine/compact.py), in float16. Measured on 10 facts: 0.995 kept 244 of 1040 ranks "
-        "and every answer of the full update (10/10 in a fresh chat, 8/10 under a persona); "
-        "plain SVD to 256 ranks lost 2 of 10. An edit that would cost a fact's answer more "
-        "than 0.1 nats is compacted at 0.999, else 0.9999, else not at all (13 of 20 wake "
-        "edits of three bench users needed 0.999 or finer). none = store the solve's "
-        "factors as they are.",
+        "(engine/compact.py), rounded per `store_precision`. Measured on 10 facts: 0.995 "
+        "kept 244 of 1040 ranks and every answer of the full update (10/10 in a fresh chat, "
+        "8/10 under a persona); plain SVD to 256 ranks lost 2 of 10. An edit that would "
+        "cost a fact's answer more than 0.1 nats is compacted at 0.999, else 0.9999, else "
+        "not at all (13 of 20 wake edits of three bench users needed 0.999 or finer). "
+        "none = store the solve's factors as they are.",
         gt=0,
         le=1,
+    )
+    store_precision: str = opt(
+        "int8",
+        "Narrowest form the stored factors are rounded to (engine/compact.py, storable): "
+        "'int8' = one byte a value and a scale a rank, where that moves the outputs on the "
+        "edit's keys by <= 0.1% of their energy, else float16, else float32; 'float16' = "
+        "never int8.",
+        choices=("int8", "float16"),
     )
     compact_slack: float | None = opt(
         0.1,

@@ -24,9 +24,11 @@ import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
+from .compact import int8_scales
 from .errors import EditError, StoreError, UnknownFact
 
-DELTA_FORMAT = 1
+DELTA_FORMAT = 2  # 2: a factor may be int8 codes with a ".scale" per column (1: floats only)
+READABLE_FORMATS = ("1", "2")
 BATCH_KINDS = ("wake", "sleep")
 Layers = dict[int, tuple[np.ndarray, np.ndarray]]  # layer -> (R (d, r), A (m, r)), float32
 _BATCH_ID = re.compile(r"^[0-9a-f]{1,32}$")
@@ -76,13 +78,32 @@ def _digest(tensors: Mapping[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def _stored(x: np.ndarray) -> np.ndarray:
-    """float16 when that holds ``x`` exactly (compacted factors are rounded to it:
-    ``compact``), else float32 as it is; reading widens either back to float32."""
+def _stored(name: str, x: np.ndarray) -> dict[str, np.ndarray]:
+    """The tensors that hold ``x`` exactly in the fewest bytes: int8 codes with one float32
+    scale per column (``name`` and ``name.scale``), float16, else float32 as it is
+    (compacted factors are rounded to one of these: ``compact.storable``); reading widens
+    each back to the same float32 values."""
+    scales = int8_scales(x)
+    safe = np.where(scales > 0, scales, 1.0).astype(np.float64)
+    codes = np.rint(x.astype(np.float64) / safe)
+    if np.abs(codes).max(initial=0.0) <= 127:
+        narrow = codes.astype(np.int8)
+        if np.array_equal(narrow.astype(np.float32) * scales, x):
+            return {name: np.ascontiguousarray(narrow), name + SCALE: scales}
     half = x.astype(np.float16)
     if np.array_equal(half.astype(np.float32), x):
-        return np.ascontiguousarray(half)
-    return np.ascontiguousarray(x)
+        return {name: np.ascontiguousarray(half)}
+    return {name: np.ascontiguousarray(x)}
+
+
+SCALE = ".scale"
+
+
+def _read_factor(tensors: Mapping[str, np.ndarray], name: str) -> np.ndarray:
+    x = tensors[name]
+    if x.dtype == np.int8:
+        return x.astype(np.float32) * tensors[name + SCALE].astype(np.float32)
+    return x
 
 
 def _encode(model_id: str, batches: Sequence[EditBatch]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -90,8 +111,8 @@ def _encode(model_id: str, batches: Sequence[EditBatch]) -> tuple[dict[str, Any]
     meta = []
     for b in batches:
         for layer, (r, a) in sorted(b.layers.items()):
-            tensors[f"b.{b.id}.{layer}.R"] = _stored(r)
-            tensors[f"b.{b.id}.{layer}.A"] = _stored(a)
+            tensors.update(_stored(f"b.{b.id}.{layer}.R", r))
+            tensors.update(_stored(f"b.{b.id}.{layer}.A", a))
         fields = {"id": b.id, "fact_ids": list(b.fact_ids), "kind": b.kind}
         meta.append({**fields, "created_at": b.created_at, "layers": sorted(b.layers)})
     header = {"format": str(DELTA_FORMAT), "model_id": model_id, "batches": json.dumps(meta)}
@@ -125,7 +146,7 @@ def read_delta_file(path: Path, model_id: str) -> list[EditBatch]:
     except Exception as e:
         raise StoreError(f"delta file {path} is unreadable ({e}); it was left as it is") from e
     try:
-        if metadata.get("format") != str(DELTA_FORMAT):
+        if metadata.get("format") not in READABLE_FORMATS:
             raise ValueError(f"unknown format {metadata.get('format')!r}")
         if (owner := metadata.get("model_id")) != model_id:
             raise StoreError(f"delta file {path} is for model {owner!r}, not {model_id!r}")
@@ -136,8 +157,9 @@ def read_delta_file(path: Path, model_id: str) -> list[EditBatch]:
             layers = {}
             for layer in m["layers"]:
                 names = (f"b.{m['id']}.{layer}.R", f"b.{m['id']}.{layer}.A")
-                seen.update(names)
-                layers[int(layer)] = (frozen(tensors[names[0]]), frozen(tensors[names[1]]))
+                seen.update(n for n in (*names, *(x + SCALE for x in names)) if n in tensors)
+                r, a = (_read_factor(tensors, n) for n in names)
+                layers[int(layer)] = (frozen(r), frozen(a))
             ids = tuple(map(str, m["fact_ids"]))
             batches.append(EditBatch(m["id"], ids, layers, m["kind"], float(m["created_at"])))
         if seen != set(tensors):

@@ -18,11 +18,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import statistics, subjects
+from . import paths, statistics, subjects
 from .backends.base import Factors
 from .deltas import EditBatch
 from .editor import Solved
@@ -104,6 +105,7 @@ class Consolidation(Writing):
     """The sleep half of ``Engine``; it uses the engine's state set up in its ``__init__``
     and writes through ``Writing`` as wake does."""
 
+    home: Path
     _sleeping: set[str]
     _sleeping_lock: threading.Lock
     _base_nll: dict[tuple[str, ...], tuple[float, int]]
@@ -163,7 +165,8 @@ class Consolidation(Writing):
         """Relative perplexity change on general text versus the base model."""
         texts = tuple(texts or statistics.validation_texts(self.backend))
         if texts not in self._base_nll:
-            self._base_nll[texts] = self.backend.nll(texts, None)
+            cache = paths.stats_dir(self.home)
+            self._base_nll[texts] = statistics.base_nll(self.backend, texts, cache)
         base_nll, count = self._base_nll[texts]
         nll, _ = self.backend.nll(texts, factors)
         return float(np.exp((nll - base_nll) / max(count, 1)) - 1.0)

@@ -199,6 +199,33 @@ def chat_texts(
     return out
 
 
+NLL_PROBE = "The quick brown fox jumps over the lazy dog."
+
+
+def base_nll(backend: Backend, texts: tuple[str, ...], directory: Path) -> tuple[float, int]:
+    """The unedited model's summed NLL of ``texts`` and its token count (``Backend.nll``),
+    cached in ``directory``: every first sleep of a process measured it again (6 s of a
+    30-fact sleep's 94). The cache holds the NLL of a short probe text beside it and is
+    used only while the model still gives that probe the same NLL, so new weights, another
+    backend or dtype behind the same model id measure afresh."""
+    digest = hashlib.sha256("\0".join((backend.model_id, *texts)).encode()).hexdigest()[:16]
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", backend.model_id)[:60]
+    path = directory / f"{safe}-base-nll-{digest}.json"
+    probe = backend.nll([NLL_PROBE], None)[0]
+    try:
+        held = json.loads(path.read_text("utf-8"))
+        if np.isclose(held["probe"], probe, rtol=1e-6, atol=0.0) and held["count"] > 0:
+            return float(held["nll"]), int(held["count"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # missing or damaged: measured again below
+    nll, count = backend.nll(texts, None)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"probe": probe, "nll": nll, "count": count}), "utf-8")
+    tmp.replace(path)
+    return nll, count
+
+
 def validation_texts(backend: Backend, n: int = 48) -> list[str]:
     """General chat and prose used to measure how much edits perturb the model (sleep)."""
     return chat_texts(backend, chat_pairs()[-n:]) + corpus_texts()[-n // 4 :]

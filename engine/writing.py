@@ -159,12 +159,13 @@ class Writing:
             return update if base is None else joined(base, update)
 
         share, slack = self.config.editor.compact, self.config.editor.compact_slack
+        precision = self.config.editor.store_precision
         if share is None:
-            return bounded(stored(solved.factors), every)
+            return bounded(stored(solved.factors), every, precision)
         if slack is None:
-            small = compact(solved.factors, own, share, solved.keys)
+            small = compact(solved.factors, own, share, solved.keys, precision)
             solved.compact_share = share
-            return bounded(stored(small.factors), every)
+            return bounded(stored(small.factors), every, precision)
         started = time.perf_counter()
         checks = fact_prompts(self.backend, facts, 1)
         full = stored(solved.factors)
@@ -172,7 +173,7 @@ class Writing:
         out = full
         chosen = None
         for level in dict.fromkeys([share, *(x for x in self.COMPACT_LADDER if x > share)]):
-            small = compact(solved.factors, own, level, solved.keys)
+            small = compact(solved.factors, own, level, solved.keys, precision)
             candidate = stored(small.factors)
             after = self._answer_nll(checks, candidate)
             log.debug(
@@ -181,7 +182,7 @@ class Writing:
             if all(a - b <= slack for a, b in zip(after, before)):
                 out, chosen = candidate, level
                 break
-        out = bounded(out, every)
+        out = bounded(out, every, precision)
         solved.seconds["compact"] = time.perf_counter() - started
         solved.compact_share = chosen
         return out

@@ -1,5 +1,5 @@
 """Compacting an update onto the outputs its keys use (engine/compact.py), and the edit
-file storing compacted factors in float16 (engine/deltas.py)."""
+file storing compacted factors in int8 or float16 (engine/deltas.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,16 @@ import dataclasses
 
 import numpy as np
 import pytest
+from sleepmem.engine import deltas
 from sleepmem.engine.backends.base import Factors
-from sleepmem.engine.compact import bounded, compact, compact_layer
+from sleepmem.engine.compact import (
+    INT8_LOSS,
+    bounded,
+    compact,
+    compact_layer,
+    int8_scales,
+    storable,
+)
 from sleepmem.engine.deltas import EditBatch, read_delta_file, write_delta_file
 from sleepmem.engine.exports import lora_pair, lora_pairs
 from sleepmem.engine.kept_keys import key_sums
@@ -67,15 +75,74 @@ def test_compact_never_writes_more_into_any_input():
     assert np.all(after <= before * (1 + 1e-3))  # an output projection, up to float16
 
 
+def _int8_exact(x: np.ndarray) -> bool:
+    """Whether every column of ``x`` is int8 codes times one scale, as the edit file holds."""
+    scales = int8_scales(x)
+    codes = x / np.where(scales > 0, scales, 1.0)
+    return bool(np.array_equal(codes, np.rint(codes)) and np.abs(codes).max() <= 127)
+
+
+def _lost_on_keys(keys, r, a, new_r, new_a) -> float:
+    exact = keys @ a.astype(np.float64) @ r.T.astype(np.float64)
+    now = keys @ new_a.astype(np.float64) @ new_r.T.astype(np.float64)
+    return float(np.linalg.norm(exact - now) ** 2 / np.linalg.norm(exact) ** 2)
+
+
 def test_compacted_factors_are_balanced_and_float16_exact():
     rng = np.random.default_rng(3)
     r, a, keys = _edit(rng)
-    new_r, new_a, _ = compact_layer(r, a, keys.T @ keys, 0.999)
+    new_r, new_a, _ = compact_layer(r, a, keys.T @ keys, 0.999, precision="float16")
     assert new_r.dtype == new_a.dtype == np.float32
     for x in (new_r, new_a):
         assert np.array_equal(x.astype(np.float16).astype(np.float32), x)
+        assert not _int8_exact(x)
     ratio = np.linalg.norm(new_r, axis=0) / np.linalg.norm(new_a, axis=0)
     assert np.allclose(ratio, 1.0, rtol=1e-2)
+
+
+def _solve_like(rng: np.random.Generator, d: int = 576, m: int = 1536, rank: int = 40):
+    """Balanced factors of the default model's down_proj shape and keys they were written
+    through: what ``storable`` rounds after a compaction."""
+    keys = rng.normal(size=(3 * rank, m))
+    r = rng.normal(size=(d, rank)).astype(np.float32)
+    a = (rng.normal(size=(m, rank)) / np.sqrt(m)).astype(np.float32)
+    return r, a, keys
+
+
+def test_factors_are_stored_int8_a_rank_where_the_keys_barely_move():
+    rng = np.random.default_rng(3)
+    r, a, keys = _solve_like(rng)
+    new_r, new_a = storable(r, a, keys.T @ keys)
+    assert new_r.dtype == new_a.dtype == np.float32
+    assert _int8_exact(new_r) and _int8_exact(new_a)
+    assert 0 < _lost_on_keys(keys, r, a, new_r, new_a) <= INT8_LOSS
+    _, half_a = storable(r, a, keys.T @ keys, "float16")
+    assert not _int8_exact(half_a)
+    assert np.array_equal(half_a.astype(np.float16).astype(np.float32), half_a)
+    with pytest.raises(ValueError, match="precision"):
+        storable(r, a, keys.T @ keys, "int4")
+
+
+def test_int8_is_refused_where_one_value_would_coarsen_its_whole_rank():
+    # one input weight 2000x the others sets its rank's scale: the rest of that rank would
+    # round to a few codes, so the factors go to float16 instead
+    rng = np.random.default_rng(4)
+    r, a, keys = _solve_like(rng)
+    a[7, :] *= 2000.0
+    keys[:, 7] = 0.0  # no key reads that input, so the outlier costs the keys nothing
+    _, new_a = storable(r, a, keys.T @ keys)
+    assert not _int8_exact(new_a)
+    assert np.array_equal(new_a.astype(np.float16).astype(np.float32), new_a)
+
+
+def test_compaction_rounds_as_storable_does():
+    rng = np.random.default_rng(3)
+    r, a, keys = _edit(rng)
+    new_r, new_a, _ = compact_layer(r, a, keys.T @ keys, 0.999, precision="float16")
+    again = storable(new_r, new_a, keys.T @ keys, "float16")
+    assert np.array_equal(again[0], new_r) and np.array_equal(again[1], new_a)
+    with pytest.raises(ValueError, match="precision"):
+        compact_layer(r, a, keys.T @ keys, 0.999, precision="int4")
 
 
 def test_float16_is_refused_where_it_would_cost_the_keys_precision():
@@ -111,6 +178,33 @@ def test_compact_of_an_empty_update_is_the_update():
     a = np.ones((M, 3), np.float32)
     out_r, out_a, kept = compact_layer(r, a, np.eye(M), 0.99)
     assert out_r is r and out_a is a and kept == 1.0
+
+
+def test_the_edit_file_stores_int8_factors_in_a_quarter_of_the_bytes(tmp_path):
+    rng = np.random.default_rng(9)
+    r, a, keys = _solve_like(rng)
+    big_r, big_a = storable(r, a, keys.T @ keys)
+    assert _int8_exact(big_r) and _int8_exact(big_a)
+    full, small = tmp_path / "full.safetensors", tmp_path / "int8.safetensors"
+    write_delta_file(full, "m", [EditBatch.new(["f"], {3: (big_r + 1e-4, big_a + 1e-4)}, "wake")])
+    write_delta_file(small, "m", [EditBatch.new(["f"], {3: (big_r, big_a)}, "wake")])
+    assert small.stat().st_size < 0.3 * full.stat().st_size
+    (batch,) = read_delta_file(small, "m")
+    got_r, got_a = batch.layers[3]
+    assert got_r.dtype == got_a.dtype == np.float32
+    assert np.array_equal(got_r, big_r) and np.array_equal(got_a, big_a)  # nothing rounded
+
+
+def test_an_edit_file_of_the_float_only_format_still_reads(tmp_path, monkeypatch):
+    rng = np.random.default_rng(10)
+    r = rng.normal(size=(D, 4)).astype(np.float16).astype(np.float32)
+    a = rng.normal(size=(M, 4)).astype(np.float32)
+    path = tmp_path / "old.safetensors"
+    monkeypatch.setattr(deltas, "DELTA_FORMAT", 1)
+    write_delta_file(path, "m", [EditBatch.new(["f"], {3: (r, a)}, "wake")])
+    monkeypatch.undo()
+    (batch,) = read_delta_file(path, "m")
+    assert np.array_equal(batch.layers[3][0], r) and np.array_equal(batch.layers[3][1], a)
 
 
 def test_the_edit_file_stores_compacted_factors_in_half_the_bytes(tmp_path):
@@ -219,10 +313,15 @@ def test_bounded_refactors_a_layer_past_its_width_exactly():
     assert new_r.shape == (D, D) and new_a.shape == (M, D)
     exact = r.astype(np.float64) @ a.T.astype(np.float64)
     moved = exact - new_r.astype(np.float64) @ new_a.T.astype(np.float64)
-    assert np.linalg.norm(keys @ moved.T) ** 2 <= 1e-5 * np.linalg.norm(keys @ exact.T) ** 2
-    for x in (new_r, new_a):  # rounding that small is stored in half the bytes
-        assert np.array_equal(x.astype(np.float16).astype(np.float32), x)
+    lost = np.linalg.norm(keys @ moved.T) ** 2 / np.linalg.norm(keys @ exact.T) ** 2
+    assert 0 < lost <= INT8_LOSS
+    assert _int8_exact(new_r) and _int8_exact(new_a)  # rounding that small: a byte a value
     assert out.layers[4][0] is small_r  # within its width: left as it was
+    half_r, half_a = bounded(Factors({3: (r, a)}), {3: keys.T @ keys}, "float16").layers[3]
+    moved = exact - half_r.astype(np.float64) @ half_a.T.astype(np.float64)
+    assert np.linalg.norm(keys @ moved.T) ** 2 <= 1e-5 * np.linalg.norm(keys @ exact.T) ** 2
+    for x in (half_r, half_a):
+        assert np.array_equal(x.astype(np.float16).astype(np.float32), x)
 
 
 def test_bounded_keeps_float32_without_keys_to_weigh_the_rounding():

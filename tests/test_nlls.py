@@ -46,3 +46,36 @@ def test_an_answers_nll_is_the_same_across_a_seam_the_tokenizer_merges(engine) -
     for p, value in zip([seamless, merged], got):
         whole, head = backend.nll([p.text + p.target])[0], backend.nll([p.text])[0]
         assert value == pytest.approx(whole - head, rel=1e-4, abs=1e-3)
+
+
+def test_the_base_nll_is_measured_once_and_again_for_other_weights(
+    backend, tmp_path, monkeypatch
+) -> None:
+    """``statistics.base_nll`` keeps the unedited model's NLL of the validation texts on
+    disk; a model that scores the probe text differently (new weights behind the same id)
+    measures the texts again instead of reading another model's figure."""
+    import json
+
+    from sleepmem.engine import statistics
+
+    texts = ("The cat sat on the mat.", "Rain is expected in Bergen tomorrow.")
+    first = statistics.base_nll(backend, texts, tmp_path)
+    assert first == pytest.approx(backend.nll(list(texts), None))
+    asked: list[list[str]] = []
+    real = backend.nll
+
+    def counted(batch, factors=None):
+        asked.append(list(batch))
+        return real(batch, factors)
+
+    monkeypatch.setattr(backend, "nll", counted)
+    assert statistics.base_nll(backend, texts, tmp_path) == first
+    assert asked == [[statistics.NLL_PROBE]]  # the probe alone: the texts came from disk
+    (path,) = tmp_path.glob("*base-nll*.json")
+    held = json.loads(path.read_text())
+    path.write_text(json.dumps({**held, "probe": held["probe"] + 0.5, "nll": 1.0}))
+    asked.clear()
+    assert statistics.base_nll(backend, texts, tmp_path) == pytest.approx(first)
+    assert list(texts) in asked
+    path.write_text("{not json")
+    assert statistics.base_nll(backend, texts, tmp_path) == pytest.approx(first)
