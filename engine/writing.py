@@ -176,24 +176,34 @@ class Writing:
         # answer, lost no recall to int8 there (benchmarks/storage_precision_*.json)
         chosen, rounded = None, precision
         levels = list(dict.fromkeys([share, *(x for x in self.COMPACT_LADDER if x > share)]))
-        # int8 at a finer share is still smaller than float16 at a coarser one; float16 is
-        # tried before the full update because a fact that wins by a hair can lose its
-        # answer to int8's rounding where float16's costs nothing (measured: one wake edit
-        # and one re-solve of a bench user, stored whole in float32 at 858 KiB a fact)
-        tries = [(p, level) for p in dict.fromkeys([precision, "float16"]) for level in levels]
-        for form, level in tries:
+
+        def attempt(form: str, level: float) -> Factors | None:
             small = compact(solved.factors, own, level, solved.keys, form)
             candidate = stored(small.factors)
             after = self._answer_nll(checks, candidate)
-            log.debug(
-                "compact %s %s: answer nats lost %s",
-                level,
-                form,
-                np.round(np.subtract(after, before), 3),
-            )
-            if all(a - b <= slack for a, b in zip(after, before)):
-                out, chosen, rounded = candidate, level, form
+            lost = np.subtract(after, before)
+            log.debug("compact %s %s: answer nats lost %s", level, form, np.round(lost, 3))
+            return candidate if all(x <= slack for x in lost) else None
+
+        for level in levels:
+            found = attempt(precision, level)
+            if found is not None:
+                out, chosen, rounded = found, level, precision
                 break
+        if chosen is None and precision != "float16":
+            # Before the full update, float16: a fact that wins by a hair can lose its
+            # answer to int8's rounding where float16's costs nothing (measured: a bench
+            # user's wake edit and re-solve were stored whole in float32, 858 KiB a fact).
+            # Its finest share first: a coarser one keeps less, so where that loses an
+            # answer they nearly always do too (100 facts' re-solve: one check, not three).
+            found = attempt("float16", levels[-1])
+            if found is not None:
+                out, chosen, rounded = found, levels[-1], "float16"
+                for level in levels[:-1]:  # int8 at a finer share beat these: now, smaller
+                    coarser = attempt("float16", level)
+                    if coarser is not None:
+                        out, chosen = coarser, level
+                        break
         out = bounded(out, every, rounded)
         solved.seconds["compact"] = time.perf_counter() - started
         solved.compact_share = chosen
