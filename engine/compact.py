@@ -138,12 +138,19 @@ def int8_scales(x: np.ndarray) -> np.ndarray:
     return np.where(need > 0, up, np.float32(0.0))
 
 
-def _int8(x: np.ndarray) -> np.ndarray:
-    """The float32 values nearest ``x`` that an int8 code per value and one scale per column
-    hold exactly."""
+def int8_codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x``'s nearest int8 codes (within +-127, as float32) and the scale of each column
+    (``int8_scales``): codes * scales is what the edit file can hold of ``x``."""
     scales = int8_scales(x)
     safe = np.where(scales > 0, scales, 1.0).astype(np.float64)
     codes = np.clip(np.rint(x.astype(np.float64) / safe), -127, 127).astype(np.float32)
+    return codes, scales
+
+
+def _int8(x: np.ndarray) -> np.ndarray:
+    """The float32 values nearest ``x`` that an int8 code per value and one scale per column
+    hold exactly."""
+    codes, scales = int8_codes(x)
     return codes * scales
 
 
@@ -185,9 +192,7 @@ def _loss_on_keys(
 ) -> float:
     """||(R A^T - R2 A2^T) K^T||_F^2 from the key sum G = K^T K, in factor form:
     with B = [R, R2] and C = [A, -A2], it is trace(B^T B C^T G C)."""
-    b = np.concatenate([r, r2], axis=1).astype(np.float64)
-    c = np.concatenate([a, -a2], axis=1).astype(np.float64)
-    return float(np.sum((b.T @ b) * (c.T @ gram @ c)))
+    return _energy_on_keys(np.concatenate([r, r2], axis=1), np.concatenate([a, -a2], axis=1), gram)
 
 
 def compact(

@@ -24,7 +24,7 @@ import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-from .compact import int8_scales
+from .compact import int8_codes
 from .errors import EditError, StoreError, UnknownFact
 
 DELTA_FORMAT = 2  # 2: a factor may be int8 codes with a ".scale" per column (1: floats only)
@@ -83,13 +83,9 @@ def _stored(name: str, x: np.ndarray) -> dict[str, np.ndarray]:
     scale per column (``name`` and ``name.scale``), float16, else float32 as it is
     (compacted factors are rounded to one of these: ``compact.storable``); reading widens
     each back to the same float32 values."""
-    scales = int8_scales(x)
-    safe = np.where(scales > 0, scales, 1.0).astype(np.float64)
-    codes = np.rint(x.astype(np.float64) / safe)
-    if np.abs(codes).max(initial=0.0) <= 127:
-        narrow = codes.astype(np.int8)
-        if np.array_equal(narrow.astype(np.float32) * scales, x):
-            return {name: np.ascontiguousarray(narrow), name + SCALE: scales}
+    codes, scales = int8_codes(x)
+    if np.array_equal(codes * scales, x):
+        return {name: np.ascontiguousarray(codes.astype(np.int8)), name + SCALE: scales}
     half = x.astype(np.float16)
     if np.array_equal(half.astype(np.float32), x):
         return {name: np.ascontiguousarray(half)}
