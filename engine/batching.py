@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .backends.base import Factors, GenerationResponse, token_pieces
+from .backends.greedy import greedy_tokens
 from .errors import SleepmemError
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,13 @@ class Rows(Protocol):
 
     def __len__(self) -> int: ...
 
-    def add(self, prompts: Sequence[tuple[Sequence[int], Factors | None]]) -> Any:
+    def add(
+        self, prompts: Sequence[tuple[Sequence[int], Factors | None]], prefix: Sequence[int] = ()
+    ) -> Any:
         """Read new rows' prompts (token ids, their user's factors) in one pass and join
-        them; (new rows, vocab) logits of their first reply token."""
+        them; (new rows, vocab) logits of their first reply token. ``prefix``: tokens all
+        of them begin with, under one user's factors, given apart (read once where the
+        backend can)."""
 
     def step(self, tokens: Sequence[int]) -> Any:
         """Feed each row its last token; (rows, vocab) logits."""
@@ -141,7 +146,7 @@ class Batcher:
                 joining = [r for r in joining if not r.abandoned]
                 if joining:
                     logits = rows.add([(r.ids, r.factors) for r in joining])
-                    for reply, token in zip(joining, _argmax(logits)):
+                    for reply, token in zip(joining, greedy_tokens(logits)):
                         self._take(reply, token)
                     running += joining
                 if running:
@@ -152,7 +157,7 @@ class Batcher:
                         running = [running[i] for i in keep]
                 if running:
                     logits = rows.step([r.last for r in running])
-                    for reply, row in zip(running, _argmax(logits)):
+                    for reply, row in zip(running, greedy_tokens(logits)):
                         self._take(reply, row)
             except Exception as exc:  # every reply in the batch shares the failed step
                 log.exception("batched decode step failed")
@@ -175,8 +180,3 @@ class Batcher:
         if ended and not reply.abandoned:
             reply.tokens.put(_DONE)
         return ended
-
-
-def _argmax(logits: Any) -> list[int]:
-    """Greedy token of each row of (rows, vocab) ``logits`` (torch or mlx)."""
-    return [int(t) for t in logits.argmax(-1).tolist()]

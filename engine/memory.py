@@ -40,7 +40,6 @@ from .errors import InputError, Interrupted, SleepmemError, UnknownFact
 from .facts import ACTIVE, ARCHIVED, FORGOTTEN, SUPERSEDED, Fact, forget_matches, slot_writes
 from .hooks import ExtractContext, Plugins
 from .kept_keys import KeptKeys
-from .priority import checkpoint
 from .reports import Turn, WakeReport
 from .sleep import Consolidation
 from .store import MemoryStore, UserMemory, validate_user_id
@@ -210,32 +209,21 @@ class Engine(Consolidation):
             return self.backend.generate(text, limit, factors)
         return self.replies.generate(self.backend.encode(text), limit, factors)
 
-    # Rows decoded together by ``ask_many``: 120 audit probes of a 100-fact memory took
-    # 21 s in rows of 32, 24 s in rows of 16, 32 s in rows of 8 (2-core CPU, measured).
-    ASK_BATCH = 32
-
     def ask_many(
         self,
         user_id: str,
         conversations: Sequence[Sequence[dict[str, str]]],
         max_new_tokens: int = 32,
         factors: Factors | None = None,
+        stop_at: Sequence[str] | None = None,
     ) -> list[str]:
         """Greedy replies to several conversations with ``user_id``'s memory (or
-        ``factors``), decoded as one batch: how audits and benchmarks ask many questions."""
+        ``factors``), decoded as one batch: how audits and benchmarks ask many questions.
+        Reply i may end as soon as it holds ``stop_at[i]``, where given."""
         if factors is None:
             factors = self.factors(user_id)
         texts = [self.backend.chat_text(list(c)) for c in conversations]
-        # batched by length, so a short question is not padded to a persona card's length
-        order = sorted(range(len(texts)), key=lambda i: self.backend.token_count(texts[i]))
-        replies: list[str] = [""] * len(texts)
-        for start in range(0, len(order), self.ASK_BATCH):
-            checkpoint()
-            rows = order[start : start + self.ASK_BATCH]
-            got = self.backend.generate_batch([texts[i] for i in rows], max_new_tokens, factors)
-            for i, reply in zip(rows, got):
-                replies[i] = reply
-        return replies
+        return self.backend.generate_batch(texts, max_new_tokens, factors, stop_at)
 
     def ask(self, user_id: str, question: str, max_new_tokens: int = 32) -> str:
         """A fresh chat holding only ``question``: how recall is measured."""

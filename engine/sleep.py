@@ -137,7 +137,12 @@ class Consolidation(Writing):
             if fact.questions:
                 conversations.append([{"role": "user", "content": fact.questions[0]}])
                 asks.append((i, True))
-        replies = self.ask_many(user_id, conversations, 24, factors) if conversations else []
+        answers = [facts[i].answer for i, _ in asks]
+        replies = (
+            self.ask_many(user_id, conversations, 24, factors, stop_at=answers)
+            if conversations
+            else []
+        )
         hits = np.zeros(len(facts))
         asked = np.zeros(len(facts))
         plain = [False] * len(facts)
@@ -217,6 +222,25 @@ class Consolidation(Writing):
             if not ok
         ]
         return frozenset(fid for *_, fid in sorted(failing)[: self.REPAIR_MAX])
+
+    def _audit_repair(
+        self,
+        user_id: str,
+        facts: Sequence[Fact],
+        failing: frozenset[str],
+        repaired: Solved,
+        after: Audit,
+    ) -> Audit | None:
+        """The whole audit under ``repaired``, or None when the facts it repaired win
+        nothing back: those are asked first (a few probes, not all the memory's), since a
+        repair that wins none of them cannot be kept but by a chance gain elsewhere."""
+        index = [i for i, f in enumerate(facts) if f.id in failing]
+        tried = self.audit(user_id, [facts[i] for i in index], repaired.factors)
+        gained = any(
+            (h and not after.held_out[i]) or (p and not after.plain[i])
+            for i, h, p in zip(index, tried.held_out, tried.plain)
+        )
+        return self.audit(user_id, facts, repaired.factors) if gained else None
 
     def _over_budget(self, mem: UserMemory, facts: Sequence[Fact]) -> frozenset[str]:
         """Ids of the facts beyond ``max_facts``: first those the last sleep's audit found
@@ -306,8 +330,8 @@ class Consolidation(Writing):
                     self._compacted(fix, fixing, on_top),
                     {k: np.concatenate([solved.keys[k], fix.keys[k]]) for k in solved.keys},
                 )
-                after_repair = self.audit(user_id, facts, repaired.factors)
-                if after_repair.better_than(after):
+                after_repair = self._audit_repair(user_id, facts, failing, repaired, after)
+                if after_repair is not None and after_repair.better_than(after):
                     solved, context, after = repaired, repaired.factors, after_repair
                 else:
                     self._values.put(mem, kept_values)

@@ -56,6 +56,7 @@ def test_nll_chunks_batch_texts_and_count_from_each_start():
         return [ord(c) for c in text]
 
     got = list(nll_chunks(["abc", "", "hello"], encode, 2, [2, 1, 0]))
-    assert got == [([[97, 98, 99], []], [1, 0]), ([[104, 101, 108, 108, 111]], [0])]
+    # shortest first, so a batch pads little; each text named by its index
+    assert got == [([1, 0], [[], [97, 98, 99]], [0, 1]), ([2], [[104, 101, 108, 108, 111]], [0])]
     # without starts every text is counted from its second token (its first prediction)
-    assert [firsts for _, firsts in nll_chunks(["ab", "cd"], encode, 4, None)] == [[0, 0]]
+    assert [firsts for _, _, firsts in nll_chunks(["ab", "cd"], encode, 4, None)] == [[0, 0]]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from sleepmem.engine.backends.base import EditPrompt, Factors, length_batches
@@ -20,7 +22,16 @@ def prompts(backend) -> list[EditPrompt]:
         ],
         [{"role": "user", "content": "What do I do for work, again?"}],
     ]
-    return [EditPrompt(backend.chat_text(c), -1, "Porto.", i) for i, c in enumerate(chats)]
+    card = {"role": "system", "content": "You are Mira, a cheerful ship's cook. " * 4}
+    under_card = [  # one context for three questions: read once (torch_walk), same numbers
+        [card, {"role": "user", "content": q}]
+        for q in ("Where does my sister Ana live?", "Where does my sister Ana work?", "Hi?")
+    ]
+    out = [EditPrompt(backend.chat_text(c), -1, "Porto.", i) for i, c in enumerate(chats)]
+    out += [EditPrompt(backend.chat_text(c), -1, "Porto.", 3 + i) for i, c in enumerate(under_card)]
+    # keyed at the name: the shared part must end before it
+    name_at = len(backend.encode(backend.chat_text(under_card[0]).split(" Ana")[0] + " Ana")) - 1
+    return [*out, EditPrompt(backend.chat_text(under_card[1]), name_at, "Porto.", 6, "Ana")]
 
 
 def update(backend, layers, seed: int) -> Factors:
@@ -68,3 +79,40 @@ def test_each_step_equals_a_full_forward_with_the_same_update(request, which: st
         np.testing.assert_allclose(step_keys, keys[layer], rtol=2e-4, atol=2e-4)
         np.testing.assert_allclose(step_h, h, rtol=2e-4, atol=2e-4)
     walk.close()
+
+
+@pytest.mark.model
+def test_second_moments_from_a_start_read_shared_contexts_once_and_sum_the_same(
+    backend, monkeypatch
+) -> None:
+    """The spill guard's sums (``second_moments`` with ``starts``) over prompts under one
+    card: the card read once (``torch_walk``) gives the sums of reading each whole."""
+    from sleepmem.engine.backends import torch_walk
+
+    asked = prompts(backend)
+    texts = [p.text + p.target for p in asked]
+    starts = [len(backend.encode(p.text)) - 2 for p in asked]
+    with recorded_batches(monkeypatch, torch_walk) as packed:
+        shared, count = backend.second_moments(texts, [3, 6], starts=starts)
+    assert packed and any(len(groups) for groups in packed)  # the card was shared
+    monkeypatch.setattr(torch_walk, "MIN_SHARED", 10**9)
+    whole, whole_count = backend.second_moments(texts, [3, 6], starts=starts)
+    assert count == whole_count
+    for layer in (3, 6):
+        np.testing.assert_allclose(shared[layer], whole[layer], rtol=1e-5, atol=1e-4)
+
+
+@contextlib.contextmanager
+def recorded_batches(monkeypatch, torch_walk):
+    """Records the batches of groups ``_packed`` makes."""
+    made: list = []
+    packed = torch_walk.TorchLayerWalk._packed
+
+    def recording(seqs, firsts):
+        out = packed(seqs, firsts)
+        made.extend(out[0])
+        return out
+
+    monkeypatch.setattr(torch_walk.TorchLayerWalk, "_packed", staticmethod(recording))
+    yield made
+    monkeypatch.setattr(torch_walk.TorchLayerWalk, "_packed", staticmethod(packed))

@@ -61,15 +61,18 @@ def nll_chunks(
     encode: Callable[[str], list[int]],
     batch_size: int,
     starts: Sequence[int] | None,
-) -> Iterator[tuple[list[list[int]], list[int]]]:
-    """``nlls``' batches, for every backend alike: the token ids of up to ``batch_size``
-    texts and, per text, the index of its first prediction counted (the one of token
-    ``starts[i]``, else of the second token). Checks for an interrupt before each batch."""
-    for begin in range(0, len(texts), batch_size):
+) -> Iterator[tuple[list[int], list[list[int]], list[int]]]:
+    """``nlls``' batches, for every backend alike: which texts (indices), their token ids,
+    and per text the index of its first prediction counted (the one of token ``starts[i]``,
+    else of the second token). Texts of similar length are batched together, so few cells
+    are padding. Checks for an interrupt before each batch."""
+    seqs = [encode(text) for text in texts]
+    order = sorted(range(len(texts)), key=lambda i: len(seqs[i]))
+    for begin in range(0, len(order), batch_size):
         checkpoint()
-        chunk = range(begin, min(begin + batch_size, len(texts)))
+        chunk = order[begin : begin + batch_size]
         firsts = [max((starts[i] if starts is not None else 1) - 1, 0) for i in chunk]
-        yield [encode(texts[i]) for i in chunk], firsts
+        yield chunk, [seqs[i] for i in chunk], firsts
 
 
 def summed(each: Sequence[tuple[float, int]]) -> tuple[float, int]:
@@ -252,9 +255,15 @@ class Backend(Protocol):
         (None ends the reply with finish reason "stop")."""
 
     def generate_batch(
-        self, texts: Sequence[str], max_new_tokens: int, factors: Factors | None = None
+        self,
+        texts: Sequence[str],
+        max_new_tokens: int,
+        factors: Factors | None = None,
+        stop_at: Sequence[str] | None = None,
     ) -> list[str]:
-        """Greedy replies to every text with one set of ``factors`` (audits, benchmarks)."""
+        """Greedy replies to every text with one set of ``factors`` (audits, benchmarks).
+        A reply may end once it holds ``stop_at[i]`` (case-folded) where given: whoever
+        asks only wants to know whether it does (``greedy.greedy_batch``)."""
 
     def rows(self) -> Any:
         """An empty ``batching.Rows``: replies of several users decoded in one batch.

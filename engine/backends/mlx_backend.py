@@ -39,7 +39,6 @@ from .base import (
     EditPrompt,
     Factors,
     GenerationResponse,
-    attention_allowed,
     key_column,
     moment_chunks,
     nll_chunks,
@@ -55,11 +54,12 @@ try:
     import mlx.core as mx
     import mlx.nn as nn
     from mlx_lm.models.base import create_attention_mask
-    from mlx_lm.models.cache import KVCache, make_prompt_cache
+    from mlx_lm.models.cache import make_prompt_cache
 except ImportError as exc:  # pragma: no cover - exercised only without mlx
     hint = "pip install 'sleepmem[mlx]'" + ("" if sys.platform == "darwin" else " 'mlx[cpu]'")
     raise BackendUnavailable(f"the mlx backend needs mlx and mlx-lm ({exc}): {hint}") from exc
 
+from .greedy import greedy_batch  # noqa: E402
 from .mlx_edited import Call, EditedDownProj, scoped, unwrapped  # noqa: E402
 from .mlx_quant import batch_dense_on_cpu  # noqa: E402
 from .mlx_rows import MlxRows  # noqa: E402
@@ -318,44 +318,13 @@ class MlxBackend(MlxValueProblem):
         yield GenerationResponse("", prompt_tokens, count, "stop" if stopped else "length")
 
     def generate_batch(
-        self, texts: Sequence[str], max_new_tokens: int, factors: Factors | None = None
+        self,
+        texts: Sequence[str],
+        max_new_tokens: int,
+        factors: Factors | None = None,
+        stop_at: Sequence[str] | None = None,
     ) -> list[str]:
-        """Greedy replies to several prompts in one batched decode, rows left-padded and pads
-        masked (rotary attention only sees distances, so the shift changes nothing)."""
-        if not texts:
-            return []
-        seqs = [self.encode(t) for t in texts]
-        width = max(len(s) for s in seqs)
-        ids = np.full((len(seqs), width), self._pad, dtype=np.int32)
-        valid = np.zeros((len(seqs), width), dtype=bool)
-        for i, seq in enumerate(seqs):
-            ids[i, width - len(seq) :] = seq
-            valid[i, width - len(seq) :] = True
-        live = self._factors(factors)
-        caches = [KVCache() for _ in self._layers]
-        produced = np.zeros((len(seqs), 0), dtype=np.int64)
-        done = np.zeros(len(seqs), dtype=bool)
-        tokens, start = mx.array(ids), 0
-        with self._forward(live):
-            for _ in range(max_new_tokens):
-                mask = mx.array(attention_allowed(valid, start)[:, None])
-                hidden = self._embed(tokens)
-                for layer, cache in zip(self._layers, caches):
-                    hidden = layer(hidden, mask, cache)
-                logits = self._logits(self._inner.norm(hidden[:, -1:]))
-                nxt = np.array(mx.argmax(logits[:, 0], axis=-1)).astype(np.int64)
-                done |= np.isin(nxt, list(self.stop_ids))
-                produced = np.concatenate([produced, nxt[:, None]], axis=1)
-                if done.all():
-                    break
-                start = valid.shape[1]
-                valid = np.concatenate([valid, np.ones((len(seqs), 1), dtype=bool)], axis=1)
-                tokens = mx.array(nxt[:, None].astype(np.int32))
-        replies = []
-        for row in produced.tolist():
-            cut = next((i for i, t in enumerate(row) if t in self.stop_ids), len(row))
-            replies.append(self.tokenizer.decode(row[:cut], skip_special_tokens=True))
-        return replies
+        return greedy_batch(self, texts, max_new_tokens, factors, stop_at)
 
     # ------------------------------------------------------------------ editor access
     def activations(
@@ -487,10 +456,9 @@ class MlxBackend(MlxValueProblem):
         starts: Sequence[int] | None = None,
     ) -> list[tuple[float, int]]:
         live = self._factors(factors)
-        out: list[tuple[float, int]] = []
-        for seqs, firsts in nll_chunks(texts, self.encode, 16, starts):
+        out: list[tuple[float, int]] = [(0.0, 0)] * len(texts)
+        for rows, seqs, firsts in nll_chunks(texts, self.encode, 16, starts):
             if not any(seqs):
-                out += [(0.0, 0)] * len(seqs)
                 continue
             ids, _ = self._batch([s or [self._pad] for s in seqs])
             with self._forward(live):
@@ -500,10 +468,10 @@ class MlxBackend(MlxValueProblem):
                 token_nll = mx.logsumexp(logits, axis=-1) - picked  # (B, T-1)
                 mx.eval(token_nll)
             per_token = np.array(token_nll, dtype=np.float64)
-            for row, (seq, first) in enumerate(zip(seqs, firsts)):
+            for row, (index, seq, first) in enumerate(zip(rows, seqs, firsts)):
                 last = len(seq) - 1  # predictions of real tokens only
                 span = per_token[row, first:last] if last > first else per_token[row, :0]
-                out.append((float(span.sum()), int(span.size)))
+                out[index] = (float(span.sum()), int(span.size))
         return out
 
     # ------------------------------------------------------------------ reporting

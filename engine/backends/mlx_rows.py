@@ -35,10 +35,20 @@ class MlxRows:
     def __len__(self) -> int:
         return len(self._factors)
 
-    def add(self, prompts: Sequence[tuple[Sequence[int], Factors | None]]) -> mx.array:
+    def add(
+        self, prompts: Sequence[tuple[Sequence[int], Factors | None]], prefix: Sequence[int] = ()
+    ) -> mx.array:
         """Read new rows' prompts, each with its user's factors, in one left-padded pass,
-        and join them to the batch. Returns (new rows, vocab) logits of their first token."""
+        and join them to the batch. Returns (new rows, vocab) logits of their first token.
+
+        ``prefix``: tokens every one of these prompts begins with (the prompts then hold
+        what follows it). Here it is read with each row: ``BatchKVCache`` keeps a row's
+        padding before all its tokens, so a prefix read once cannot sit above padding
+        that differs per row.
+        """
         b = self._backend
+        if prefix:
+            prompts = [([*prefix, *ids], f) for ids, f in prompts]
         width = max(len(ids) for ids, _ in prompts)
         pads = [width - len(ids) for ids, _ in prompts]
         ids = np.full((len(prompts), width), b._pad, dtype=np.int32)
@@ -79,6 +89,9 @@ class MlxRows:
 
     def _stack(self, factors: Sequence[Factors | None]) -> dict[int, tuple[mx.array, mx.array]]:
         b = self._backend
+        if factors and all(f is factors[0] for f in factors):
+            # one user's rows (an audit): the plain factors broadcast over the rows
+            return b._factors(factors[0])
         rows = stacked_factors(factors, b.intermediate_size, b.hidden_size)
         return {
             layer: (mx.array(a, dtype=b.dtype), mx.array(rt, dtype=b.dtype))

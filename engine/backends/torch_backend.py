@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import inspect
 import logging
-from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,6 +20,7 @@ import numpy as np
 from ..errors import BackendUnavailable, ModelError
 from ..priority import checkpoint
 from .base import (
+    MOMENT_TOKENS,
     Chooser,
     EditPrompt,
     Factors,
@@ -44,23 +43,11 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
         "(on a CPU-only machine install a CPU build of torch first)"
     ) from exc
 
+from .greedy import greedy_batch  # noqa: E402
+from .torch_probe import Probe as _Probe  # noqa: E402
 from .torch_rows import TorchRows  # noqa: E402
 from .torch_values import TorchValueProblem  # noqa: E402
-
-
-@dataclass
-class _Probe:
-    """Per-call instrumentation read by the hooks: which keys, residuals or moments to capture."""
-
-    rows: torch.Tensor | None = None  # (n,) batch row of each probed position
-    cols: torch.Tensor | None = None  # (n,) token index of each probed position
-    key_layers: tuple[int, ...] = ()
-    keys: dict[int, torch.Tensor] | None = None
-    residual_layer: int | None = None
-    residuals: torch.Tensor | None = None
-    moments: dict[int, torch.Tensor] | None = None  # layer -> running sum of k k^T
-    moment_mask: torch.Tensor | None = None  # (B, T) bool, tokens that count
-    stop_after: int | None = None  # end the forward pass once this layer has run
+from .torch_walk import TorchLayerWalk  # noqa: E402
 
 
 class _StopForward(Exception):
@@ -83,7 +70,7 @@ def _pick_device(device: str) -> str:
     return device
 
 
-class TorchBackend(TorchValueProblem):
+class TorchBackend(TorchValueProblem, TorchLayerWalk):
     name = "torch"
 
     def __init__(
@@ -163,14 +150,18 @@ class TorchBackend(TorchValueProblem):
 
     @contextlib.contextmanager
     def _factors(self, factors: Factors | None) -> Iterator[None]:
-        live = None
-        if factors:
-            live = {
-                layer: (self._tensor(a), self._tensor(r).T)
-                for layer, (r, a) in factors.layers.items()
-            }
-        with self._live(live):
+        with self._live(self._live_factors(factors)):
             yield
+
+    def _live_factors(
+        self, factors: Factors | None
+    ) -> dict[int, tuple[torch.Tensor, torch.Tensor]] | None:
+        """``factors`` as the down_proj hook adds them: layer -> (A, R^T)."""
+        if not factors:
+            return None
+        return {
+            layer: (self._tensor(a), self._tensor(r).T) for layer, (r, a) in factors.layers.items()
+        }
 
     @contextlib.contextmanager
     def _live(self, live: dict[int, tuple[torch.Tensor, torch.Tensor]] | None) -> Iterator[None]:
@@ -277,36 +268,14 @@ class TorchBackend(TorchValueProblem):
         count = yield from token_pieces(chosen(), self.decode, prompt_tokens)
         yield GenerationResponse("", prompt_tokens, count, "stop" if stopped else "length")
 
-    @torch.inference_mode()
     def generate_batch(
-        self, texts: Sequence[str], max_new_tokens: int, factors: Factors | None = None
+        self,
+        texts: Sequence[str],
+        max_new_tokens: int,
+        factors: Factors | None = None,
+        stop_at: Sequence[str] | None = None,
     ) -> list[str]:
-        """Greedy replies to several prompts in one batched decode (for audits and benches:
-        one user's factors for every row). Rows are left-padded; pads are masked out."""
-        if not texts:
-            return []
-        seqs = [self.encode(t) for t in texts]
-        width = max(len(s) for s in seqs)
-        pad = self.tokenizer.pad_token_id
-        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for i, seq in enumerate(seqs):
-            ids[i, width - len(seq) :] = torch.tensor(seq)
-            mask[i, width - len(seq) :] = 1
-        with self._factors(factors):
-            out = self.model.generate(
-                input_ids=ids.to(self.device),
-                attention_mask=mask.to(self.device),
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                eos_token_id=sorted(self.stop_ids),
-                pad_token_id=pad,
-            )
-        replies = []
-        for row in out[:, width:].tolist():
-            cut = next((i for i, t in enumerate(row) if t in self.stop_ids), len(row))
-            replies.append(self.tokenizer.decode(row[:cut], skip_special_tokens=True))
-        return replies
+        return greedy_batch(self, texts, max_new_tokens, factors, stop_at)
 
     # ------------------------------------------------------------------ editor access
     def _positions(self, prompts: Sequence[EditPrompt]) -> tuple[list[list[int]], _Probe]:
@@ -347,55 +316,6 @@ class TorchBackend(TorchValueProblem):
                 resid[rows] = probe.residuals.to(torch.float64).cpu().numpy()
         return keys, resid
 
-    def layer_walk(
-        self,
-        prompts: Sequence[EditPrompt],
-        layers: Sequence[int],
-        residual_layer: int,
-        base: Factors | None = None,
-    ) -> Generator[tuple[np.ndarray, np.ndarray], Factors | None, None]:
-        """See ``Backend.layer_walk``: each batch's hidden states wait at the input of the
-        next edited layer, so a step runs only the layers from there up."""
-        n, order = len(prompts), sorted(layers)
-        parts = []
-        with torch.inference_mode():
-            for rows in prompt_batches(prompts, self.token_count):
-                seqs, probe = self._positions([prompts[i] for i in rows])
-                ids, _ = self._batch(seqs)  # right padding: the causal mask alone is exact
-                hidden = self.model.model.embed_tokens(ids)
-                width = ids.shape[1]
-                positions = torch.arange(width, device=self.device).unsqueeze(0)
-                allowed = np.tril(np.ones((1, width, width), dtype=bool))
-                parts.append(
-                    {
-                        "rows": rows,
-                        "probe": probe,
-                        "hidden": hidden,
-                        "at": 0,  # the layer ``hidden`` is the input of
-                        "pos": self.model.model.rotary_emb(hidden, position_ids=positions),
-                        "mask": self._additive_mask(allowed),
-                    }
-                )
-        factors = base
-        for layer in order:
-            keys, resid = np.zeros((n, self.intermediate_size)), np.zeros((n, self.hidden_size))
-            with torch.inference_mode(), self._factors(factors):
-                for part in parts:
-                    checkpoint()
-                    probe = part["probe"]
-                    probe.key_layers, probe.keys = (layer,), {}
-                    probe.residual_layer = residual_layer
-                    run = functools.partial(
-                        self._run_layers, mask=part["mask"], start=0, pos_emb=part["pos"]
-                    )
-                    with self._probing(probe):
-                        waiting = run(part["hidden"], self._layers[part["at"] : layer])
-                        run(waiting, self._layers[layer : residual_layer + 1])
-                    part["hidden"], part["at"] = waiting, layer
-                    keys[part["rows"]] = probe.keys[layer].to(torch.float64).cpu().numpy()
-                    resid[part["rows"]] = probe.residuals.to(torch.float64).cpu().numpy()
-            factors = yield keys, resid
-
     def keys(
         self, prompts: Sequence[EditPrompt], layers: Sequence[int], factors: Factors | None = None
     ) -> dict[int, np.ndarray]:
@@ -413,8 +333,13 @@ class TorchBackend(TorchValueProblem):
         moments = {
             layer: torch.zeros((m, m), dtype=torch.float64, device=self.device) for layer in layers
         }
-        count = 0
         last = max(layers)
+        count, alone = 0, list(range(len(texts)))
+        if starts is not None:  # only what follows a start is counted: contexts shared
+            seqs = [self.encode(t)[:MOMENT_TOKENS] for t in texts]
+            with self._factors(None):
+                count, alone = self._shared_moments(seqs, starts, moments, last)
+            texts, starts = [texts[i] for i in alone], [starts[i] for i in alone]
         for seqs, firsts in moment_chunks(texts, self.encode, batch_size, starts):
             ids, mask = self._batch(seqs)
             first = torch.tensor(firsts, device=self.device)
@@ -477,17 +402,21 @@ class TorchBackend(TorchValueProblem):
         factors: Factors | None = None,
         starts: Sequence[int] | None = None,
     ) -> list[tuple[float, int]]:
-        out: list[tuple[float, int]] = []
+        out: list[tuple[float, int]] = [(0.0, 0)] * len(texts)
         with self._factors(factors):
-            for seqs, firsts in nll_chunks(texts, self.encode, 16, starts):
+            for rows, seqs, firsts in nll_chunks(texts, self.encode, 16, starts):
                 ids, mask = self._batch(seqs)
-                logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
-                logp = torch.log_softmax(logits[:, :-1], dim=-1)
-                picked = -logp.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-                valid = mask[:, 1:].bool()
+                counted = mask[:, 1:].bool()  # predictions of real tokens, from each first
                 for row, first in enumerate(firsts):
-                    counted = valid[row, first:]
-                    out.append((float(picked[row, first:][counted].sum()), int(counted.sum())))
+                    counted[row, :first] = False
+                logits = self.model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+                each = torch.nn.functional.cross_entropy(
+                    logits[counted].float(), ids[:, 1:][counted], reduction="none"
+                )
+                per_row = torch.zeros(len(seqs), dtype=torch.float64, device=self.device)
+                per_row.index_add_(0, counted.nonzero()[:, 0], each.double())
+                for row, index in enumerate(rows):
+                    out[index] = (float(per_row[row]), int(counted[row].sum()))
         return out
 
 

@@ -108,10 +108,35 @@ class TorchRows:
         return len(self._factors)
 
     @torch.inference_mode()
-    def add(self, prompts: Sequence[tuple[Sequence[int], Factors | None]]) -> torch.Tensor:
+    def add(
+        self, prompts: Sequence[tuple[Sequence[int], Factors | None]], prefix: Sequence[int] = ()
+    ) -> torch.Tensor:
         """Read new rows' prompts, each with its user's factors, in one left-padded pass,
-        and join them to the batch. Returns (new rows, vocab) logits of their first token."""
+        and join them to the batch. Returns (new rows, vocab) logits of their first token.
+
+        ``prefix``: tokens every one of these prompts begins with, read once for all of
+        them (the prompts then hold what follows it); they must share one user's factors.
+        """
         b = self._backend
+        new_factors = [f for _, f in prompts]
+        live = self._stack(new_factors)
+        cache, before = None, len(prefix)
+        if before:
+            if any(f is not new_factors[0] for f in new_factors):
+                raise ValueError("rows read after one prefix must share one user's factors")
+            with b._live(live):
+                read = b.model(
+                    input_ids=torch.tensor([list(prefix)], device=b.device),
+                    use_cache=True,
+                    logits_to_keep=1,
+                )
+            n = len(prompts)
+            cache = _cache(
+                [
+                    (k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1))
+                    for k, v in _pairs(getattr(read, b._cache_kw))
+                ]
+            )
         width = max(len(ids) for ids, _ in prompts)
         ids = torch.full((len(prompts), width), b.tokenizer.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(prompts), width), dtype=torch.long)
@@ -119,16 +144,21 @@ class TorchRows:
             ids[i, width - len(row) :] = torch.tensor(list(row))
             mask[i, width - len(row) :] = 1
         ids, mask = ids.to(b.device), mask.to(b.device)
-        new_factors = [f for _, f in prompts]
-        with b._live(self._stack(new_factors)):
+        # each row's tokens at positions before..n-1, whatever the padding between
+        positions = before + (mask.cumsum(dim=1) - 1).clamp(min=0)
+        if before:
+            mask = torch.cat([mask.new_ones((len(prompts), before)), mask], dim=1)
+        with b._live(live):
             out = b.model(
                 input_ids=ids,
                 attention_mask=mask,
-                position_ids=(mask.cumsum(dim=1) - 1).clamp(min=0),
+                position_ids=positions,
                 use_cache=True,
                 logits_to_keep=1,
+                **({b._cache_kw: cache} if cache is not None else {}),
             )
         pairs = _pairs(getattr(out, b._cache_kw))
+        width = mask.shape[1]
         if self._factors:
             span = max(self._mask.shape[1], width)
             pairs = [
@@ -184,7 +214,11 @@ class TorchRows:
 
     def _stack(
         self, factors: Sequence[Factors | None]
-    ) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    ) -> dict[int, tuple[torch.Tensor, torch.Tensor]] | None:
         b = self._backend
+        if factors and all(f is factors[0] for f in factors):
+            # one user's rows (an audit): the plain factors broadcast over the rows, where
+            # a stacked copy per row would be read from memory at every step
+            return b._live_factors(factors[0])
         rows = stacked_factors(factors, b.intermediate_size, b.hidden_size)
         return {layer: (b._tensor(a), b._tensor(rt)) for layer, (a, rt) in rows.items()}
