@@ -233,14 +233,23 @@ class Consolidation(Writing):
     ) -> Audit | None:
         """The whole audit under ``repaired``, or None when the facts it repaired win
         nothing back: those are asked first (a few probes, not all the memory's), since a
-        repair that wins none of them cannot be kept but by a chance gain elsewhere."""
+        repair that wins none of them cannot be kept but by a chance gain elsewhere; the
+        rest only when they do."""
         index = [i for i, f in enumerate(facts) if f.id in failing]
         tried = self.audit(user_id, [facts[i] for i in index], repaired.factors)
         gained = any(
             (h and not after.held_out[i]) or (p and not after.plain[i])
             for i, h, p in zip(index, tried.held_out, tried.plain)
         )
-        return self.audit(user_id, facts, repaired.factors) if gained else None
+        if not gained:
+            return None
+        others = [i for i in range(len(facts)) if facts[i].id not in failing]
+        rest = self.audit(user_id, [facts[i] for i in others], repaired.factors)
+        held, plain = [False] * len(facts), [False] * len(facts)
+        for part, rows in ((tried, index), (rest, others)):
+            for j, i in enumerate(rows):
+                held[i], plain[i] = part.held_out[j], part.plain[j]
+        return Audit(held_out=held, plain=plain)
 
     def _over_budget(self, mem: UserMemory, facts: Sequence[Fact]) -> frozenset[str]:
         """Ids of the facts beyond ``max_facts``: first those the last sleep's audit found

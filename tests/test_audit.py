@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from sleepmem.engine.sleep import Audit, keep_rule
 
 T, F = True, False
@@ -113,3 +115,34 @@ def test_archived_facts_return_newest_first_while_the_budget_has_room(tmp_path) 
         restore, stale = sleeper._restorable(mem, [home])
         assert [f.id for f in restore] == [f.id for f in back]
         assert stale == {lima.id, rex.id}
+
+
+class _Asked:
+    """Stands in for the model's answers: which facts pass under the repaired edit, and
+    which facts each audit was asked about."""
+
+    def __init__(self, passing: set[int]) -> None:
+        self.passing, self.asked = passing, []
+
+    def __call__(self, _user, facts, _factors) -> Audit:
+        numbers = [int(f.answer.split()[-1]) for f in facts]
+        self.asked.append(numbers)
+        return Audit(held_out=[n in self.passing for n in numbers], plain=[T] * len(facts))
+
+
+def test_a_repair_is_asked_about_its_own_facts_first_and_the_rest_only_if_it_won() -> None:
+    from sleepmem.engine.facts import explicit
+    from sleepmem.engine.sleep import Consolidation
+
+    facts = [explicit(f"What is thing {i}?", f"answer {i}") for i in range(5)]
+    after = Audit(held_out=[T, F, T, F, T], plain=[T] * 5)
+    failing = frozenset({facts[1].id, facts[3].id})
+    repaired = SimpleNamespace(factors=None)  # the edit the stand-in answers for
+    sleeper = Consolidation.__new__(Consolidation)
+    sleeper.audit = _Asked(passing={0, 2, 4})  # the repair wins neither back
+    assert sleeper._audit_repair("ana", facts, failing, repaired, after) is None
+    assert sleeper.audit.asked == [[1, 3]]
+    sleeper.audit = _Asked(passing={0, 3, 4})  # wins fact 3, loses fact 2
+    whole = sleeper._audit_repair("ana", facts, failing, repaired, after)
+    assert sleeper.audit.asked == [[1, 3], [0, 2, 4]]  # each fact asked once
+    assert whole == Audit(held_out=[T, F, F, T, T], plain=[T] * 5)

@@ -280,12 +280,7 @@ class TorchBackend(TorchValueProblem, TorchLayerWalk):
     # ------------------------------------------------------------------ editor access
     def _positions(self, prompts: Sequence[EditPrompt]) -> tuple[list[list[int]], _Probe]:
         seqs = [self.encode(p.text) for p in prompts]
-        cols = [key_column(p, len(s)) for p, s in zip(prompts, seqs)]
-        probe = _Probe(
-            rows=torch.arange(len(prompts), device=self.device),
-            cols=torch.tensor(cols, device=self.device),
-        )
-        return seqs, probe
+        return seqs, self._key_probe([key_column(p, len(s)) for p, s in zip(prompts, seqs)])
 
     @torch.inference_mode()
     def activations(

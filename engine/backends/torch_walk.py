@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..priority import checkpoint
-from .base import EditPrompt, Factors, key_column, prompt_batches
+from .base import EDIT_BATCH_CELLS, EditPrompt, Factors, key_column, length_batches
 from .prefixes import MIN_SHARED, shared_groups
 from .torch_probe import Probe
 
@@ -83,7 +83,6 @@ class TorchLayerWalk:
     if TYPE_CHECKING:  # provided by TorchBackend; declared for the type checker only
 
         def encode(self, text: str) -> list[int]: ...
-        def token_count(self, text: str) -> int: ...
         def _batch(self, sequences: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]: ...
         def _additive_mask(self, allowed: np.ndarray) -> torch.Tensor: ...
         def _run_layers(self, *args: Any) -> torch.Tensor: ...
@@ -127,7 +126,7 @@ class TorchLayerWalk:
         cols = [key_column(p, len(s)) for p, s in zip(prompts, seqs)]
         packed, alone = self._packed(seqs, cols)
         parts = [self._shared_part(seqs, groups) for groups in packed]
-        for batch in prompt_batches([prompts[i] for i in alone], self.token_count):
+        for batch in length_batches([len(seqs[i]) for i in alone], 64, EDIT_BATCH_CELLS):
             parts.append(self._plain_part(seqs, [alone[i] for i in batch]))
         for part in parts:
             shared = part.shared or [0] * len(part.rows)
