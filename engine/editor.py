@@ -28,7 +28,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from . import vstar
-from .backends.base import Backend, EditPrompt, Factors, VStarSettings
+from .backends.base import (
+    AnswerMoments,
+    Backend,
+    EditPrompt,
+    Factors,
+    VStarSettings,
+    key_column,
+)
 from .priority import checkpoint
 
 log = logging.getLogger(__name__)
@@ -51,6 +58,9 @@ class Protection:
     cov: dict[int, np.ndarray]  # layer -> C (m, m), per-token second moment
     basis: dict[int, np.ndarray] = field(default_factory=dict)  # layer -> U (m, r)
     kept: dict[int, np.ndarray] = field(default_factory=dict)  # layer -> Cp (m, m)
+    # ``editor.spill_guard``: ``spread`` adds this times the key sums at its prompts'
+    # tokens after their keys (the turn change, then the answer) to ``kept``
+    spill: float = 0.0
 
     def add_kept(self, layer: int, keys: np.ndarray) -> None:
         update = keys.T @ keys  # (m, n)(n, m) -> (m, m)
@@ -146,6 +156,14 @@ def joined(first: Factors, second: Factors) -> Factors:
     return Factors(layers)
 
 
+def answer_starts(backend: Backend, prompts: Sequence[EditPrompt]) -> list[int]:
+    """Where the spill guard's sums begin in each prompt's text with its target: after its
+    key; after its whole question where it is keyed at a name, whose tokens carry the edit
+    on and so are its to change."""
+    counts = [backend.token_count(p.text) for p in prompts]
+    return [n if p.at_name else key_column(p, n) + 1 for p, n in zip(prompts, counts)]
+
+
 def spread(
     backend: Backend,
     prompts: Sequence[EditPrompt],
@@ -173,8 +191,12 @@ def spread(
     layers = sorted(settings.layers)
     if settings.v_layer < layers[-1]:
         raise ValueError(f"v* layer {settings.v_layer} lies below edited layer {layers[-1]}")
-    walk = backend.layer_walk(prompts, layers, settings.v_layer, base)
+    answers = AnswerMoments(answer_starts(backend, prompts)) if protection.spill > 0 else None
+    walk = backend.layer_walk(prompts, layers, settings.v_layer, base, answers)
     keys, h_now = next(walk)
+    if answers is not None:
+        for layer, total in answers.sums.items():
+            protection.kept[layer] = protection.kept.get(layer, 0) + protection.spill * total
     h_start = h_now
     if base is not None:  # v* was optimised on the base weights: targets are from there
         h_start = backend.activations(prompts, [], settings.v_layer)[1]

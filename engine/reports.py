@@ -36,8 +36,10 @@ class SleepReport:
     audit_after: float = 0.0
     plain_before: float = 0.0  # each fact's own question in an empty chat
     plain_after: float = 0.0
-    drift_before: float = 0.0
-    drift_after: float = 0.0
+    # Perplexity change on general text under the old and the new edits; None where the
+    # verdict did not turn on it, so it was not measured (``sleep.keep_rule``).
+    drift_before: float | None = None
+    drift_after: float | None = None
     kept_new: bool = False
     repaired: list[str] = field(default_factory=list)
     repair_tried: list[str] = field(default_factory=list)  # fact ids this sleep tried to repair
@@ -68,10 +70,14 @@ class SleepReport:
             f"Slept on {self.facts} facts in {self.seconds:.0f} s: recall "
             f"{self.audit_before:.0%} -> {self.audit_after:.0%} asked in new words "
             f"({self.plain_before:.0%} -> {self.plain_after:.0%} asked plainly), drift "
-            f"{self.drift_before:+.1%} -> {self.drift_after:+.1%}; "
+            f"{_drift(self.drift_before)} -> {_drift(self.drift_after)}; "
             + ("new memory kept." if self.kept_new else self.reason + ".")
             + archived
         )
+
+
+def _drift(value: float | None) -> str:
+    return "not measured" if value is None else f"{value:+.1%}"
 
 
 Turn = tuple[str, Sequence[tuple[str, str]]]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import subjects
-from .backends.base import EditPrompt, Factors, key_column
+from .backends.base import EditPrompt, Factors
 from .compact import bounded, compact
 from .deltas import EditBatch
 from .editor import (
@@ -288,7 +288,6 @@ class Writing:
             deltas = np.stack([known[f.id] for f in facts] + shared)
             vstar_done = time.perf_counter()
             protection = self._protection()
-            self._guard_spill(prompts, protection)
             live = None
             if base is not None:
                 live, grams = base
@@ -342,21 +341,6 @@ class Writing:
             log.debug("subject values for %s, losses %s", [about[j].name for j in todo], losses)
         return [kept[vid] for vid in ids]
 
-    def _guard_spill(self, prompts: Sequence[EditPrompt], protection: Protection) -> None:
-        """Add ``editor.spill_guard`` x the key sums at each prompt's tokens after its key
-        (the turn change, then its answer teacher-forced) to what the solve keeps
-        unchanged."""
-        weight = self.config.editor.spill_guard
-        if weight <= 0:
-            return
-        counts = [self.backend.token_count(p.text) for p in prompts]
-        # a prompt keyed at a name: its question's tokens carry the edit on; the answer's not
-        starts = [n if p.at_name else key_column(p, n) + 1 for p, n in zip(prompts, counts)]
-        texts = [p.text + p.target for p in prompts]
-        sums, _ = self.backend.second_moments(texts, self.settings.layers, starts=starts)
-        for layer, total in sums.items():
-            protection.kept[layer] = protection.kept.get(layer, 0) + weight * total
-
     def _prompts(
         self, facts: Sequence[Fact], cap: int | None, repair: frozenset[str] = frozenset()
     ) -> list[EditPrompt]:
@@ -384,7 +368,7 @@ class Writing:
         stats = self.statistics()
         weight = self.config.editor.question_weight
         kept = {layer: weight * stats.questions[layer] for layer in self.settings.layers}
-        protection = Protection(cov=stats.cov, kept=kept)
+        protection = Protection(cov=stats.cov, kept=kept, spill=self.config.editor.spill_guard)
         if self.settings.nullspace:
             for layer in self.settings.layers:
                 protection.basis[layer] = nullspace_basis(

@@ -28,13 +28,28 @@ def test_better_means_one_count_up_and_none_down():
     assert Audit(held_out=[], plain=[]).rate == 0.0
 
 
+class Drift:
+    """A drift the keep rule may ask for; remembers whether it did."""
+
+    def __init__(self, value: float) -> None:
+        self.value, self.asked = value, False
+
+    def __call__(self) -> float:
+        self.asked = True
+        return self.value
+
+
+def rule(before: Audit, after: Audit, old: float, new: float, bound: float = 0.03):
+    return keep_rule(before, after, Drift(old), Drift(new), bound)
+
+
 def test_within_the_drift_bound_recall_rules_the_keep() -> None:
     old = Audit(held_out=[F, F, T, F], plain=[T, T, T, T])
     gained = Audit(held_out=[T, F, T, F], plain=[T, T, T, T])
     lost_plain = Audit(held_out=[T, T, T, T], plain=[T, F, T, T])
-    assert keep_rule(old, gained, 0.01, 0.02, 0.03).keep_new
-    assert keep_rule(old, lost_plain, 0.01, 0.01, 0.03).reason.endswith("recall dropped")
-    drifted = keep_rule(old, gained, 0.01, 0.05, 0.03)
+    assert rule(old, gained, 0.01, 0.02).keep_new
+    assert rule(old, lost_plain, 0.01, 0.01).reason.endswith("recall dropped")
+    drifted = rule(old, gained, 0.01, 0.05)
     assert not drifted.keep_new and drifted.reason.endswith("general text drifted")
 
 
@@ -42,13 +57,48 @@ def test_old_edits_past_the_drift_bound_give_way_to_ones_that_drift_less() -> No
     old = Audit(held_out=[F, F, T, F], plain=[T, T, T, T])
     # one fact lost in plain chat, two won held out: fewer probes lost in all
     traded = Audit(held_out=[T, T, T, F], plain=[T, F, T, T])
-    assert not keep_rule(old, traded, 0.02, 0.01, 0.03).keep_new  # old within the bound
-    assert keep_rule(old, traded, 0.08, 0.05, 0.03).keep_new
+    assert not rule(old, traded, 0.02, 0.01).keep_new  # old within the bound
+    assert rule(old, traded, 0.08, 0.05).keep_new
     # drifting less is no licence to answer less
     worse = Audit(held_out=[F, F, T, F], plain=[T, F, T, T])
-    assert not keep_rule(old, worse, 0.08, 0.02, 0.03).keep_new
+    assert not rule(old, worse, 0.08, 0.02).keep_new
     # nor is drifting more when the old edits already drift
-    assert not keep_rule(old, traded, 0.08, 0.09, 0.03).keep_new
+    assert not rule(old, traded, 0.08, 0.09).keep_new
+
+
+def test_a_drift_is_measured_only_when_the_verdict_turns_on_it() -> None:
+    old = Audit(held_out=[F, T], plain=[T, T])
+    fewer = Audit(held_out=[F, F], plain=[T, T])
+    before, after = Drift(0.01), Drift(0.01)
+    assert not keep_rule(old, fewer, before, after, 0.03).keep_new
+    assert not before.asked and not after.asked  # refused on recall alone
+    same = Audit(held_out=[T, F], plain=[T, T])
+    before, after = Drift(0.01), Drift(0.02)
+    assert keep_rule(old, same, before, after, 0.03).keep_new
+    assert after.asked and not before.asked  # within the bound, whatever the old drift
+    before, after = Drift(0.05), Drift(0.04)
+    assert keep_rule(old, same, before, after, 0.03).keep_new
+    assert after.asked and before.asked  # past the bound: only drifting less than before
+
+
+def test_the_lazy_rule_decides_as_the_rule_with_both_drifts_known() -> None:
+    """Every audit pair of two facts and drifts on both sides of the bound: the same
+    verdict as the rule that measured both drifts first (stop 41's)."""
+
+    def eager(before: Audit, after: Audit, old: float, new: float, bound: float) -> bool:
+        if old > bound and new < old:
+            return after.total >= before.total
+        return after.no_worse_than(before) and new <= max(bound, old)
+
+    flags = [(a, b) for a in (F, T) for b in (F, T)]
+    audits = [Audit(held_out=list(h), plain=list(p)) for h in flags for p in flags]
+    drifts = (0.0, 0.02, 0.03, 0.05, 0.08)
+    for before in audits:
+        for after in audits:
+            for old in drifts:
+                for new in drifts:
+                    got = rule(before, after, old, new).keep_new
+                    assert got == eager(before, after, old, new, 0.03), (before, after, old, new)
 
 
 def test_sleep_repairs_a_few_facts_and_the_next_sleep_takes_the_others(tmp_path) -> None:

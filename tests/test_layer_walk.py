@@ -7,8 +7,8 @@ import contextlib
 
 import numpy as np
 import pytest
-from sleepmem.engine.backends.base import EditPrompt, Factors, length_batches
-from sleepmem.engine.editor import joined
+from sleepmem.engine.backends.base import AnswerMoments, EditPrompt, Factors, length_batches
+from sleepmem.engine.editor import answer_starts, joined
 
 
 def prompts(backend) -> list[EditPrompt]:
@@ -60,13 +60,24 @@ def test_length_batches_cover_every_prompt_once_within_the_cell_budget() -> None
     assert padded < len(lengths) * max(lengths) / 2
 
 
+def tails(backend, asked: list[EditPrompt]) -> tuple[list[str], list[int]]:
+    """Each prompt with its target, and where the spill guard's sums begin in it."""
+    return [p.text + p.target for p in asked], answer_starts(backend, asked)
+
+
 @pytest.mark.model
 @pytest.mark.parametrize("which", ["backend", "mlx_backend"])
-def test_each_step_equals_a_full_forward_with_the_same_update(request, which: str) -> None:
+@pytest.mark.parametrize("with_answers", [False, True])
+def test_each_step_equals_a_full_forward_with_the_same_update(
+    request, which: str, with_answers: bool
+) -> None:
+    """With ``answers`` the first pass also reads the targets' tokens, which later steps
+    drop again: the keys and residuals stay those of the prompts alone."""
     backend = request.getfixturevalue(which)
     asked = prompts(backend)
     base = update(backend, [2, 5], seed=1)
-    walk = backend.layer_walk(asked, [3, 5, 6], 7, base)
+    answers = AnswerMoments(tails(backend, asked)[1]) if with_answers else None
+    walk = backend.layer_walk(asked, [3, 5, 6], 7, base, answers)
     first_keys, first_h = next(walk)
     keys, h = backend.activations(asked, [3], 7, base)
     np.testing.assert_allclose(first_keys, keys[3], rtol=2e-4, atol=2e-4)
@@ -82,24 +93,25 @@ def test_each_step_equals_a_full_forward_with_the_same_update(request, which: st
 
 
 @pytest.mark.model
-def test_second_moments_from_a_start_read_shared_contexts_once_and_sum_the_same(
-    backend, monkeypatch
+@pytest.mark.parametrize("which", ["backend", "mlx_backend"])
+def test_the_first_pass_sums_the_answers_keys_as_whole_passes_do(
+    request, which: str, monkeypatch
 ) -> None:
-    """The spill guard's sums (``second_moments`` with ``starts``) over prompts under one
-    card: the card read once (``torch_walk``) gives the sums of reading each whole."""
+    """The spill guard's sums, read in the walk's first pass (the card's prompts sharing
+    it on torch), equal ``second_moments`` from the same starts over each text whole."""
     from sleepmem.engine.backends import torch_walk
 
+    backend = request.getfixturevalue(which)
     asked = prompts(backend)
-    texts = [p.text + p.target for p in asked]
-    starts = [len(backend.encode(p.text)) - 2 for p in asked]
+    texts, starts = tails(backend, asked)
+    answers = AnswerMoments(starts)
     with recorded_batches(monkeypatch, torch_walk) as packed:
-        shared, count = backend.second_moments(texts, [3, 6], starts=starts)
-    assert packed and any(len(groups) for groups in packed)  # the card was shared
-    monkeypatch.setattr(torch_walk, "MIN_SHARED", 10**9)
-    whole, whole_count = backend.second_moments(texts, [3, 6], starts=starts)
-    assert count == whole_count
+        next(backend.layer_walk(asked, [3, 6], 7, None, answers))
+    assert which == "mlx_backend" or any(packed)  # torch read the card once
+    whole, count = backend.second_moments(texts, [3, 6], starts=starts)
+    assert answers.tokens == count > 0
     for layer in (3, 6):
-        np.testing.assert_allclose(shared[layer], whole[layer], rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(answers.sums[layer], whole[layer], rtol=1e-4, atol=1e-3)
 
 
 @contextlib.contextmanager

@@ -156,8 +156,8 @@ async def test_memory_api(serve):
         elif now["pending"] == 0 and now["last_sleep"]["id"] == 2:
             break
         await asyncio.sleep(0.05)
-    steps = ["audit", "drift", "re-solve", "audit new", "drift new"]
-    assert seen and all(p["total"] == 5 and p["done"] == steps[: len(p["done"])] for p in seen)
+    steps = ["audit", "re-solve", "audit new", "verdict"]
+    assert seen and all(p["total"] == 4 and p["done"] == steps[: len(p["done"])] for p in seen)
     assert now["sleep_progress"] is None
     status, body = await raw(server, "GET", "/v1/memory/export", headers=a)
     assert body["model"] and body["facts"][0]["answer"] == "Biscuit"

@@ -56,6 +56,21 @@ class EditPrompt:
     at_name: str = ""
 
 
+@dataclass
+class AnswerMoments:
+    """What ``layer_walk``'s first pass may add up beside the keys: each prompt is read
+    with its target after it, and the sums of k k^T at every edited layer over each one's
+    tokens from ``starts[i]`` on (an index into the tokens of text and target) are left in
+    ``sums`` (layer -> (m, m) float64), their count in ``tokens``. These are the spill
+    guard's sums (``editor.spill_guard``), read under the weights the walk starts from and
+    in the pass that reads the first keys anyway: a separate pass cost 5 of a 30-fact
+    re-solve's 22 s (measured). After that pass the targets' tokens are dropped again."""
+
+    starts: Sequence[int]
+    sums: dict[int, np.ndarray] = field(default_factory=dict)
+    tokens: int = 0
+
+
 def nll_chunks(
     texts: Sequence[str],
     encode: Callable[[str], list[int]],
@@ -87,6 +102,31 @@ def key_column(prompt: EditPrompt, n_tokens: int) -> int:
     if not 0 <= col < n_tokens:
         raise ValueError("an edit prompt's key index lies outside its text")
     return col
+
+
+def walk_sequences(
+    encode: Callable[[str], list[int]],
+    prompts: Sequence[EditPrompt],
+    answers: AnswerMoments | None,
+) -> tuple[list[list[int]], list[int], list[tuple[int, int]]]:
+    """The tokens ``layer_walk`` reads per prompt, each one's key column, and the span
+    [first, end) of its tokens counted in ``answers``' sums (empty without it). A prompt
+    whose text and target merge into other tokens at the seam is read alone and counts
+    nothing, since its key would no longer be the token it was chosen as."""
+    seqs: list[list[int]] = []
+    cols: list[int] = []
+    spans: list[tuple[int, int]] = []
+    for i, prompt in enumerate(prompts):
+        head = encode(prompt.text)
+        cols.append(key_column(prompt, len(head)))
+        seq, span = head, (0, 0)
+        if answers is not None:
+            whole = encode(prompt.text + prompt.target)
+            if whole[: len(head)] == head:
+                seq, span = whole, (min(answers.starts[i], len(whole)), len(whole))
+        seqs.append(seq)
+        spans.append(span)
+    return seqs, cols, spans
 
 
 MOMENT_TOKENS = 512  # tokens of each text a second-moment sum reads
@@ -296,15 +336,17 @@ class Backend(Protocol):
         layers: Sequence[int],
         residual_layer: int,
         base: Factors | None = None,
+        answers: AnswerMoments | None = None,
     ) -> Generator[tuple[np.ndarray, np.ndarray], Factors | None, None]:
         """The passes of a layer-by-layer edit, each from where the last one changed.
 
         The first ``next`` gives, with ``base`` applied, the keys at the lowest layer of
         ``layers`` ((n, m)) and the output of ``residual_layer`` ((n, d)) at each prompt's
-        key token. Each ``send(factors)`` (the update so far: ``base`` and the layers solved
-        up to the previous one) gives the same for the next layer of ``layers``. The result
-        equals ``activations`` with those factors, but a step re-runs only the layers from
-        the one last solved upwards: the hidden states below it cannot have changed."""
+        key token, and fills ``answers`` (``AnswerMoments``) if given. Each
+        ``send(factors)`` (the update so far: ``base`` and the layers solved up to the
+        previous one) gives the same for the next layer of ``layers``. The result equals
+        ``activations`` with those factors, but a step re-runs only the layers from the one
+        last solved upwards: the hidden states below it cannot have changed."""
 
     def keys(
         self, prompts: Sequence[EditPrompt], layers: Sequence[int], factors: Factors | None = None

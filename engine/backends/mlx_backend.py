@@ -35,16 +35,20 @@ import numpy as np
 from ..errors import BackendUnavailable, ModelError
 from ..priority import checkpoint
 from .base import (
+    EDIT_BATCH_CELLS,
+    AnswerMoments,
     Chooser,
     EditPrompt,
     Factors,
     GenerationResponse,
     key_column,
+    length_batches,
     moment_chunks,
     nll_chunks,
     prompt_batches,
     summed,
     token_pieces,
+    walk_sequences,
 )
 from .mlx_blas import BLAS, BLAS_ENV  # noqa: F401  (before mlx: it picks the BLAS)
 
@@ -372,28 +376,45 @@ class MlxBackend(MlxValueProblem):
         layers: Sequence[int],
         residual_layer: int,
         base: Factors | None = None,
+        answers: AnswerMoments | None = None,
     ) -> Generator[tuple[np.ndarray, np.ndarray], Factors | None, None]:
         """See ``Backend.layer_walk``: each batch's hidden states wait at the input of the
         next edited layer, so a step runs only the layers from there up."""
-        n = len(prompts)
+        n, order = len(prompts), sorted(layers)
+        seqs, cols, spans = walk_sequences(self.encode, prompts, answers)
         parts = []
-        for rows in prompt_batches(prompts, self.token_count):
-            seqs, cols = self._positions([prompts[i] for i in rows])
-            ids, _ = self._batch(seqs)
+        for rows in length_batches([len(s) for s in seqs], 64, EDIT_BATCH_CELLS):
+            ids, _ = self._batch([seqs[i] for i in rows])
+            width = ids.shape[1]
+            at = np.arange(width)[None, :]
+            first, end = (np.array([spans[i][j] for i in rows])[:, None] for j in (0, 1))
+            counted = ((at >= first) & (at < end))[..., None].astype(np.float32)
             with self._on_device():
                 hidden = self._embed(ids)
-            parts.append({"rows": rows, "cols": mx.array(cols), "hidden": hidden, "at": 0})
+            parts.append(
+                {
+                    "rows": rows,
+                    "cols": mx.array([cols[i] for i in rows]),
+                    "needed": max(cols[i] for i in rows) + 1,
+                    "counted": mx.array(counted, dtype=self.dtype) if answers else None,
+                    "hidden": hidden,
+                    "at": 0,
+                }
+            )
         factors = base
-        for layer in sorted(layers):
+        for step, layer in enumerate(order):
             keys, resid = np.zeros((n, self.intermediate_size)), np.zeros((n, self.hidden_size))
             live = self._factors(factors)
             for part in parts:
                 checkpoint()
+                counting = step == 0 and part["counted"] is not None
                 call = Call(
                     factors=live,
                     rows=mx.arange(len(part["rows"])),
                     cols=part["cols"],
                     key_layers=frozenset({layer}),
+                    moment_mask=part["counted"] if counting else None,
+                    moment_layers=frozenset(order) if counting else frozenset(),
                 )
                 with self._on_device(), scoped(call):
                     hidden = part["hidden"]
@@ -402,8 +423,17 @@ class MlxBackend(MlxValueProblem):
                     waiting = hidden
                     for i in range(layer, residual_layer + 1):
                         hidden = self._layer(i, hidden)
+                        if i in call.moments:
+                            mx.eval(call.moments[i])  # bound the graph: a layer's sum at a time
                     picked = hidden[call.rows, call.cols]  # (rows, d)
                     mx.eval(waiting, call.keys, picked)
+                if counting:
+                    assert answers is not None
+                    for i, total in call.moments.items():
+                        answers.sums[i] = answers.sums.get(i, 0) + _np64(total)
+                    answers.tokens += int(np.asarray(part["counted"]).sum())
+                    # past the last key no column is read again, nor seen by an earlier one
+                    waiting = waiting[:, : part["needed"]]
                 part["hidden"], part["at"] = waiting, layer
                 keys[part["rows"]] = _np64(call.keys[layer])
                 resid[part["rows"]] = _np64(picked)

@@ -20,7 +20,6 @@ import numpy as np
 from ..errors import BackendUnavailable, ModelError
 from ..priority import checkpoint
 from .base import (
-    MOMENT_TOKENS,
     Chooser,
     EditPrompt,
     Factors,
@@ -329,12 +328,7 @@ class TorchBackend(TorchValueProblem, TorchLayerWalk):
             layer: torch.zeros((m, m), dtype=torch.float64, device=self.device) for layer in layers
         }
         last = max(layers)
-        count, alone = 0, list(range(len(texts)))
-        if starts is not None:  # only what follows a start is counted: contexts shared
-            seqs = [self.encode(t)[:MOMENT_TOKENS] for t in texts]
-            with self._factors(None):
-                count, alone = self._shared_moments(seqs, starts, moments, last)
-            texts, starts = [texts[i] for i in alone], [starts[i] for i in alone]
+        count = 0
         for seqs, firsts in moment_chunks(texts, self.encode, batch_size, starts):
             ids, mask = self._batch(seqs)
             first = torch.tensor(firsts, device=self.device)

@@ -20,7 +20,14 @@ import numpy as np
 import torch
 
 from ..priority import checkpoint
-from .base import EDIT_BATCH_CELLS, EditPrompt, Factors, key_column, length_batches
+from .base import (
+    EDIT_BATCH_CELLS,
+    AnswerMoments,
+    EditPrompt,
+    Factors,
+    length_batches,
+    walk_sequences,
+)
 from .prefixes import MIN_SHARED, shared_groups
 from .torch_probe import Probe
 
@@ -69,6 +76,8 @@ class _Part:
     prefix_mask: torch.Tensor | None = None
     prefix_pos: tuple[torch.Tensor, torch.Tensor] | None = None
     at: int = 0
+    counted: torch.Tensor | None = None  # (rows, own width) tokens ``AnswerMoments`` sums
+    needed: int = 0  # own columns read after the first pass: up to the last key
 
 
 class TorchLayerWalk:
@@ -95,14 +104,19 @@ class TorchLayerWalk:
         layers: Sequence[int],
         residual_layer: int,
         base: Factors | None = None,
+        answers: AnswerMoments | None = None,
     ) -> Generator[tuple[np.ndarray, np.ndarray], Factors | None, None]:
         """See ``Backend.layer_walk``: each batch's hidden states wait at the input of the
         next edited layer, so a step runs only the layers from there up."""
         n, order = len(prompts), sorted(layers)
         with torch.inference_mode():
-            parts = self._walk_parts(prompts)
+            parts = self._walk_parts(prompts, answers)
+        m = self.intermediate_size
+        moments = {
+            layer: torch.zeros((m, m), dtype=torch.float64, device=self.device) for layer in order
+        }
         factors = base
-        for layer in order:
+        for step, layer in enumerate(order):
             keys, resid = np.zeros((n, self.intermediate_size)), np.zeros((n, self.hidden_size))
             with torch.inference_mode(), self._factors(factors):
                 for part in parts:
@@ -111,27 +125,57 @@ class TorchLayerWalk:
                     assert probe is not None
                     probe.key_layers, probe.keys = (layer,), {}
                     probe.residual_layer = residual_layer
+                    counting = step == 0 and part.counted is not None
+                    probe.moments = moments if counting else None
+                    probe.moment_mask = part.counted if counting else None
                     waiting = self._through(part, part.at, layer, probe)
                     self._through(part, layer, residual_layer + 1, probe, waiting)
                     part.prefix, part.hidden = waiting
                     part.at = layer
+                    if counting:
+                        self._drop_answers(part)
                     keys[part.rows] = probe.keys[layer].to(torch.float64).cpu().numpy()
                     resid[part.rows] = probe.residuals.to(torch.float64).cpu().numpy()
+            if step == 0 and answers is not None:
+                answers.sums = {layer: mom.cpu().numpy() for layer, mom in moments.items()}
+                answers.tokens = sum(int(p.counted.sum()) for p in parts if p.counted is not None)
             factors = yield keys, resid
 
-    def _walk_parts(self, prompts: Sequence[EditPrompt]) -> list[_Part]:
+    def _walk_parts(
+        self, prompts: Sequence[EditPrompt], answers: AnswerMoments | None = None
+    ) -> list[_Part]:
         """Prompts under a shared context in batches of several groups, the rest in
-        batches of similar length. Each part's probe reads its rows' key tokens."""
-        seqs = [self.encode(p.text) for p in prompts]
-        cols = [key_column(p, len(s)) for p, s in zip(prompts, seqs)]
+        batches of similar length. Each part's probe reads its rows' key tokens; with
+        ``answers``, its ``counted`` marks the tokens those sums count."""
+        seqs, cols, spans = walk_sequences(self.encode, prompts, answers)
         packed, alone = self._packed(seqs, cols)
         parts = [self._shared_part(seqs, groups) for groups in packed]
         for batch in length_batches([len(seqs[i]) for i in alone], 64, EDIT_BATCH_CELLS):
             parts.append(self._plain_part(seqs, [alone[i] for i in batch]))
         for part in parts:
             shared = part.shared or [0] * len(part.rows)
-            part.probe = self._key_probe([cols[i] - k for i, k in zip(part.rows, shared)])
+            own = [cols[i] - k for i, k in zip(part.rows, shared)]
+            part.probe = self._key_probe(own)
+            part.needed = max(own) + 1
+            if answers is not None:
+                width = part.hidden.shape[1]
+                at = torch.arange(width, device=self.device)[None, :]
+                first, end = (
+                    torch.tensor([spans[i][j] - k for i, k in zip(part.rows, shared)])[:, None]
+                    for j in (0, 1)
+                )
+                part.counted = (at >= first.to(self.device)) & (at < end.to(self.device))
         return parts
+
+    @staticmethod
+    def _drop_answers(part: _Part) -> None:
+        """After the first pass, the columns past the last key are read by no one: the
+        causal mask lets no earlier token see them, so cutting them changes nothing."""
+        w = part.needed
+        part.hidden = part.hidden[:, :w]
+        prefix = 0 if part.prefix is None else part.prefix.shape[1]
+        part.mask = part.mask[:, :, :w, : prefix + w]
+        part.pos = (part.pos[0][:, :w], part.pos[1][:, :w])
 
     @staticmethod
     def _packed(
@@ -217,33 +261,6 @@ class TorchLayerWalk:
             rows=torch.arange(len(cols), device=self.device),
             cols=torch.tensor(list(cols), device=self.device),
         )
-
-    def _shared_moments(
-        self,
-        seqs: Sequence[list[int]],
-        firsts: Sequence[int],
-        moments: dict[int, torch.Tensor],
-        last: int,
-    ) -> tuple[int, list[int]]:
-        """Add k k^T from token ``firsts[i]`` of each sequence on to ``moments``, for the
-        sequences that share a context (read once); the tokens counted, and the sequences
-        left for the caller to read whole."""
-        packed, alone = self._packed(seqs, firsts)
-        count = 0
-        for groups in packed:
-            checkpoint()
-            part = self._shared_part(seqs, groups)
-            assert part.shared is not None
-            width = part.hidden.shape[1]
-            lengths = [len(seqs[i]) - k for i, k in zip(part.rows, part.shared)]
-            starts = [firsts[i] - k for i, k in zip(part.rows, part.shared)]
-            cols = torch.arange(width, device=self.device)[None, :]
-            counted = (cols >= torch.tensor(starts, device=self.device)[:, None]) & (
-                cols < torch.tensor(lengths, device=self.device)[:, None]
-            )
-            self._through(part, 0, last + 1, Probe(moments=moments, moment_mask=counted))
-            count += int(counted.sum())
-        return count, alone
 
     def _rotary(self, hidden: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
         positions = torch.arange(width, device=self.device).unsqueeze(0)

@@ -43,12 +43,14 @@ export function sleepChart(sleeps) {
         svg.append(el('text', { x: W - RIGHT + 6, y: yDrift(d) + 4, class: 'axis drift' }, pct(d, 1)));
     }
     for (const [key, y, cls] of [['recall', yRecall, 'recall'], ['drift', yDrift, 'drift']]) {
-        const coords = points.map((p, i) => `${x(i)},${y(p[key] ?? 0)}`).join(' ');
+        // a sleep that refused its new edits on recall alone never measured the old ones' drift
+        const shown = points.map((p, i) => [p, i]).filter(([p]) => p[key] != null);
+        const coords = shown.map(([p, i]) => `${x(i)},${y(p[key])}`).join(' ');
         svg.append(el('polyline', { points: coords, class: `line ${cls}` }));
-        points.forEach((p, i) => {
-            const dot = el('circle', { cx: x(i), cy: y(p[key] ?? 0), r: 4, class: `dot ${cls}` });
+        shown.forEach(([p, i]) => {
+            const dot = el('circle', { cx: x(i), cy: y(p[key]), r: 4, class: `dot ${cls}` });
             const when = new Date(p.at * 1000).toLocaleString();
-            dot.append(el('title', {}, `${when}: ${key} ${pct(p[key] ?? 0, 1)}${p.kept ? '' : ' (old edits kept)'}`));
+            dot.append(el('title', {}, `${when}: ${key} ${pct(p[key], 1)}${p.kept ? '' : ' (old edits kept)'}`));
             svg.append(dot);
         });
     }

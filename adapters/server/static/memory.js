@@ -190,7 +190,7 @@ function sleepRow(sleep) {
         cell(when(sleep.finished_at)),
         cell(String(r.facts)),
         cell(`${Math.round(r.audit_before * 100)}% → ${Math.round(r.audit_after * 100)}%`),
-        cell(`${(drift * 100).toFixed(1)}%`),
+        cell(drift == null ? 'not measured' : `${(drift * 100).toFixed(1)}%`),
         cell(kept ? 'new edits kept' : r.reason),
     );
     return tr;
