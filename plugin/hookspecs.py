@@ -169,7 +169,8 @@ def after_sleep(user_id: str, report: dict[str, Any]) -> None:
     """Fires after a sleep finished, kept or rolled back (not when it raised).
 
     ``report`` is ``SleepReport.as_dict()`` plus ``trigger``: facts, audit_before/after,
-    drift_before/after, kept_new, repaired, seconds, ``reason`` (the outcome:
+    drift_before/after (None where the verdict did not need it, so it was not measured),
+    kept_new, repaired, seconds, ``reason`` (the outcome:
     "consolidated", "nothing to consolidate", "kept the old edits: ...") and ``trigger``
     (who asked: ``before_sleep``'s ``reason``). Returns nothing.
     """
