@@ -34,7 +34,6 @@ from .backends.base import (
     EditPrompt,
     Factors,
     VStarSettings,
-    key_column,
 )
 from .priority import checkpoint
 
@@ -156,14 +155,6 @@ def joined(first: Factors, second: Factors) -> Factors:
     return Factors(layers)
 
 
-def answer_starts(backend: Backend, prompts: Sequence[EditPrompt]) -> list[int]:
-    """Where the spill guard's sums begin in each prompt's text with its target: after its
-    key; after its whole question where it is keyed at a name, whose tokens carry the edit
-    on and so are its to change."""
-    counts = [backend.token_count(p.text) for p in prompts]
-    return [n if p.at_name else key_column(p, n) + 1 for p, n in zip(prompts, counts)]
-
-
 def spread(
     backend: Backend,
     prompts: Sequence[EditPrompt],
@@ -191,7 +182,7 @@ def spread(
     layers = sorted(settings.layers)
     if settings.v_layer < layers[-1]:
         raise ValueError(f"v* layer {settings.v_layer} lies below edited layer {layers[-1]}")
-    answers = AnswerMoments(answer_starts(backend, prompts)) if protection.spill > 0 else None
+    answers = AnswerMoments() if protection.spill > 0 else None
     walk = backend.layer_walk(prompts, layers, settings.v_layer, base, answers)
     keys, h_now = next(walk)
     if answers is not None:

@@ -7,8 +7,14 @@ import contextlib
 
 import numpy as np
 import pytest
-from sleepmem.engine.backends.base import AnswerMoments, EditPrompt, Factors, length_batches
-from sleepmem.engine.editor import answer_starts, joined
+from sleepmem.engine.backends.base import (
+    AnswerMoments,
+    EditPrompt,
+    Factors,
+    key_column,
+    length_batches,
+)
+from sleepmem.engine.editor import joined
 
 
 def prompts(backend) -> list[EditPrompt]:
@@ -61,8 +67,11 @@ def test_length_batches_cover_every_prompt_once_within_the_cell_budget() -> None
 
 
 def tails(backend, asked: list[EditPrompt]) -> tuple[list[str], list[int]]:
-    """Each prompt with its target, and where the spill guard's sums begin in it."""
-    return [p.text + p.target for p in asked], answer_starts(backend, asked)
+    """Each prompt with its target, and where the spill guard's sums begin in it: after
+    its key, or after its question where it is keyed at a name."""
+    counts = [backend.token_count(p.text) for p in asked]
+    starts = [n if p.at_name else key_column(p, n) + 1 for p, n in zip(asked, counts)]
+    return [p.text + p.target for p in asked], starts
 
 
 @pytest.mark.model
@@ -76,7 +85,7 @@ def test_each_step_equals_a_full_forward_with_the_same_update(
     backend = request.getfixturevalue(which)
     asked = prompts(backend)
     base = update(backend, [2, 5], seed=1)
-    answers = AnswerMoments(tails(backend, asked)[1]) if with_answers else None
+    answers = AnswerMoments() if with_answers else None
     walk = backend.layer_walk(asked, [3, 5, 6], 7, base, answers)
     first_keys, first_h = next(walk)
     keys, h = backend.activations(asked, [3], 7, base)
@@ -104,7 +113,7 @@ def test_the_first_pass_sums_the_answers_keys_as_whole_passes_do(
     backend = request.getfixturevalue(which)
     asked = prompts(backend)
     texts, starts = tails(backend, asked)
-    answers = AnswerMoments(starts)
+    answers = AnswerMoments()
     with recorded_batches(monkeypatch, torch_walk) as packed:
         next(backend.layer_walk(asked, [3, 6], 7, None, answers))
     assert which == "mlx_backend" or any(packed)  # torch read the card once

@@ -60,13 +60,14 @@ class EditPrompt:
 class AnswerMoments:
     """What ``layer_walk``'s first pass may add up beside the keys: each prompt is read
     with its target after it, and the sums of k k^T at every edited layer over each one's
-    tokens from ``starts[i]`` on (an index into the tokens of text and target) are left in
-    ``sums`` (layer -> (m, m) float64), their count in ``tokens``. These are the spill
-    guard's sums (``editor.spill_guard``), read under the weights the walk starts from and
-    in the pass that reads the first keys anyway: a separate pass cost 5 of a 30-fact
-    re-solve's 22 s (measured). After that pass the targets' tokens are dropped again."""
+    tokens after its key (the turn change, then the answer teacher-forced; after its whole
+    question where it is keyed at a name, whose tokens carry the edit on and so are its to
+    change) are left in ``sums`` (layer -> (m, m) float64), their count in ``tokens``.
+    These are the spill guard's sums (``editor.spill_guard``), read under the weights the
+    walk starts from and in the pass that reads the first keys anyway: a separate pass
+    cost 5 of a 30-fact re-solve's 22 s (measured). After that pass the targets' tokens
+    are dropped again."""
 
-    starts: Sequence[int]
     sums: dict[int, np.ndarray] = field(default_factory=dict)
     tokens: int = 0
 
@@ -116,14 +117,15 @@ def walk_sequences(
     seqs: list[list[int]] = []
     cols: list[int] = []
     spans: list[tuple[int, int]] = []
-    for i, prompt in enumerate(prompts):
+    for prompt in prompts:
         head = encode(prompt.text)
-        cols.append(key_column(prompt, len(head)))
+        col = key_column(prompt, len(head))
+        cols.append(col)
         seq, span = head, (0, 0)
         if answers is not None:
             whole = encode(prompt.text + prompt.target)
             if whole[: len(head)] == head:
-                seq, span = whole, (min(answers.starts[i], len(whole)), len(whole))
+                seq, span = whole, (len(head) if prompt.at_name else col + 1, len(whole))
         seqs.append(seq)
         spans.append(span)
     return seqs, cols, spans

@@ -112,8 +112,9 @@ class TorchLayerWalk:
         with torch.inference_mode():
             parts = self._walk_parts(prompts, answers)
         m = self.intermediate_size
-        moments = {
-            layer: torch.zeros((m, m), dtype=torch.float64, device=self.device) for layer in order
+        moments = {  # 150 MB at this model: only when asked
+            layer: torch.zeros((m, m), dtype=torch.float64, device=self.device)
+            for layer in (order if answers is not None else ())
         }
         factors = base
         for step, layer in enumerate(order):
